@@ -1,0 +1,42 @@
+//! grantledger's domain vocabulary, shared by every other crate.
+//!
+//! - [`ids`]: newtype ids (`AccountId`, `GroupId`, `ProjectId`, `RoleId`, and ids of
+//!   sync runs, campaigns, requests and commands).
+//! - [`access`]: [`Principal`] (user or group) holds an [`Entitlement`] (group
+//!   membership, project role, product access); the pair is a [`Grant`]; every change
+//!   of a grant carries a [`GrantCause`]; every record a [`Causation`].
+//! - [`directory`]: what Jira says about users, groups, projects and roles.
+//! - [`event`]: the [`Event`] enum, one variant per event type, and
+//!   [`for_each_event_type!`], the single list of event types and schema versions.
+//! - [`StreamId`]: the stream an event belongs to.
+//! - [`Clock`]: the injectable source of time ([`SystemClock`], [`ManualClock`]).
+//!
+//! This crate is pure data: no I/O; the one clock it names is a trait, no encoding choices beyond serde
+//! derives. The binary format lives in `grantledger-eventlog`'s codec.
+//!
+//! ```
+//! use grantledger_model::{Grant, AccountId, GroupId, Event, GrantAdded, GrantCause, SyncRunId};
+//! let e: Event = GrantAdded {
+//!     grant: Grant::membership(AccountId::from("5b10a2844c20165700ede21g"), GroupId::from("g-admins")),
+//!     cause: GrantCause::ObservedInSync { run: SyncRunId::from("run-1") },
+//! }.into();
+//! assert_eq!(e.event_type(), "GrantAdded");
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod access;
+pub mod clock;
+pub mod directory;
+pub mod event;
+pub mod ids;
+mod stream;
+mod time;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use access::{Causation, Entitlement, Grant, GrantCause, Principal};
+pub use directory::{AccountType, GroupRecord, ProjectRecord, RoleRecord, UserRecord};
+pub use event::*;
+pub use ids::*;
+pub use stream::{InvalidStreamId, StreamId, MAX_STREAM_LEN};
+pub use time::Timestamp;
