@@ -1,1 +1,48 @@
-//! Benchmarks; see `benches/`.
+//! Shared helpers for grantledger's bench binaries (`benches/`).
+//!
+//! Each bench prints its figures as medians over a few runs and, where a goal is a
+//! ratio, the baseline measured in the same run, so a noisy shared machine moves
+//! both sides alike. Run them with `cargo bench -p grantledger-benches`.
+
+use std::time::{Duration, Instant};
+
+/// Runs `f` `runs` times and returns the median duration with the last result.
+pub fn median<T>(runs: usize, mut f: impl FnMut() -> T) -> (Duration, T) {
+    let mut times = Vec::with_capacity(runs);
+    let mut last = None;
+    for _ in 0..runs.max(1) {
+        let start = Instant::now();
+        last = Some(f());
+        times.push(start.elapsed());
+    }
+    times.sort_unstable();
+    (times[times.len() / 2], last.expect("ran at least once"))
+}
+
+/// Events per second.
+pub fn rate(events: u64, took: Duration) -> f64 {
+    events as f64 / took.as_secs_f64()
+}
+
+/// Reads an integer setting from the environment.
+pub fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.replace('_', "").parse().ok())
+        .unwrap_or(default)
+}
+
+/// Bytes under a directory.
+pub fn dir_size(path: &std::path::Path) -> u64 {
+    let mut total = 0;
+    if let Ok(entries) = std::fs::read_dir(path) {
+        for e in entries.flatten() {
+            match e.metadata() {
+                Ok(m) if m.is_dir() => total += dir_size(&e.path()),
+                Ok(m) => total += m.len(),
+                Err(_) => {}
+            }
+        }
+    }
+    total
+}

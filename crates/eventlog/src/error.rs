@@ -1,0 +1,88 @@
+//! The log's errors.
+
+use grantledger_model::{EventId, StreamId};
+use std::path::PathBuf;
+
+use crate::codec::CodecError;
+use crate::record::{ExpectedVersion, Position};
+
+/// What went wrong in the log.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LogError {
+    /// The stream is not at the version the append expected.
+    #[error("stream {stream} is at version {current}, but the append expected {expected}")]
+    WrongExpectedVersion {
+        /// The stream.
+        stream: StreamId,
+        /// What the caller expected.
+        expected: ExpectedVersion,
+        /// What the stream is at.
+        current: u64,
+    },
+    /// An event id in the batch is already in the log, but the batch is not a
+    /// retry of the batch that wrote it.
+    #[error("event id {id} is already in the log at position {position}, and this batch is not the batch that wrote it ({detail})")]
+    IdConflict {
+        /// The id.
+        id: EventId,
+        /// Where it is.
+        position: Position,
+        /// How the batch differs.
+        detail: String,
+    },
+    /// The batch cannot be appended as given.
+    #[error("invalid batch: {0}")]
+    InvalidBatch(String),
+    /// A stored record or value could not be decoded.
+    #[error("the log is damaged at position {position}: {source}; run `grantledger log verify` for the first bad position")]
+    Corrupt {
+        /// The position (or the nearest known one).
+        position: Position,
+        /// What the decoder said.
+        #[source]
+        source: CodecError,
+    },
+    /// Another process has the log open.
+    #[error("the log at {path} is in use by another process (only one writer may open it); stop the other grantledger process and retry")]
+    Locked {
+        /// The data directory.
+        path: PathBuf,
+    },
+    /// An earlier append failed after it reached the storage engine: whether it is
+    /// durable is unknown until the log is reopened.
+    #[error("an earlier append failed half-way, so this handle no longer writes; reopen the log (it recovers to the last durable batch)")]
+    Poisoned,
+    /// The storage engine failed.
+    #[error("storage error while {context}: {source}")]
+    Storage {
+        /// What the log was doing.
+        context: &'static str,
+        /// The engine's error.
+        #[source]
+        source: sled::Error,
+    },
+    /// A file operation failed.
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl LogError {
+    pub(crate) fn storage(context: &'static str) -> impl FnOnce(sled::Error) -> LogError {
+        move |source| LogError::Storage { context, source }
+    }
+
+    pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> LogError {
+        let path = path.into();
+        move |source| LogError::Io { path, source }
+    }
+}
+
+/// The log's result type.
+pub type Result<T, E = LogError> = std::result::Result<T, E>;

@@ -1,0 +1,615 @@
+//! The log itself: one writer, durable atomic batches, reads and notifications.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use grantledger_model::{Clock, EventId, StreamId, SystemClock};
+use tokio::sync::watch;
+use tracing::debug;
+
+use crate::codec::{self, ChunkWriter, Unsealed};
+use crate::error::{LogError, Result};
+use crate::keys;
+use crate::record::{Appended, ExpectedVersion, Head, NewEvent, Position, Record};
+
+/// At most this many records share one stored value.
+const CHUNK_MAX_RECORDS: u32 = 256;
+/// A chunk is closed once it holds this many bytes. Together with sled's leaf
+/// fan-out (at most 17 entries) and our 8 MiB segments, this keeps every sled page
+/// far below sled's blob threshold (a quarter segment), so no value ever goes to a
+/// separate blob file that sled would not fsync.
+const CHUNK_MAX_BYTES: usize = 48 * 1024;
+/// sled segment size for new logs.
+const SEGMENT_SIZE: usize = 8 * 1024 * 1024;
+/// The storage layout this code reads and writes.
+const LAYOUT_VERSION: u8 = 1;
+
+/// Options for [`EventLog::open_with`].
+#[derive(Clone)]
+pub struct OpenOptions {
+    /// Where `recorded_at` comes from.
+    pub clock: Arc<dyn Clock>,
+    /// sled's page cache, in bytes.
+    pub cache_bytes: u64,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        Self {
+            clock: Arc::new(SystemClock),
+            cache_bytes: 128 * 1024 * 1024,
+        }
+    }
+}
+
+impl std::fmt::Debug for OpenOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenOptions")
+            .field("cache_bytes", &self.cache_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A handle on an open log. Cheap to clone; every clone shares one writer.
+#[derive(Clone)]
+pub struct EventLog {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: sled::Db,
+    dir: PathBuf,
+    db_file: File,
+    clock: Arc<dyn Clock>,
+    writer: Mutex<Writer>,
+    head_tx: watch::Sender<Position>,
+}
+
+struct Writer {
+    head: Head,
+    poisoned: bool,
+    /// Stream name -> (version, last position). Filled lazily from storage; only the
+    /// writer changes streams, so the cache cannot go stale.
+    streams: HashMap<StreamId, (u64, Position)>,
+}
+
+impl std::fmt::Debug for EventLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventLog")
+            .field("dir", &self.inner.dir)
+            .field("head", &self.head())
+            .finish()
+    }
+}
+
+impl EventLog {
+    /// Opens (or creates) the log in `dir` with the system clock.
+    pub fn open(dir: impl AsRef<Path>) -> Result<EventLog> {
+        Self::open_with(dir, OpenOptions::default())
+    }
+
+    /// Opens (or creates) the log in `dir`. Opening reads the stored head; it does
+    /// not scan the log.
+    pub fn open_with(dir: impl AsRef<Path>, options: OpenOptions) -> Result<EventLog> {
+        let dir = dir.as_ref().to_path_buf();
+        std::fs::create_dir_all(&dir).map_err(LogError::io(&dir))?;
+        let db = sled::Config::new()
+            .path(&dir)
+            .segment_size(SEGMENT_SIZE)
+            .cache_capacity(options.cache_bytes)
+            .flush_every_ms(None)
+            .open()
+            .map_err(|e| match e {
+                sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock => {
+                    LogError::Locked { path: dir.clone() }
+                }
+                sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
+                    LogError::Locked { path: dir.clone() }
+                }
+                other => LogError::Storage {
+                    context: "opening the log",
+                    source: other,
+                },
+            })?;
+        let db_path = dir.join("db");
+        let db_file = File::open(&db_path).map_err(LogError::io(&db_path))?;
+
+        match db
+            .get(keys::LAYOUT)
+            .map_err(LogError::storage("reading the layout version"))?
+        {
+            Some(v) if v.as_ref() == [LAYOUT_VERSION] => {}
+            Some(v) => return Err(LogError::InvalidBatch(format!(
+                "the log at {} has storage layout {:?}; this build reads layout {LAYOUT_VERSION}",
+                dir.display(),
+                v.as_ref()
+            ))),
+            None => {
+                db.insert(keys::LAYOUT, &[LAYOUT_VERSION])
+                    .map_err(LogError::storage("writing the layout version"))?;
+                db.flush()
+                    .map_err(LogError::storage("flushing a new log"))?;
+                db_file.sync_all().map_err(LogError::io(&db_path))?;
+                File::open(&dir)
+                    .and_then(|d| d.sync_all())
+                    .map_err(LogError::io(&dir))?;
+            }
+        }
+
+        let head = match db
+            .get(keys::HEAD)
+            .map_err(LogError::storage("reading the head"))?
+        {
+            None => Head::default(),
+            Some(bytes) => {
+                let (position, hash) =
+                    codec::decode_head(&bytes).map_err(|source| LogError::Corrupt {
+                        position: 0,
+                        source,
+                    })?;
+                Head { position, hash }
+            }
+        };
+        let (head_tx, _) = watch::channel(head.position);
+        debug!(dir = %dir.display(), head = head.position, "opened event log");
+        Ok(EventLog {
+            inner: Arc::new(Inner {
+                db,
+                dir,
+                db_file,
+                clock: options.clock,
+                writer: Mutex::new(Writer {
+                    head,
+                    poisoned: false,
+                    streams: HashMap::new(),
+                }),
+                head_tx,
+            }),
+        })
+    }
+
+    /// The data directory.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// The last durable record's position and hash.
+    pub fn head(&self) -> Head {
+        self.writer().head
+    }
+
+    /// A receiver that sees the head position after every append.
+    pub fn subscribe(&self) -> watch::Receiver<Position> {
+        self.inner.head_tx.subscribe()
+    }
+
+    fn writer(&self) -> MutexGuard<'_, Writer> {
+        // A panic while holding the lock leaves the state as it was before the
+        // append (all changes are applied after the batch is durable).
+        self.inner
+            .writer
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    /// The stream's current version (0 if it has no events).
+    pub fn stream_version(&self, stream: &StreamId) -> Result<u64> {
+        let mut w = self.writer();
+        Ok(self.stream_state(&mut w, stream)?.0)
+    }
+
+    fn stream_state(&self, w: &mut Writer, stream: &StreamId) -> Result<(u64, Position)> {
+        if let Some(s) = w.streams.get(stream) {
+            return Ok(*s);
+        }
+        let state = match self
+            .inner
+            .db
+            .get(keys::stream(stream))
+            .map_err(LogError::storage("reading a stream's version"))?
+        {
+            None => (0, 0),
+            Some(bytes) => {
+                codec::decode_stream_state(&bytes).map_err(|source| LogError::Corrupt {
+                    position: w.head.position,
+                    source,
+                })?
+            }
+        };
+        w.streams.insert(stream.clone(), state);
+        Ok(state)
+    }
+
+    /// Appends `events` to `stream` as one atomic, durable batch.
+    ///
+    /// Returns once the batch is on disk (sled flushed, then the database file
+    /// fsynced). If every event carries an id that is already in the log and the
+    /// stored events are the same, nothing is written and the existing positions
+    /// are returned (`duplicate: true`): a retry after a crash cannot duplicate.
+    pub fn append(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<Appended> {
+        if events.is_empty() {
+            return Err(LogError::InvalidBatch(
+                "a batch needs at least one event".into(),
+            ));
+        }
+        let mut w = self.writer();
+        if w.poisoned {
+            return Err(LogError::Poisoned);
+        }
+        if let Some(dup) = self.existing_batch(stream, &events)? {
+            return Ok(dup);
+        }
+        let (current, _) = self.stream_state(&mut w, stream)?;
+        if !expected.admits(current) {
+            return Err(LogError::WrongExpectedVersion {
+                stream: stream.clone(),
+                expected,
+                current,
+            });
+        }
+
+        let now = self.inner.clock.now();
+        let first = w.head.position + 1;
+        let mut prev = w.head.hash;
+        let mut batch = sled::Batch::default();
+        let mut chunk = ChunkWriter::new();
+        let mut chunk_first = first;
+        let mut scratch = Vec::with_capacity(512);
+        for (i, e) in events.iter().enumerate() {
+            let position = first + i as u64;
+            if chunk.count() >= CHUNK_MAX_RECORDS || chunk.len_bytes() >= CHUNK_MAX_BYTES {
+                let full = std::mem::replace(&mut chunk, ChunkWriter::new());
+                batch.insert(&keys::chunk(chunk_first), full.finish());
+                chunk_first = position;
+            }
+            let (hash, _) = chunk.push_record(
+                &Unsealed {
+                    position,
+                    recorded_at: now,
+                    stream,
+                    stream_version: current + 1 + i as u64,
+                    event_id: e.id.as_ref(),
+                    causation: e.causation.as_ref(),
+                    event: &e.event,
+                    prev_hash: prev,
+                },
+                &mut scratch,
+            );
+            prev = hash;
+            if let Some(id) = &e.id {
+                batch.insert(keys::id(id), &position.to_be_bytes());
+            }
+        }
+        batch.insert(&keys::chunk(chunk_first), chunk.finish());
+        let n = events.len() as u64;
+        let last = first + n - 1;
+        let version = current + n;
+        batch.insert(keys::run(stream, current + 1), codec::encode_run(first, n));
+        batch.insert(
+            keys::stream(stream),
+            codec::encode_stream_state(version, last),
+        );
+        batch.insert(keys::HEAD, codec::encode_head(last, prev));
+
+        if let Err(e) = self.commit(batch) {
+            w.poisoned = true;
+            return Err(e);
+        }
+        w.head = Head {
+            position: last,
+            hash: prev,
+        };
+        w.streams.insert(stream.clone(), (version, last));
+        drop(w);
+        self.inner.head_tx.send_replace(last);
+        Ok(Appended {
+            first,
+            last,
+            stream_version: version,
+            duplicate: false,
+        })
+    }
+
+    /// Applies a batch atomically and makes it durable.
+    fn commit(&self, batch: sled::Batch) -> Result<()> {
+        let db = &self.inner.db;
+        db.apply_batch(batch)
+            .map_err(LogError::storage("writing a batch"))?;
+        // sled's flush writes its buffers and calls sync_file_range on Linux, which
+        // does not flush the file's metadata or the disk's write cache: fsync too.
+        db.flush().map_err(LogError::storage("flushing a batch"))?;
+        let db_path = self.inner.dir.join("db");
+        self.inner
+            .db_file
+            .sync_data()
+            .map_err(LogError::io(&db_path))?;
+        self.sync_blobs()
+    }
+
+    /// sled writes oversized pages to files under `blobs/` without fsyncing them.
+    /// Our chunking keeps pages below that size, so the directory stays empty; if it
+    /// ever is not, fsync what is there and the directory itself.
+    fn sync_blobs(&self) -> Result<()> {
+        let blobs = self.inner.dir.join("blobs");
+        let entries = match std::fs::read_dir(&blobs) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(LogError::io(&blobs)(e)),
+        };
+        let mut any = false;
+        for entry in entries {
+            let path = entry.map_err(LogError::io(&blobs))?.path();
+            File::open(&path)
+                .and_then(|f| f.sync_all())
+                .map_err(LogError::io(&path))?;
+            any = true;
+        }
+        if any {
+            File::open(&blobs)
+                .and_then(|d| d.sync_all())
+                .map_err(LogError::io(&blobs))?;
+        }
+        Ok(())
+    }
+
+    /// If the batch is a retry of one already in the log, its outcome.
+    fn existing_batch(&self, stream: &StreamId, events: &[NewEvent]) -> Result<Option<Appended>> {
+        let mut seen: Vec<&EventId> = Vec::new();
+        let mut found: Vec<(usize, Position)> = Vec::new();
+        for (i, e) in events.iter().enumerate() {
+            let Some(id) = &e.id else { continue };
+            if seen.contains(&id) {
+                return Err(LogError::InvalidBatch(format!(
+                    "event id {id} appears twice in one batch"
+                )));
+            }
+            seen.push(id);
+            if let Some(p) = self.position_of(id)? {
+                found.push((i, p));
+            }
+        }
+        let Some(&(first_i, first_pos)) = found.first() else {
+            return Ok(None);
+        };
+        let conflict = |detail: String| LogError::IdConflict {
+            id: events[first_i].id.clone().expect("found ids are ids"),
+            position: first_pos,
+            detail,
+        };
+        if found.len() != events.len() {
+            return Err(conflict(format!(
+                "{} of the batch's {} events are already in the log",
+                found.len(),
+                events.len()
+            )));
+        }
+        let mut version = 0;
+        for (i, p) in &found {
+            let expected = first_pos + *i as u64;
+            let record = self
+                .get(*p)?
+                .ok_or_else(|| conflict(format!("the id index points at missing position {p}")))?;
+            if *p != expected || record.stream != *stream || record.event != events[*i].event {
+                return Err(conflict(format!(
+                    "the stored record at position {p} differs from event {i} of the batch"
+                )));
+            }
+            version = record.stream_version;
+        }
+        Ok(Some(Appended {
+            first: first_pos,
+            last: first_pos + events.len() as u64 - 1,
+            stream_version: version,
+            duplicate: true,
+        }))
+    }
+
+    /// Where the event with this id is, if it is in the log.
+    pub fn position_of(&self, id: &EventId) -> Result<Option<Position>> {
+        let found = self
+            .inner
+            .db
+            .get(keys::id(id))
+            .map_err(LogError::storage("looking up an event id"))?;
+        Ok(found.and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok().map(u64::from_be_bytes)))
+    }
+
+    /// The record with this id, if it is in the log.
+    pub fn find_by_id(&self, id: &EventId) -> Result<Option<Record>> {
+        match self.position_of(id)? {
+            Some(p) => self.get(p),
+            None => Ok(None),
+        }
+    }
+
+    /// The record at `position`, if there is one.
+    pub fn get(&self, position: Position) -> Result<Option<Record>> {
+        if position == 0 {
+            return Ok(None);
+        }
+        let mut it = self.read_from(position);
+        match it.next() {
+            Some(Ok(r)) if r.position == position => Ok(Some(r)),
+            Some(Ok(_)) | None => Ok(None),
+            Some(Err(e)) => Err(e),
+        }
+    }
+
+    /// Every record from `position` (inclusive) to the head, in order.
+    pub fn read_from(&self, position: Position) -> RecordIter {
+        RecordIter::new(self.inner.db.clone(), position.max(1))
+    }
+
+    /// Every record of one stream from `version` (inclusive), in order.
+    pub fn read_stream(&self, stream: &StreamId, from_version: u64) -> Result<Vec<Record>> {
+        let mut out = Vec::new();
+        let start = keys::run(stream, 0);
+        let prefix_len = start.len() - 8;
+        let prefix = start[..prefix_len].to_vec();
+        // The run that contains `from_version` may start before it.
+        let mut runs: Vec<(u64, Position, u64)> = Vec::new();
+        for item in self.inner.db.scan_prefix(&prefix) {
+            let (k, v) = item.map_err(LogError::storage("reading a stream index"))?;
+            let first_version = u64::from_be_bytes(k[prefix_len..].try_into().map_err(|_| {
+                LogError::InvalidBatch(format!("bad stream index key for {stream}"))
+            })?);
+            let (first, count) = codec::decode_run(&v).map_err(|source| LogError::Corrupt {
+                position: 0,
+                source,
+            })?;
+            if first_version + count > from_version {
+                runs.push((first_version, first, count));
+            }
+        }
+        for (first_version, first, count) in runs {
+            let skip = from_version.saturating_sub(first_version);
+            for r in self
+                .read_from(first + skip)
+                .take((count - skip.min(count)) as usize)
+            {
+                out.push(r?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Names of all streams with their versions.
+    pub fn streams(&self) -> Result<Vec<(StreamId, u64)>> {
+        let mut out = Vec::new();
+        for item in self.inner.db.scan_prefix(keys::STREAM_PREFIX) {
+            let (k, v) = item.map_err(LogError::storage("listing streams"))?;
+            let name = std::str::from_utf8(&k[1..])
+                .ok()
+                .and_then(|s| StreamId::parse(s).ok());
+            let (version, _) =
+                codec::decode_stream_state(&v).map_err(|source| LogError::Corrupt {
+                    position: 0,
+                    source,
+                })?;
+            if let Some(name) = name {
+                out.push((name, version));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Bytes the log's files take on disk.
+    pub fn size_on_disk(&self) -> Result<u64> {
+        fn walk(path: &Path) -> std::io::Result<u64> {
+            let mut total = 0;
+            for entry in std::fs::read_dir(path)? {
+                let entry = entry?;
+                let meta = entry.metadata()?;
+                total += if meta.is_dir() {
+                    walk(&entry.path())?
+                } else {
+                    meta.len()
+                };
+            }
+            Ok(total)
+        }
+        walk(&self.inner.dir).map_err(LogError::io(&self.inner.dir))
+    }
+
+    pub(crate) fn db(&self) -> &sled::Db {
+        &self.inner.db
+    }
+}
+
+/// Iterates records in position order, one stored chunk at a time.
+pub struct RecordIter {
+    db: sled::Db,
+    from: Position,
+    iter: Option<sled::Iter>,
+    buffered: std::vec::IntoIter<Record>,
+    done: bool,
+}
+
+impl RecordIter {
+    fn new(db: sled::Db, from: Position) -> Self {
+        Self {
+            db,
+            from,
+            iter: None,
+            buffered: Vec::new().into_iter(),
+            done: false,
+        }
+    }
+
+    fn start(&mut self) -> Result<sled::Iter> {
+        // The chunk holding `from` is keyed by its first position, at or before `from`.
+        let start_key = match self
+            .db
+            .range(keys::chunk(0)..=keys::chunk(self.from))
+            .next_back()
+        {
+            Some(item) => item
+                .map_err(LogError::storage("finding a position"))?
+                .0
+                .to_vec(),
+            None => keys::chunk(1).to_vec(),
+        };
+        Ok(self.db.range(start_key..keys::chunk_end().to_vec()))
+    }
+
+    fn fill(&mut self) -> Result<bool> {
+        if self.iter.is_none() {
+            self.iter = Some(self.start()?);
+        }
+        let iter = self.iter.as_mut().expect("started");
+        let Some(item) = iter.next() else {
+            return Ok(false);
+        };
+        let (key, value) = item.map_err(LogError::storage("reading records"))?;
+        let key_pos = keys::chunk_position(&key);
+        let parts = codec::split_chunk(&value).map_err(|source| LogError::Corrupt {
+            position: key_pos,
+            source,
+        })?;
+        let mut records = Vec::with_capacity(parts.len());
+        for (i, bytes) in parts.into_iter().enumerate() {
+            let record = codec::decode_record(bytes).map_err(|source| LogError::Corrupt {
+                position: key_pos + i as u64,
+                source,
+            })?;
+            if record.position >= self.from {
+                records.push(record);
+            }
+        }
+        self.buffered = records.into_iter();
+        Ok(true)
+    }
+}
+
+impl Iterator for RecordIter {
+    type Item = Result<Record>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(r) = self.buffered.next() {
+                return Some(Ok(r));
+            }
+            if self.done {
+                return None;
+            }
+            match self.fill() {
+                Ok(true) => continue,
+                Ok(false) => {
+                    self.done = true;
+                    return None;
+                }
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,303 @@
+//! `verify`: walk the whole log and name the first bad position.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use crate::codec::{self, CodecError};
+use crate::error::{LogError, Result};
+use crate::keys;
+use crate::log::EventLog;
+use crate::record::{Hash, Head, Position};
+
+/// What `verify` found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// Records checked (up to the first problem).
+    pub records: u64,
+    /// Streams seen.
+    pub streams: u64,
+    /// The head as stored.
+    pub stored_head: Head,
+    /// The first problem, if any.
+    pub problem: Option<Problem>,
+}
+
+impl VerifyReport {
+    /// True when the chain is intact from position 1 to the stored head.
+    pub fn is_ok(&self) -> bool {
+        self.problem.is_none()
+    }
+}
+
+/// The first thing wrong with the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The first bad position.
+    pub position: Position,
+    /// What is wrong there.
+    pub kind: ProblemKind,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "position {}: {}", self.position, self.kind)
+    }
+}
+
+/// Kinds of damage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProblemKind {
+    /// The stored bytes do not hash to the stored hash (edited record).
+    BadHash {
+        /// Stored.
+        stored: Hash,
+        /// Computed from the bytes.
+        computed: Hash,
+    },
+    /// The record's previous-hash is not the hash of the record before it.
+    BrokenLink {
+        /// The hash of the record before.
+        expected: Hash,
+        /// The link the record holds.
+        found: Hash,
+    },
+    /// A position is missing or out of order (deleted or reordered records).
+    Gap {
+        /// The position that should come next.
+        expected: Position,
+        /// The position found instead.
+        found: Position,
+    },
+    /// A stream's versions are not consecutive.
+    StreamVersion {
+        /// The stream.
+        stream: String,
+        /// The version that should come next.
+        expected: u64,
+        /// The version found.
+        found: u64,
+    },
+    /// The bytes cannot be decoded.
+    Undecodable(String),
+    /// The stored head does not match the last record (truncated tail, or records
+    /// past the head).
+    HeadMismatch {
+        /// As stored.
+        stored: Head,
+        /// The last record actually present.
+        last: Head,
+    },
+}
+
+impl fmt::Display for ProblemKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProblemKind::BadHash { stored, computed } => write!(
+                f,
+                "the record's bytes were changed: they hash to {computed}, the stored hash is {stored}"
+            ),
+            ProblemKind::BrokenLink { expected, found } => write!(
+                f,
+                "the chain is broken: the record links to {found}, the record before hashes to {expected}"
+            ),
+            ProblemKind::Gap { expected, found } => write!(
+                f,
+                "expected position {expected} next, found {found} (records deleted or reordered)"
+            ),
+            ProblemKind::StreamVersion {
+                stream,
+                expected,
+                found,
+            } => write!(f, "stream {stream} should be at version {expected}, the record says {found}"),
+            ProblemKind::Undecodable(why) => write!(f, "undecodable record: {why}"),
+            ProblemKind::HeadMismatch { stored, last } => {
+                if stored.position > last.position {
+                    write!(
+                        f,
+                        "the stored head is position {} but the log ends at {} (tail truncated)",
+                        stored.position, last.position
+                    )
+                } else if stored.position < last.position {
+                    write!(
+                        f,
+                        "records run past the stored head {} to {} (records added behind the log's back)",
+                        stored.position, last.position
+                    )
+                } else {
+                    write!(
+                        f,
+                        "the stored head's hash {} differs from the last record's {}",
+                        stored.hash, last.hash
+                    )
+                }
+            }
+        }
+    }
+}
+
+impl EventLog {
+    /// Walks every record from position 1: decodes it, recomputes its hash, checks
+    /// its link to the record before, its position and its stream version, then
+    /// compares the last record with the stored head. Stops at the first problem.
+    pub fn verify(&self) -> Result<VerifyReport> {
+        let db = self.db();
+        let stored_head = match db
+            .get(keys::HEAD)
+            .map_err(LogError::storage("reading the head"))?
+        {
+            None => Head::default(),
+            Some(bytes) => match codec::decode_head(&bytes) {
+                Ok((position, hash)) => Head { position, hash },
+                Err(e) => {
+                    return Ok(VerifyReport {
+                        records: 0,
+                        streams: 0,
+                        stored_head: Head::default(),
+                        problem: Some(Problem {
+                            position: 0,
+                            kind: ProblemKind::Undecodable(format!("stored head: {e}")),
+                        }),
+                    })
+                }
+            },
+        };
+        let mut last = Head::default();
+        let mut streams: HashMap<String, u64> = HashMap::new();
+        let mut records = 0u64;
+        let report =
+            |problem: Problem, records: u64, streams: &HashMap<String, u64>| VerifyReport {
+                records,
+                streams: streams.len() as u64,
+                stored_head,
+                problem: Some(problem),
+            };
+        for item in db.range(keys::chunk(0)..keys::chunk_end()) {
+            let (key, value) = item.map_err(LogError::storage("reading records"))?;
+            let expected = last.position + 1;
+            let key_pos = keys::chunk_position(&key);
+            if key_pos != expected {
+                let kind = ProblemKind::Gap {
+                    expected,
+                    found: key_pos,
+                };
+                return Ok(report(
+                    Problem {
+                        position: expected,
+                        kind,
+                    },
+                    records,
+                    &streams,
+                ));
+            }
+            let parts = match codec::split_chunk(&value) {
+                Ok(parts) => parts,
+                Err(e) => {
+                    let kind = ProblemKind::Undecodable(e.to_string());
+                    return Ok(report(
+                        Problem {
+                            position: expected,
+                            kind,
+                        },
+                        records,
+                        &streams,
+                    ));
+                }
+            };
+            for bytes in parts {
+                let expected = last.position + 1;
+                let record = match codec::decode_record(bytes) {
+                    Ok(r) => r,
+                    Err(CodecError::HashMismatch { stored, computed }) => {
+                        let kind = ProblemKind::BadHash { stored, computed };
+                        return Ok(report(
+                            Problem {
+                                position: expected,
+                                kind,
+                            },
+                            records,
+                            &streams,
+                        ));
+                    }
+                    Err(e) => {
+                        let kind = ProblemKind::Undecodable(e.to_string());
+                        return Ok(report(
+                            Problem {
+                                position: expected,
+                                kind,
+                            },
+                            records,
+                            &streams,
+                        ));
+                    }
+                };
+                if record.position != expected {
+                    let kind = ProblemKind::Gap {
+                        expected,
+                        found: record.position,
+                    };
+                    return Ok(report(
+                        Problem {
+                            position: expected,
+                            kind,
+                        },
+                        records,
+                        &streams,
+                    ));
+                }
+                if record.prev_hash != last.hash {
+                    let kind = ProblemKind::BrokenLink {
+                        expected: last.hash,
+                        found: record.prev_hash,
+                    };
+                    return Ok(report(
+                        Problem {
+                            position: expected,
+                            kind,
+                        },
+                        records,
+                        &streams,
+                    ));
+                }
+                let version = streams
+                    .entry(record.stream.as_str().to_owned())
+                    .or_insert(0);
+                if record.stream_version != *version + 1 {
+                    let kind = ProblemKind::StreamVersion {
+                        stream: record.stream.to_string(),
+                        expected: *version + 1,
+                        found: record.stream_version,
+                    };
+                    return Ok(report(
+                        Problem {
+                            position: expected,
+                            kind,
+                        },
+                        records,
+                        &streams,
+                    ));
+                }
+                *version += 1;
+                last = Head {
+                    position: record.position,
+                    hash: record.hash,
+                };
+                records += 1;
+            }
+        }
+        if last != stored_head {
+            let position = last.position.min(stored_head.position) + 1;
+            let kind = ProblemKind::HeadMismatch {
+                stored: stored_head,
+                last,
+            };
+            return Ok(report(Problem { position, kind }, records, &streams));
+        }
+        Ok(VerifyReport {
+            records,
+            streams: streams.len() as u64,
+            stored_head,
+            problem: None,
+        })
+    }
+}
