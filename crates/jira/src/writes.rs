@@ -1,0 +1,397 @@
+//! The writes: group membership and project role actors, each made idempotent.
+//!
+//! A write is never repeated blindly. The transport retries a write only after
+//! a 429 or 503 (Jira refused it without acting) or when the connection was
+//! never made. When the outcome is unknown — a timeout, a dropped connection,
+//! a 500/502/504 after the request may have reached Jira — the write reads the
+//! current state and only sends again if the change is not in effect. When
+//! Jira refuses the write (400/404), the state is read as well, so that "it
+//! was already so" is success, whatever Jira's wording:
+//!
+//! | write | before | outcome unknown | refused (400/404) |
+//! |---|---|---|---|
+//! | add group member | — | list the group's members (stops at the account): member → done, else send again | Jira's "already a member" → done; else list members: member → done, else the error |
+//! | remove group member | — | list members: absent → done, else send again | list members: absent → done (a missing group stays an error), else the error |
+//! | add role actor | read the role: present → done, no write | read the role: present → done, else send again | read the role: present → done, else the error |
+//! | remove role actor | — | read the role: absent → done, else send again | read the role: absent → done (a missing project/role stays an error), else the error |
+//!
+//! Group membership and role actors are sets, so a change applied twice lands
+//! once; the re-reads keep the number of *writes* at one where Jira already
+//! acted (which keeps Jira's audit log honest too).
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::backoff::backoff_delay;
+use crate::client::{decode, Call, JiraClient};
+use crate::error::JiraError;
+use crate::metrics::Operation;
+use crate::types::{ProjectRole, WriteOutcome};
+
+/// A project role actor to add or remove.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ActorRef {
+    /// A user, by account id.
+    User(String),
+    /// A group, by group id.
+    Group(String),
+}
+
+impl ActorRef {
+    fn describe(&self) -> String {
+        match self {
+            ActorRef::User(a) => format!("user '{a}'"),
+            ActorRef::Group(g) => format!("group '{g}'"),
+        }
+    }
+
+    fn is_in(&self, role: &ProjectRole) -> bool {
+        match self {
+            ActorRef::User(a) => role.has_user(a),
+            ActorRef::Group(g) => role.has_group(g, None),
+        }
+    }
+}
+
+/// Whether the error leaves the write's outcome unknown.
+fn outcome_unknown(e: &JiraError) -> bool {
+    matches!(
+        e,
+        JiraError::Transport { .. }
+            | JiraError::Server {
+                status: 500 | 502 | 504,
+                ..
+            }
+    )
+}
+
+/// Whether Jira refused the write (so the state decides).
+fn refused(e: &JiraError) -> bool {
+    matches!(
+        e,
+        JiraError::NotFound { .. }
+            | JiraError::Rejected {
+                status: 400 | 409,
+                ..
+            }
+    )
+}
+
+fn message_says(e: &JiraError, needles: &[&str]) -> bool {
+    let msg = match e {
+        JiraError::Rejected { message, .. } | JiraError::NotFound { message, .. } => message,
+        _ => return false,
+    };
+    let Some(m) = msg else { return false };
+    let m = m.to_ascii_lowercase();
+    needles.iter().any(|n| m.contains(n))
+}
+
+impl JiraClient {
+    async fn pause_before_resend(&self, round: u32) {
+        let policy = &self.inner.config.retry;
+        let wait = backoff_delay(policy, round.saturating_sub(1), 1.0);
+        self.inner.counters.waited(wait);
+        self.inner.clock.sleep(wait).await;
+    }
+
+    /// Whether `account_id` is a member of the group (inactive users included).
+    /// Pages through the member listing and stops at the account.
+    pub async fn is_group_member(
+        &self,
+        group_id: &str,
+        account_id: &str,
+    ) -> Result<bool, JiraError> {
+        let mut pages = self.group_members_pages(group_id);
+        while let Some(page) = pages.next_page().await? {
+            if page.iter().any(|u| u.account_id == account_id) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Adds a user to a group (`POST /group/user?groupId`, body `{"accountId"}`).
+    /// Needs site-admin rights. Idempotent: see the module docs.
+    pub async fn add_group_member(
+        &self,
+        group_id: &str,
+        account_id: &str,
+    ) -> Result<WriteOutcome, JiraError> {
+        let mut url = self.api_url(&["group", "user"]);
+        url.query_pairs_mut().append_pair("groupId", group_id);
+        let call = Call {
+            op: Operation::AddGroupMember,
+            method: Method::POST,
+            url,
+            body: Some(json!({ "accountId": account_id })),
+            resource: format!("group '{group_id}' (adding account '{account_id}')"),
+            repeatable: false,
+        };
+        let rounds = self.inner.config.retry.max_attempts;
+        let mut unsure = false;
+        for round in 1..=rounds {
+            let done = if unsure {
+                WriteOutcome::ConfirmedAfterRetry
+            } else {
+                WriteOutcome::AlreadyInEffect
+            };
+            match self.execute(&call).await {
+                Ok(_) => return Ok(WriteOutcome::Applied),
+                Err(e) if refused(&e) => {
+                    if message_says(&e, &["already a member", "already member"])
+                        || self.is_group_member(group_id, account_id).await?
+                    {
+                        return Ok(done);
+                    }
+                    return Err(e);
+                }
+                Err(e) if outcome_unknown(&e) => {
+                    tracing::warn!(
+                        group_id,
+                        "adding a group member: outcome unknown ({e}); re-checking"
+                    );
+                    unsure = true;
+                    if self.is_group_member(group_id, account_id).await? {
+                        return Ok(WriteOutcome::ConfirmedAfterRetry);
+                    }
+                    if round == rounds {
+                        return Err(e);
+                    }
+                    self.pause_before_resend(round).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        unreachable_rounds(Operation::AddGroupMember)
+    }
+
+    /// Removes a user from a group (`DELETE /group/user?groupId&accountId`).
+    /// Needs site-admin rights. Idempotent: see the module docs.
+    pub async fn remove_group_member(
+        &self,
+        group_id: &str,
+        account_id: &str,
+    ) -> Result<WriteOutcome, JiraError> {
+        let mut url = self.api_url(&["group", "user"]);
+        url.query_pairs_mut()
+            .append_pair("groupId", group_id)
+            .append_pair("accountId", account_id);
+        let call = Call {
+            op: Operation::RemoveGroupMember,
+            method: Method::DELETE,
+            url,
+            body: None,
+            resource: format!("group '{group_id}' (removing account '{account_id}')"),
+            repeatable: false,
+        };
+        let rounds = self.inner.config.retry.max_attempts;
+        let mut unsure = false;
+        for round in 1..=rounds {
+            let done = if unsure {
+                WriteOutcome::ConfirmedAfterRetry
+            } else {
+                WriteOutcome::AlreadyInEffect
+            };
+            match self.execute(&call).await {
+                Ok(_) => return Ok(WriteOutcome::Applied),
+                Err(e) if refused(&e) => {
+                    // A missing group makes the listing fail with its own 404.
+                    if !self.is_group_member(group_id, account_id).await? {
+                        return Ok(done);
+                    }
+                    return Err(e);
+                }
+                Err(e) if outcome_unknown(&e) => {
+                    tracing::warn!(
+                        group_id,
+                        "removing a group member: outcome unknown ({e}); re-checking"
+                    );
+                    unsure = true;
+                    if !self.is_group_member(group_id, account_id).await? {
+                        return Ok(WriteOutcome::ConfirmedAfterRetry);
+                    }
+                    if round == rounds {
+                        return Err(e);
+                    }
+                    self.pause_before_resend(round).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        unreachable_rounds(Operation::RemoveGroupMember)
+    }
+
+    /// Adds a user or group actor to a project role (`POST /project/{k}/role/{id}`,
+    /// body `{"user":[..]}` or `{"groupId":[..]}`). Reads the role first and
+    /// writes nothing if the actor is already there. Idempotent: see the module docs.
+    pub async fn add_role_actor(
+        &self,
+        project: &str,
+        role_id: &str,
+        actor: &ActorRef,
+    ) -> Result<WriteOutcome, JiraError> {
+        if actor.is_in(&self.role(project, role_id).await?) {
+            return Ok(WriteOutcome::AlreadyInEffect);
+        }
+        let body = match actor {
+            ActorRef::User(a) => json!({ "user": [a] }),
+            ActorRef::Group(g) => json!({ "groupId": [g] }),
+        };
+        let call = Call {
+            op: Operation::AddRoleActor,
+            method: Method::POST,
+            url: self.api_url(&["project", project, "role", role_id]),
+            body: Some(body),
+            resource: format!(
+                "role {role_id} of project '{project}' (adding {})",
+                actor.describe()
+            ),
+            repeatable: false,
+        };
+        let rounds = self.inner.config.retry.max_attempts;
+        let mut unsure = false;
+        for round in 1..=rounds {
+            let done = if unsure {
+                WriteOutcome::ConfirmedAfterRetry
+            } else {
+                WriteOutcome::AlreadyInEffect
+            };
+            match self.execute(&call).await {
+                Ok(answer) => {
+                    // The answer is the whole role; decoding checks it is one.
+                    let _: ProjectRole = decode(Operation::AddRoleActor, &answer.body)?;
+                    return Ok(WriteOutcome::Applied);
+                }
+                Err(e) if refused(&e) => {
+                    if actor.is_in(&self.role(project, role_id).await?) {
+                        return Ok(done);
+                    }
+                    return Err(e);
+                }
+                Err(e) if outcome_unknown(&e) => {
+                    tracing::warn!(
+                        project,
+                        role_id,
+                        "adding a role actor: outcome unknown ({e}); re-checking"
+                    );
+                    unsure = true;
+                    if actor.is_in(&self.role(project, role_id).await?) {
+                        return Ok(WriteOutcome::ConfirmedAfterRetry);
+                    }
+                    if round == rounds {
+                        return Err(e);
+                    }
+                    self.pause_before_resend(round).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        unreachable_rounds(Operation::AddRoleActor)
+    }
+
+    /// Removes a user or group actor from a project role
+    /// (`DELETE /project/{k}/role/{id}?user=` or `?groupId=`). Idempotent: see
+    /// the module docs.
+    pub async fn remove_role_actor(
+        &self,
+        project: &str,
+        role_id: &str,
+        actor: &ActorRef,
+    ) -> Result<WriteOutcome, JiraError> {
+        let mut url = self.api_url(&["project", project, "role", role_id]);
+        match actor {
+            ActorRef::User(a) => url.query_pairs_mut().append_pair("user", a),
+            ActorRef::Group(g) => url.query_pairs_mut().append_pair("groupId", g),
+        };
+        let call = Call {
+            op: Operation::RemoveRoleActor,
+            method: Method::DELETE,
+            url,
+            body: None,
+            resource: format!(
+                "role {role_id} of project '{project}' (removing {})",
+                actor.describe()
+            ),
+            repeatable: false,
+        };
+        let rounds = self.inner.config.retry.max_attempts;
+        let mut unsure = false;
+        for round in 1..=rounds {
+            let done = if unsure {
+                WriteOutcome::ConfirmedAfterRetry
+            } else {
+                WriteOutcome::AlreadyInEffect
+            };
+            match self.execute(&call).await {
+                Ok(_) => return Ok(WriteOutcome::Applied),
+                Err(e) if refused(&e) => {
+                    // A missing project or role makes the read fail with its own 404.
+                    if !actor.is_in(&self.role(project, role_id).await?) {
+                        return Ok(done);
+                    }
+                    return Err(e);
+                }
+                Err(e) if outcome_unknown(&e) => {
+                    tracing::warn!(
+                        project,
+                        role_id,
+                        "removing a role actor: outcome unknown ({e}); re-checking"
+                    );
+                    unsure = true;
+                    if !actor.is_in(&self.role(project, role_id).await?) {
+                        return Ok(WriteOutcome::ConfirmedAfterRetry);
+                    }
+                    if round == rounds {
+                        return Err(e);
+                    }
+                    self.pause_before_resend(round).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        unreachable_rounds(Operation::RemoveRoleActor)
+    }
+}
+
+/// The loops above return from their last round; this keeps the compiler (and
+/// a zero `max_attempts`, which `JiraClient::new` refuses) honest without a panic.
+fn unreachable_rounds(op: Operation) -> Result<WriteOutcome, JiraError> {
+    Err(JiraError::Config(format!(
+        "{}: retry.max_attempts must be at least 1",
+        op.endpoint()
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn which_errors_leave_the_outcome_unknown() {
+        let t = JiraError::Transport {
+            endpoint: "x",
+            reason: "r".into(),
+            attempts: 1,
+        };
+        assert!(outcome_unknown(&t));
+        let s = |status| JiraError::Server {
+            endpoint: "x",
+            status,
+            attempts: 1,
+            message: None,
+        };
+        assert!(outcome_unknown(&s(502)));
+        assert!(outcome_unknown(&s(504)));
+        assert!(!outcome_unknown(&s(503)), "503 is retried by the transport");
+        let r = JiraError::Rejected {
+            endpoint: "x",
+            status: 400,
+            resource: "g".into(),
+            message: Some("Cannot add user. User is already a member of 'g'".into()),
+        };
+        assert!(!outcome_unknown(&r));
+        assert!(refused(&r));
+        assert!(message_says(&r, &["already a member"]));
+    }
+}
