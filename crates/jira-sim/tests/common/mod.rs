@@ -23,9 +23,18 @@ pub async fn start_org(org: Org, extra: Vec<Credential>) -> Sim {
     let admin = Credential::admin_of(&org);
     let mut creds = vec![admin.clone()];
     creds.extend(extra);
-    let server = SimServer::start(org, creds, Faults::default()).await.expect("start simulator");
-    let http = reqwest::Client::builder().no_proxy().build().expect("client");
-    Sim { server, http, admin }
+    let server = SimServer::start(org, creds, Faults::default())
+        .await
+        .expect("start simulator");
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
+    Sim {
+        server,
+        http,
+        admin,
+    }
 }
 
 pub struct Reply {
@@ -45,7 +54,13 @@ impl Sim {
         format!("{}{}", self.server.base_url(), path)
     }
 
-    pub async fn send_as(&self, cred: Option<&Credential>, method: Method, path: &str, body: Option<Value>) -> Reply {
+    pub async fn send_as(
+        &self,
+        cred: Option<&Credential>,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Reply {
         let mut req = self.http.request(method, self.url(path));
         if let Some(c) = cred {
             req = req.basic_auth(&c.email, Some(&c.token));
@@ -57,11 +72,16 @@ impl Sim {
         let status = resp.status();
         let headers = resp.headers().clone();
         let text = resp.text().await.expect("body");
-        Reply { status, headers, text }
+        Reply {
+            status,
+            headers,
+            text,
+        }
     }
 
     pub async fn get(&self, path: &str) -> Reply {
-        self.send_as(Some(&self.admin.clone()), Method::GET, path, None).await
+        self.send_as(Some(&self.admin.clone()), Method::GET, path, None)
+            .await
     }
 
     pub async fn get_ok(&self, path: &str) -> Value {
@@ -71,7 +91,8 @@ impl Sim {
     }
 
     pub async fn send(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
-        self.send_as(Some(&self.admin.clone()), method, path, body).await
+        self.send_as(Some(&self.admin.clone()), method, path, body)
+            .await
     }
 }
 
@@ -85,7 +106,11 @@ pub fn plain_user(org: &Org) -> String {
                 && u.account_type == "atlassian"
                 && !org.site_admins.contains(&u.account_id)
                 && !admins.contains(&u.account_id)
-                && !org.projects.iter().any(|p| p.roles.iter().any(|r| r.name == "Administrators" && r.user_actors.contains(&u.account_id)))
+                && !org.projects.iter().any(|p| {
+                    p.roles.iter().any(|r| {
+                        r.name == "Administrators" && r.user_actors.contains(&u.account_id)
+                    })
+                })
         })
         .map(|u| u.account_id.clone())
         .expect("a plain user")
