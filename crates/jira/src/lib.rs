@@ -23,7 +23,7 @@
 //!   [`Pager`], so a sync can process pages without holding everything.
 //!   Writes: [`JiraClient::add_group_member`], [`JiraClient::remove_group_member`],
 //!   [`JiraClient::add_role_actor`], [`JiraClient::remove_role_actor`], each
-//!   idempotent (see `writes.rs`: state is re-read whenever an outcome is
+//!   idempotent (see [`writes`]: state is re-read whenever an outcome is
 //!   unknown, never a blind resend) and returning a [`WriteOutcome`].
 //!   [`JiraClient::metrics`] snapshots the counters ([`Metrics`]).
 //! - [`types`]: the responses, typed with serde, and their conversion to the
@@ -80,7 +80,7 @@ pub mod metrics;
 pub mod paging;
 mod secret;
 pub mod types;
-mod writes;
+pub mod writes;
 
 pub use backoff::{Clock, SystemClock};
 pub use client::{

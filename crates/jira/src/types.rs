@@ -32,8 +32,8 @@ pub struct User {
     /// `atlassian`, `app`, `customer` or `unknown`; absent in some older responses.
     #[serde(default)]
     pub account_type: Option<String>,
-    /// Whether the account is active. Absent is read as `true` only by
-    /// [`User::is_active`]; the raw value is kept.
+    /// Whether the account is active, as sent; [`User::is_active`] reads an
+    /// absent value as inactive.
     #[serde(default)]
     pub active: Option<bool>,
     /// The display name (may be absent for some app accounts).

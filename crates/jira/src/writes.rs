@@ -11,7 +11,7 @@
 //! | write | before | outcome unknown | refused (400/404) |
 //! |---|---|---|---|
 //! | add group member | — | list the group's members (stops at the account): member → done, else send again | Jira's "already a member" → done; else list members: member → done, else the error |
-//! | remove group member | — | list members: absent → done, else send again | list members: absent → done (a missing group stays an error), else the error |
+//! | remove group member | — | list members: absent → done, else send again | Jira's "not a member" → done; else list members: absent → done (a missing group stays an error), else the error |
 //! | add role actor | read the role: present → done, no write | read the role: present → done, else send again | read the role: present → done, else the error |
 //! | remove role actor | — | read the role: absent → done, else send again | read the role: absent → done (a missing project/role stays an error), else the error |
 //!
@@ -196,8 +196,11 @@ impl JiraClient {
             match self.execute(&call).await {
                 Ok(_) => return Ok(WriteOutcome::Applied),
                 Err(e) if refused(&e) => {
-                    // A missing group makes the listing fail with its own 404.
-                    if !self.is_group_member(group_id, account_id).await? {
+                    // Jira's "not a member" needs no listing; otherwise list (a
+                    // missing group makes the listing fail with its own 404).
+                    if message_says(&e, &["not a member"])
+                        || !self.is_group_member(group_id, account_id).await?
+                    {
                         return Ok(done);
                     }
                     return Err(e);

@@ -472,12 +472,18 @@ async fn writes_apply_once_and_repeat_as_no_ops() {
             .unwrap(),
         WriteOutcome::Applied
     );
+    let listings = ops(&server, "GET /rest/api/3/group/member");
     assert_eq!(
         client
             .remove_group_member(&group.group_id, &account)
             .await
             .unwrap(),
         WriteOutcome::AlreadyInEffect
+    );
+    assert_eq!(
+        ops(&server, "GET /rest/api/3/group/member"),
+        listings,
+        "Jira's 'not a member' answer needs no re-check"
     );
     assert!(!server.org().memberships[&group.group_id].contains(&account));
 
