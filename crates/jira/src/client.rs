@@ -1002,8 +1002,8 @@ mod tests {
 }
 
 #[cfg(test)]
-mod transport_tests {
-    //! The retry loop against a scripted loopback server and a fake clock.
+mod transport_tests_support {
+    //! A scripted loopback server and a fake clock, for transport tests.
     use super::*;
     use crate::backoff::SleepFuture;
     use crate::config::RetryPolicy;
@@ -1013,9 +1013,9 @@ mod transport_tests {
 
     /// A clock whose sleeps return at once and move time forward.
     #[derive(Default)]
-    struct FakeClock {
-        now: StdMutex<Duration>,
-        sleeps: StdMutex<Vec<Duration>>,
+    pub(crate) struct FakeClock {
+        pub(crate) now: StdMutex<Duration>,
+        pub(crate) sleeps: StdMutex<Vec<Duration>>,
     }
 
     impl Clock for FakeClock {
@@ -1037,7 +1037,9 @@ mod transport_tests {
 
     /// Serves one scripted response per connection (`None` = close without
     /// answering), and records each request's first line.
-    async fn scripted(script: Vec<Option<String>>) -> (String, Arc<StdMutex<Vec<String>>>) {
+    pub(crate) async fn scripted(
+        script: Vec<Option<String>>,
+    ) -> (String, Arc<StdMutex<Vec<String>>>) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let seen = Arc::new(StdMutex::new(Vec::new()));
@@ -1068,7 +1070,7 @@ mod transport_tests {
         (format!("http://{addr}"), seen)
     }
 
-    fn reply(status: &str, headers: &[&str], body: &str) -> Option<String> {
+    pub(crate) fn reply(status: &str, headers: &[&str], body: &str) -> Option<String> {
         let mut s = format!(
             "HTTP/1.1 {status}\r\nConnection: close\r\nContent-Length: {}\r\n",
             body.len()
@@ -1082,15 +1084,23 @@ mod transport_tests {
         Some(s)
     }
 
-    const ME: &str =
+    pub(crate) const ME: &str =
         r#"{"accountId":"abc","accountType":"atlassian","active":true,"displayName":"A"}"#;
 
-    fn client(base: &str, clock: Arc<FakeClock>, retry: RetryPolicy) -> JiraClient {
+    pub(crate) fn client(base: &str, clock: Arc<FakeClock>, retry: RetryPolicy) -> JiraClient {
         let mut c = JiraConfig::for_base_url(base, "a@b.c", ApiToken::new("SECRET-tok")).unwrap();
         c.retry = retry;
         c.timeout = Duration::from_secs(5);
         JiraClient::with_clock(c, clock).unwrap()
     }
+}
+
+#[cfg(test)]
+mod transport_tests {
+    //! The retry loop against a scripted loopback server and a fake clock.
+    use super::transport_tests_support::*;
+    use super::*;
+    use crate::config::RetryPolicy;
 
     #[tokio::test]
     async fn retry_after_then_backoff_then_success() {
@@ -1253,5 +1263,31 @@ mod transport_tests {
             "{e:?}"
         );
         assert!(e.to_string().contains("{\\\"accountId\\\": tru"), "{e}");
+    }
+}
+
+#[cfg(test)]
+mod pushback_tests {
+    use super::transport_tests_support::*;
+    use super::*;
+    use crate::config::RetryPolicy;
+
+    #[tokio::test]
+    async fn a_429_withholds_a_permit_until_calm_returns() {
+        let mut script = vec![reply("429 Too Many Requests", &["Retry-After: 1"], "")];
+        script.extend((0..=PERMIT_RESTORE_AFTER).map(|_| reply("200 OK", &[], ME)));
+        let (base, _) = scripted(script).await;
+        let c = client(
+            &base,
+            Arc::new(FakeClock::default()),
+            RetryPolicy::default(),
+        );
+        assert_eq!(c.inner.sem.available_permits(), 8);
+        c.myself().await.unwrap(); // 429, then a success
+        assert_eq!(c.inner.sem.available_permits(), 7);
+        for _ in 0..PERMIT_RESTORE_AFTER - 1 {
+            c.myself().await.unwrap();
+        }
+        assert_eq!(c.inner.sem.available_permits(), 8);
     }
 }

@@ -678,3 +678,34 @@ async fn scoped_tokens_resolve_the_cloud_id() {
     );
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn concurrency_is_bounded() {
+    // 150 ms per request, 2 in flight: 6 requests need at least 3 rounds.
+    let faults = Faults {
+        latency: Duration::from_millis(150),
+        ..Faults::default()
+    };
+    let (server, _) = start(small(), faults).await;
+    let mut cfg =
+        JiraConfig::for_base_url(&server.base_url(), EMAIL, ApiToken::new(TOKEN)).unwrap();
+    cfg.concurrency = 2;
+    let client = JiraClient::new(cfg).unwrap();
+    let t0 = Instant::now();
+    let calls: Vec<_> = (0..6)
+        .map(|_| {
+            let c = client.clone();
+            tokio::spawn(async move { c.myself().await })
+        })
+        .collect();
+    for c in calls {
+        c.await.unwrap().unwrap();
+    }
+    assert!(
+        t0.elapsed() >= Duration::from_millis(450),
+        "{:?}",
+        t0.elapsed()
+    );
+    assert_eq!(server.stats().total, 6);
+    server.shutdown().await;
+}
