@@ -23,6 +23,8 @@ const CHUNK_MAX_RECORDS: u32 = 256;
 const CHUNK_MAX_BYTES: usize = 48 * 1024;
 /// sled segment size for new logs.
 const SEGMENT_SIZE: usize = 8 * 1024 * 1024;
+/// How long `open` waits for a lock that a handle just dropped in this process.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 /// The storage layout this code reads and writes.
 const LAYOUT_VERSION: u8 = 1;
 
@@ -95,24 +97,32 @@ impl EventLog {
     pub fn open_with(dir: impl AsRef<Path>, options: OpenOptions) -> Result<EventLog> {
         let dir = dir.as_ref().to_path_buf();
         std::fs::create_dir_all(&dir).map_err(LogError::io(&dir))?;
-        let db = sled::Config::new()
+        let config = sled::Config::new()
             .path(&dir)
             .segment_size(SEGMENT_SIZE)
             .cache_capacity(options.cache_bytes)
-            .flush_every_ms(None)
-            .open()
-            .map_err(|e| match e {
-                sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock => {
-                    LogError::Locked { path: dir.clone() }
+            .flush_every_ms(None);
+        // sled releases its file lock when its background threads let go of the
+        // files, which can trail the previous handle's drop by a moment; only a lock
+        // held for longer means another process has the log.
+        let deadline = std::time::Instant::now() + LOCK_WAIT;
+        let db = loop {
+            match config.open() {
+                Ok(db) => break db,
+                Err(sled::Error::Io(io)) if io.to_string().contains("could not acquire lock") => {
+                    if std::time::Instant::now() >= deadline {
+                        return Err(LogError::Locked { path: dir.clone() });
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(10));
                 }
-                sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
-                    LogError::Locked { path: dir.clone() }
+                Err(other) => {
+                    return Err(LogError::Storage {
+                        context: "opening the log",
+                        source: other,
+                    })
                 }
-                other => LogError::Storage {
-                    context: "opening the log",
-                    source: other,
-                },
-            })?;
+            }
+        };
         let db_path = dir.join("db");
         let db_file = File::open(&db_path).map_err(LogError::io(&db_path))?;
 
@@ -121,11 +131,13 @@ impl EventLog {
             .map_err(LogError::storage("reading the layout version"))?
         {
             Some(v) if v.as_ref() == [LAYOUT_VERSION] => {}
-            Some(v) => return Err(LogError::InvalidBatch(format!(
+            Some(v) => {
+                return Err(LogError::InvalidBatch(format!(
                 "the log at {} has storage layout {:?}; this build reads layout {LAYOUT_VERSION}",
                 dir.display(),
                 v.as_ref()
-            ))),
+            )))
+            }
             None => {
                 db.insert(keys::LAYOUT, &[LAYOUT_VERSION])
                     .map_err(LogError::storage("writing the layout version"))?;

@@ -1,0 +1,226 @@
+//! Golden bytes: a checked-in encoded record per event type must decode to the
+//! sample and re-encode byte for byte. Any change of the binary format fails here.
+//!
+//! A new event type needs a sample below and its golden file, written with
+//! `GRANTLEDGER_BLESS=1 cargo test -p grantledger-eventlog --test golden`. Never
+//! re-bless an existing file: a stored log must stay readable; change the type's
+//! schema version and add an upcaster instead.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use grantledger_eventlog::{codec, Hash, Record};
+use grantledger_model::*;
+
+fn user(id: &str, email: Option<&str>, active: bool) -> UserRecord {
+    UserRecord {
+        account_id: AccountId::from(id),
+        account_type: AccountType::Atlassian,
+        display_name: "Mia Krystof".into(),
+        email: email.map(str::to_owned),
+        active,
+    }
+}
+
+fn project(key: &str, archived: bool) -> ProjectRecord {
+    ProjectRecord {
+        project_id: ProjectId::from("10000"),
+        key: key.into(),
+        name: "Example".into(),
+        archived,
+    }
+}
+
+fn stats() -> SyncStats {
+    SyncStats {
+        requests: 120,
+        retries: 3,
+        minimum_requests: 118,
+        pages: 117,
+        items_seen: 5_000,
+        events_written: 42,
+        bytes: 1_234_567,
+        wait_ms: 2_000,
+        duration_ms: 9_876,
+    }
+}
+
+fn samples() -> Vec<Event> {
+    let run = SyncRunId::from("run-2026-11-28T00:00:00Z");
+    let a = AccountId::from("5b10a2844c20165700ede21g");
+    vec![
+        SyncStarted {
+            run: run.clone(),
+            site: "acme.atlassian.net".into(),
+            started_at: Timestamp(1_764_288_000_000_000),
+        }
+        .into(),
+        SyncCompleted {
+            run: run.clone(),
+            stats: stats(),
+        }
+        .into(),
+        SyncFailed {
+            run: run.clone(),
+            reason: "Jira answered 401".into(),
+            unfinished_scopes: vec!["group-members:g1".into()],
+            stats: stats(),
+        }
+        .into(),
+        UserObserved {
+            user: user(a.as_str(), Some("mia@example.com"), true),
+        }
+        .into(),
+        UserChanged {
+            before: user(a.as_str(), Some("mia@example.com"), true),
+            after: user(a.as_str(), None, true),
+        }
+        .into(),
+        UserDeactivated {
+            account_id: a.clone(),
+        }
+        .into(),
+        UserReactivated {
+            account_id: a.clone(),
+        }
+        .into(),
+        UserVanished {
+            account_id: a.clone(),
+        }
+        .into(),
+        GroupObserved {
+            group: GroupRecord {
+                group_id: GroupId::from("276f955c-63d7-42c8-9520-92d01dca0625"),
+                name: "jira-administrators".into(),
+            },
+        }
+        .into(),
+        GroupRenamed {
+            group_id: GroupId::from("276f955c-63d7-42c8-9520-92d01dca0625"),
+            from: "jira-admins".into(),
+            to: "jira-administrators".into(),
+        }
+        .into(),
+        GroupVanished {
+            group_id: GroupId::from("276f955c-63d7-42c8-9520-92d01dca0625"),
+            name: "jira-administrators".into(),
+        }
+        .into(),
+        ProjectObserved {
+            project: project("EX", false),
+        }
+        .into(),
+        ProjectChanged {
+            before: project("EX", false),
+            after: project("EXA", true),
+        }
+        .into(),
+        ProjectVanished {
+            project_id: ProjectId::from("10000"),
+            key: "EX".into(),
+        }
+        .into(),
+        ProjectRoleObserved {
+            role: RoleRecord {
+                project_id: ProjectId::from("10000"),
+                role_id: RoleId::from("10002"),
+                name: "Administrators".into(),
+            },
+        }
+        .into(),
+        ProjectRoleVanished {
+            project_id: ProjectId::from("10000"),
+            role_id: RoleId::from("10002"),
+        }
+        .into(),
+        ProductAccessGroupsChanged {
+            product: ProductKey::from("jira-software"),
+            name: "Jira Software".into(),
+            groups: vec![GroupId::from("g1"), GroupId::from("g2")],
+        }
+        .into(),
+        GrantAdded {
+            grant: Grant::role(
+                Principal::Group(GroupId::from("g1")),
+                ProjectId::from("10000"),
+                RoleId::from("10002"),
+            ),
+            cause: GrantCause::AppliedByRequest {
+                request: RequestId::from("req-1"),
+                command: CommandId::from("cmd-1"),
+            },
+        }
+        .into(),
+        GrantRemoved {
+            grant: Grant::membership(a, GroupId::from("g1")),
+            cause: GrantCause::RemovedByReview {
+                campaign: CampaignId::from("q4"),
+                command: CommandId::from("cmd-2"),
+            },
+        }
+        .into(),
+    ]
+}
+
+fn record(i: usize, event: Event) -> Record {
+    Record {
+        position: 42 + i as u64,
+        recorded_at: Timestamp(1_764_288_000_123_456),
+        stream: StreamId::jira_site("acme"),
+        stream_version: 7,
+        event_id: (i % 2 == 0).then(|| EventId::new(format!("evt-{i}"))),
+        causation: match i % 3 {
+            0 => Some(Causation::SyncRun(SyncRunId::from("run-1"))),
+            1 => Some(Causation::Operator("ops@example.com".into())),
+            _ => None,
+        },
+        event,
+        prev_hash: Hash([7; 32]),
+        hash: Hash::ZERO,
+    }
+}
+
+#[test]
+fn every_event_type_has_a_sample() {
+    let sampled: BTreeSet<&str> = samples().iter().map(Event::event_type).collect();
+    let all: BTreeSet<&str> = EVENT_TYPES.iter().map(|(n, _)| *n).collect();
+    assert_eq!(
+        sampled, all,
+        "add a sample (and bless its golden file) for each new event type"
+    );
+}
+
+#[test]
+fn golden_bytes_decode_and_reencode_byte_for_byte() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let bless = std::env::var_os("GRANTLEDGER_BLESS").is_some();
+    for (i, event) in samples().into_iter().enumerate() {
+        let name = event.event_type();
+        let path = dir.join(format!("{name}.bin"));
+        let mut sample = record(i, event);
+        let (bytes, hash) = codec::encode(&sample);
+        sample.hash = hash;
+        if bless && !path.exists() {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(&path, &bytes).unwrap();
+        }
+        let golden = std::fs::read(&path).unwrap_or_else(|e| {
+            panic!("{}: {e}; write it with GRANTLEDGER_BLESS=1", path.display())
+        });
+        let decoded = codec::decode_record(&golden)
+            .unwrap_or_else(|e| panic!("{name}: golden bytes no longer decode: {e}"));
+        assert_eq!(
+            decoded, sample,
+            "{name}: golden bytes decode to something else"
+        );
+        assert_eq!(
+            codec::encode(&decoded).0,
+            golden,
+            "{name}: re-encoding changed the bytes"
+        );
+        assert_eq!(
+            bytes, golden,
+            "{name}: the sample encodes differently from its golden file"
+        );
+    }
+}
