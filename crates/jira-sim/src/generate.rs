@@ -309,6 +309,15 @@ impl Org {
                     email_hidden: false,
                     active: true,
                 },
+                // A deleted account (right to be forgotten): inactive, no email.
+                0 if rng.chance(0.01) => SimUser {
+                    account_id,
+                    account_type: "atlassian".into(),
+                    display_name: "Former user".into(),
+                    email: None,
+                    email_hidden: false,
+                    active: false,
+                },
                 0 => SimUser {
                     account_id,
                     account_type: "atlassian".into(),

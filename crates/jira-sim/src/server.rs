@@ -397,13 +397,16 @@ impl SimServer {
         self.shared.read().org.clone()
     }
 
-    /// Replaces the fault settings; applies to the next request.
+    /// Replaces the fault settings; applies to the next request. The request
+    /// sequence that `*_every` and `rate_limit_ratio` count restarts at 1, so
+    /// `rate_limit_every: Some(2)` hits the 2nd request after this call.
     pub fn set_faults(&self, faults: Faults) {
         *self
             .shared
             .faults
             .write()
             .unwrap_or_else(|e| e.into_inner()) = faults;
+        self.shared.seq.store(0, Ordering::SeqCst);
     }
 
     /// Request counts so far.

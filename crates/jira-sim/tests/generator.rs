@@ -132,6 +132,12 @@ fn medium_and_large_have_the_promised_sizes_and_skew() {
                 .count()
                 >= 150
         );
+        assert!(
+            org.users
+                .iter()
+                .any(|u| u.display_name == "Former user" && !u.active && u.email.is_none()),
+            "{preset}: no deleted account"
+        );
         let group_actors: usize = org
             .projects
             .iter()
