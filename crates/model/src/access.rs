@@ -8,7 +8,9 @@ use crate::ids::{
 };
 
 /// Who holds an entitlement.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 pub enum Principal {
     /// A Jira account (of any account type).
     User(AccountId),
@@ -17,7 +19,9 @@ pub enum Principal {
 }
 
 /// What is held.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 pub enum Entitlement {
     /// Membership of a group (principal is always a user).
     GroupMembership {
@@ -41,7 +45,9 @@ pub enum Entitlement {
 }
 
 /// One principal holding one entitlement.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 pub struct Grant {
     /// Who.
     pub principal: Principal,

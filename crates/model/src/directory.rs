@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 use crate::ids::{AccountId, GroupId, ProjectId, RoleId};
 
 /// Jira's `accountType`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 pub enum AccountType {
     /// A person with an Atlassian account.
     Atlassian,

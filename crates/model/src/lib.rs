@@ -33,8 +33,8 @@ pub mod ids;
 mod stream;
 mod time;
 
-pub use clock::{Clock, ManualClock, SystemClock};
 pub use access::{Causation, Entitlement, Grant, GrantCause, Principal};
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use directory::{AccountType, GroupRecord, ProjectRecord, RoleRecord, UserRecord};
 pub use event::*;
 pub use ids::*;

@@ -34,7 +34,9 @@ impl StreamId {
     /// [`MAX_STREAM_LEN`] bytes, no control characters.
     pub fn parse(raw: &str) -> Result<Self, InvalidStreamId> {
         if raw.is_empty() {
-            return Err(InvalidStreamId { reason: "it is empty" });
+            return Err(InvalidStreamId {
+                reason: "it is empty",
+            });
         }
         if raw.len() > MAX_STREAM_LEN {
             return Err(InvalidStreamId {
@@ -93,12 +95,18 @@ mod tests {
 
     #[test]
     fn accepts_the_three_kinds() {
-        assert_eq!(StreamId::parse("jira:acme").unwrap(), StreamId::jira_site("acme"));
+        assert_eq!(
+            StreamId::parse("jira:acme").unwrap(),
+            StreamId::jira_site("acme")
+        );
         assert_eq!(
             StreamId::campaign(&CampaignId::from("q1")).as_str(),
             "campaign:q1"
         );
-        assert_eq!(StreamId::request(&RequestId::from("r7")).as_str(), "request:r7");
+        assert_eq!(
+            StreamId::request(&RequestId::from("r7")).as_str(),
+            "request:r7"
+        );
     }
 
     #[test]

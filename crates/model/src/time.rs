@@ -6,7 +6,18 @@ use serde::{Deserialize, Serialize};
 /// Microseconds since the Unix epoch (UTC). Stored as a plain integer so the
 /// binary encoding is fixed-width and independent of any date library.
 #[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize, JsonSchema,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    Serialize,
+    Deserialize,
+    JsonSchema,
 )]
 #[serde(transparent)]
 pub struct Timestamp(pub i64);
