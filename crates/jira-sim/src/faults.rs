@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 /// with [`crate::SimServer::set_faults`].
 ///
 /// Every `*_every: Some(n)` fires on the requests whose sequence number
-/// (1-based, counted over all `/rest` requests since the server started or
-/// the faults were last set) is a multiple of `n`. When several fire on the same request, the first in this order wins:
+/// (1-based, counted over all `/rest` requests since the server started,
+/// whatever the faults were then) is a multiple of `n`. When several fire on the same request, the first in this order wins:
 /// dropped connection, 429, 503, malformed JSON, slow response.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Faults {

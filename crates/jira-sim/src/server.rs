@@ -398,15 +398,14 @@ impl SimServer {
     }
 
     /// Replaces the fault settings; applies to the next request. The request
-    /// sequence that `*_every` and `rate_limit_ratio` count restarts at 1, so
-    /// `rate_limit_every: Some(2)` hits the 2nd request after this call.
+    /// sequence that `*_every` and `rate_limit_ratio` count goes on from
+    /// server start (it is not restarted here, nor by [`Self::reset_stats`]).
     pub fn set_faults(&self, faults: Faults) {
         *self
             .shared
             .faults
             .write()
             .unwrap_or_else(|e| e.into_inner()) = faults;
-        self.shared.seq.store(0, Ordering::SeqCst);
     }
 
     /// Request counts so far.
