@@ -20,7 +20,8 @@ use crate::config::{check_base_url, site_url, JiraConfig, TokenKind, ATLASSIAN_G
 use crate::error::{excerpt, JiraError};
 use crate::metrics::{Counters, Metrics, Operation};
 use crate::paging::{
-    decode_audit, decode_bare_array, decode_page_bean, fingerprint, Cursor, PageDecoder, Shape,
+    decode_audit, decode_bare_array, decode_page_bean, fingerprint, Cursor, PageDecoder, PageMeta,
+    Shape,
 };
 use crate::types::{
     ApplicationRole, AuditQuery, AuditRecord, ErrorCollection, Group, Project, ProjectRole,
@@ -810,6 +811,27 @@ impl<T> Pager<T> {
         let Some(start) = self.cursor.next_start() else {
             return Ok(None);
         };
+        let (meta, items, fingerprint) = self.fetch(start).await?;
+        self.cursor.advance(&meta, fingerprint)?;
+        Ok(Some(items))
+    }
+
+    /// One page at an explicit offset, with its paging facts, without moving
+    /// this pager's cursor. For callers that learn a listing's `total` from its
+    /// first page and then fetch the remaining pages concurrently; such a caller
+    /// must check the pages fit together (same `total`, full pages, no repeats)
+    /// and fall back to [`Pager::next_page`] when they do not.
+    pub async fn page_at(&self, start: u64) -> Result<(PageMeta, Vec<T>), JiraError> {
+        let (meta, items, _) = self.fetch(start).await?;
+        Ok((meta, items))
+    }
+
+    /// The page size this listing asks for.
+    pub fn page_size(&self) -> u64 {
+        self.spec.page_size
+    }
+
+    async fn fetch(&self, start: u64) -> Result<(PageMeta, Vec<T>, u64), JiraError> {
         let mut url = self.spec.url.clone();
         url.query_pairs_mut()
             .append_pair(self.spec.start_param, &start.to_string())
@@ -829,8 +851,7 @@ impl<T> Pager<T> {
             reason: e.to_string(),
             excerpt: excerpt(&answer.body, 200),
         })?;
-        self.cursor.advance(&meta, fingerprint(&answer.body))?;
-        Ok(Some(items))
+        Ok((meta, items, fingerprint(&answer.body)))
     }
 
     /// Whether the listing is complete.
