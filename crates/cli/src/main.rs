@@ -1,1 +1,147 @@
-fn main() {}
+//! `grantledger`, the command-line tool. This binary is glue: it parses
+//! arguments, sets up logging, calls the library crates and maps their results
+//! to output and exit codes. Every behaviour lives in a library crate
+//! (`grantledger-eventlog`, `grantledger-jira-sim`, ...); nothing here should be
+//! worth testing except through the binary itself.
+//!
+//! Layout: this file holds the top-level parser, logging and the error/exit-code
+//! policy; each subcommand group lives in [`cmd`] (one module per group, with its
+//! own clap `Args`/`Subcommand` types and a `run` function); [`output`] formats
+//! numbers and sizes; [`datadir`] resolves the data directory and opens the log.
+//!
+//! Exit codes: 0 success; 1 a failed verification or a failed operation; 2 a
+//! usage error (clap's). A closed stdout (`grantledger log export | head`) ends
+//! the program quietly with 0.
+
+mod cmd;
+mod datadir;
+mod output;
+
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{ArgAction, Parser, Subcommand};
+
+use crate::datadir::DataDir;
+
+/// Access governance for Jira Cloud on a tamper-evident event log.
+#[derive(Debug, Parser)]
+#[command(name = "grantledger", version, propagate_version = true)]
+struct Cli {
+    /// The data directory [default: the platform data directory + /grantledger]
+    #[arg(long, global = true, env = "GRANTLEDGER_DATA_DIR", value_name = "PATH")]
+    data_dir: Option<PathBuf>,
+
+    /// More output: -v shows info logs, details and full error causes; -vv debug logs
+    #[arg(short, long, global = true, action = ArgAction::Count)]
+    verbose: u8,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Inspect, verify and export the event log
+    #[command(subcommand)]
+    Log(cmd::log::LogCommand),
+    /// Serve the Jira Cloud simulator on 127.0.0.1 until Ctrl-C
+    Sim(cmd::sim::SimArgs),
+}
+
+/// What every command gets besides its own arguments.
+#[derive(Debug)]
+pub struct Globals {
+    /// `--data-dir` / `GRANTLEDGER_DATA_DIR`, unresolved (commands that need no
+    /// data directory never resolve it).
+    pub data_dir: Option<PathBuf>,
+    /// How many `-v`.
+    pub verbose: u8,
+}
+
+impl Globals {
+    /// The data directory, resolved (nothing is created).
+    pub fn data_dir(&self) -> anyhow::Result<DataDir> {
+        DataDir::resolve(self.data_dir.as_deref())
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let globals = Globals {
+        data_dir: cli.data_dir,
+        verbose: cli.verbose,
+    };
+    let result = match cli.command {
+        Command::Log(c) => cmd::log::run(c, &globals),
+        Command::Sim(a) => cmd::sim::run(a, &globals),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => {
+            report_error(&err, globals.verbose);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs go to stderr. `RUST_LOG`, when set, decides the filter; otherwise
+/// warnings, `-v` info, `-vv` debug, `-vvv` trace.
+fn init_logging(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(spec) if !spec.trim().is_empty() => EnvFilter::try_new(&spec).unwrap_or_else(|e| {
+            eprintln!("warning: ignoring RUST_LOG={spec:?}: {e}");
+            EnvFilter::new(level_for(verbose))
+        }),
+        _ => EnvFilter::new(level_for(verbose)),
+    };
+    // A second init (impossible here) would only be refused; never fatal.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
+}
+
+fn level_for(verbose: u8) -> &'static str {
+    match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    }
+}
+
+/// True when the failure is stdout (or another pipe) closed by the reader.
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// One line `error: ...` with every cause whose text is not already in it; with
+/// `-v`, the top message and then each cause on its own line.
+fn report_error(err: &anyhow::Error, verbose: u8) {
+    if verbose > 0 {
+        eprintln!("error: {err}");
+        for cause in err.chain().skip(1) {
+            eprintln!("  caused by: {cause}");
+        }
+        return;
+    }
+    let mut line = err.to_string();
+    for cause in err.chain().skip(1) {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+    }
+    eprintln!("error: {line}");
+}

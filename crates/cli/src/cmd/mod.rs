@@ -1,0 +1,7 @@
+//! One module per subcommand group. Each has its clap argument types and a
+//! `run(args, &Globals) -> anyhow::Result<ExitCode>`; `main.rs` wires them in.
+//! To add a command (`sync`, `init`, `demo`): add a module here, a variant to
+//! `Command` in `main.rs`, and one match arm.
+
+pub mod log;
+pub mod sim;

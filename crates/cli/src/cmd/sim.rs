@@ -1,0 +1,146 @@
+//! `grantledger sim`: serve the Jira Cloud simulator on loopback until stopped.
+
+use std::io::{self, Write as _};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context as _, Result};
+use clap::{Args, ValueEnum};
+use grantledger_jira_sim::{Credential, Faults, Org, Preset, SimServer};
+
+use crate::output::thousands;
+use crate::Globals;
+
+/// `grantledger sim`
+#[derive(Debug, Args)]
+pub struct SimArgs {
+    /// Size of the generated org
+    #[arg(long, value_enum, default_value_t = PresetArg::Small, conflicts_with = "org")]
+    preset: PresetArg,
+    /// Seed of the generator (the same preset and seed give the same org)
+    #[arg(long, value_name = "N", default_value_t = 42, conflicts_with = "org")]
+    seed: u64,
+    /// Serve an org read from FILE (as written by --save-org) instead of generating one
+    #[arg(long, value_name = "FILE")]
+    org: Option<PathBuf>,
+    /// Port on 127.0.0.1 (0 picks a free one)
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    port: u16,
+    /// Write the org to FILE at start, and again on Ctrl-C with the writes made meanwhile
+    #[arg(long, value_name = "FILE")]
+    save_org: Option<PathBuf>,
+}
+
+/// The generator's presets, as command-line values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum PresetArg {
+    /// About 50 users
+    Small,
+    /// About 2,000 users, 200 groups, 100 projects
+    Medium,
+    /// About 20,000 users, 2,000 groups, 1,000 projects
+    Large,
+}
+
+impl From<PresetArg> for Preset {
+    fn from(p: PresetArg) -> Preset {
+        match p {
+            PresetArg::Small => Preset::Small,
+            PresetArg::Medium => Preset::Medium,
+            PresetArg::Large => Preset::Large,
+        }
+    }
+}
+
+/// Runs `grantledger sim`.
+pub fn run(args: SimArgs, _globals: &Globals) -> Result<ExitCode> {
+    let (org, origin) = match &args.org {
+        Some(path) => (
+            Org::load_json(path).context("cannot load the org")?,
+            format!("loaded from {}", path.display()),
+        ),
+        None => {
+            let preset = Preset::from(args.preset);
+            (
+                Org::generate(preset, args.seed),
+                format!("generated: preset {preset}, seed {}", args.seed),
+            )
+        }
+    };
+    if let Some(path) = &args.save_org {
+        org.save_json(path).context("cannot save the org")?;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(serve(args, org, origin))
+}
+
+async fn serve(args: SimArgs, org: Org, origin: String) -> Result<ExitCode> {
+    let admin = Credential::admin_of(&org);
+    if admin.account_id.is_empty() {
+        tracing::warn!("the org has no site admin: the printed credentials will be refused (401)");
+    }
+    let summary = format!(
+        "site {} ({origin}): {} users, {} groups, {} memberships, {} projects",
+        org.site,
+        thousands(org.users.len() as u64),
+        thousands(org.groups.len() as u64),
+        thousands(org.membership_count() as u64),
+        thousands(org.projects.len() as u64),
+    );
+    let addr = SocketAddr::from(([127, 0, 0, 1], args.port));
+    let server = SimServer::start_on(addr, org, vec![admin.clone()], Faults::default())
+        .await
+        .with_context(|| format!("cannot serve the simulator on {addr}"))?;
+    let url = server.base_url();
+    {
+        let mut out = io::stdout().lock();
+        writeln!(out, "jira-sim serving {summary}")?;
+        writeln!(out, "base URL: {url}")?;
+        writeln!(
+            out,
+            "credentials of the simulator's site admin (simulator-only values):"
+        )?;
+        writeln!(
+            out,
+            "JIRA_SITE={url} JIRA_EMAIL={} JIRA_API_TOKEN={}",
+            admin.email, admin.token
+        )?;
+        writeln!(
+            out,
+            "request counters: GET {url}/__sim/stats (POST {url}/__sim/stats/reset zeroes them)"
+        )?;
+        writeln!(out, "press Ctrl-C to stop")?;
+        out.flush()?;
+    }
+    stop_signal().await.context("cannot wait for Ctrl-C")?;
+    if let Some(path) = &args.save_org {
+        server
+            .org()
+            .save_json(path)
+            .context("cannot save the org on exit")?;
+        eprintln!("saved the org, writes included, to {}", path.display());
+    }
+    server.shutdown().await;
+    eprintln!("jira-sim stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Ctrl-C, or on Unix also SIGTERM.
+async fn stop_signal() -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r,
+            _ = term.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await
+    }
+}

@@ -1,0 +1,600 @@
+//! Drives the real `grantledger` binary on temporary data directories.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use grantledger_eventlog::{EventLog, ExpectedVersion, NewEvent};
+use grantledger_model::{AccountId, StreamId, UserVanished};
+
+const BIN: &str = env!("CARGO_BIN_EXE_grantledger");
+
+/// The binary with a clean environment for what it reads.
+fn grantledger() -> Command {
+    let mut c = Command::new(BIN);
+    c.env_remove("GRANTLEDGER_DATA_DIR").env_remove("RUST_LOG");
+    c
+}
+
+fn run(args: &[&str]) -> Output {
+    grantledger().args(args).output().expect("the binary runs")
+}
+
+fn run_in(data_dir: &Path, args: &[&str]) -> Output {
+    grantledger()
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).expect("utf-8 stdout")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).expect("utf-8 stderr")
+}
+
+fn events(stream: &str, from: usize, n: usize) -> Vec<NewEvent> {
+    (from..from + n)
+        .map(|i| {
+            NewEvent::new(UserVanished {
+                account_id: AccountId::from(format!("acct-{stream}-{i:04}")),
+            })
+        })
+        .collect()
+}
+
+/// A data directory whose log holds 10 records in 3 streams: acme 1-3, beta
+/// 4-6, acme 7-8, gamma 9-10 (acme at version 5, beta 3, gamma 2).
+fn data_dir_with_log() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let log = EventLog::open(dir.path().join("log")).unwrap();
+    let acme = StreamId::jira_site("acme");
+    let beta = StreamId::jira_site("beta");
+    let gamma = StreamId::jira_site("gamma");
+    log.append(&acme, ExpectedVersion::NoStream, events("acme", 0, 3))
+        .unwrap();
+    log.append(&beta, ExpectedVersion::NoStream, events("beta", 0, 3))
+        .unwrap();
+    log.append(&acme, ExpectedVersion::Exact(3), events("acme", 3, 2))
+        .unwrap();
+    log.append(&gamma, ExpectedVersion::NoStream, events("gamma", 0, 2))
+        .unwrap();
+    assert_eq!(log.head().position, 10);
+    drop(log);
+    dir
+}
+
+fn head_hash_of(line: &str) -> String {
+    let start = line.find("(sha256 ").expect("a hash") + "(sha256 ".len();
+    let hash = &line[start..start + 64];
+    assert!(hash.chars().all(|c| c.is_ascii_hexdigit()), "{line}");
+    hash.to_owned()
+}
+
+fn export_lines(dir: &Path, extra: &[&str]) -> Vec<serde_json::Value> {
+    let mut args = vec!["log", "export"];
+    args.extend_from_slice(extra);
+    let o = run_in(dir, &args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect()
+}
+
+#[test]
+fn verify_reports_counts_and_head() {
+    let dir = data_dir_with_log();
+    let o = run_in(dir.path(), &["log", "verify"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.starts_with("ok: 10 records in 3 streams, head 10 (sha256 "),
+        "{out}"
+    );
+    head_hash_of(&out);
+}
+
+#[test]
+fn stats_as_text_and_json() {
+    let dir = data_dir_with_log();
+    let o = run_in(dir.path(), &["log", "stats"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.contains("events:        10\n"), "{text}");
+    assert!(text.contains("streams:       3\n"), "{text}");
+    assert!(
+        text.contains("head:          position 10 (sha256 "),
+        "{text}"
+    );
+    assert!(text.contains(" bytes)\n"), "{text}");
+    assert!(!text.contains("jira:acme"), "streams listed only with -v");
+
+    let o = run_in(dir.path(), &["-v", "log", "stats"]);
+    let text = stdout(&o);
+    assert!(text.contains("jira:acme  version 5\n"), "{text}");
+    assert!(text.contains("jira:beta  version 3\n"), "{text}");
+    assert!(text.contains("jira:gamma  version 2\n"), "{text}");
+
+    let o = run_in(dir.path(), &["log", "stats", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_eq!(v["events"], 10);
+    assert_eq!(v["streams"], 3);
+    assert_eq!(v["head"]["position"], 10);
+    assert_eq!(v["stream_versions"][0]["stream"], "jira:acme");
+    assert_eq!(v["stream_versions"][0]["version"], 5);
+    let size = v["size_on_disk_bytes"].as_u64().expect("bytes");
+    assert!(size > 0);
+    let per_event = v["bytes_per_event"].as_f64().expect("a number");
+    assert!((per_event - size as f64 / 10.0).abs() < 1e-6);
+
+    let verify = stdout(&run_in(dir.path(), &["log", "verify"]));
+    assert_eq!(v["head"]["hash"], head_hash_of(&verify));
+}
+
+#[test]
+fn export_writes_one_json_line_per_record() {
+    let dir = data_dir_with_log();
+    let all = export_lines(dir.path(), &[]);
+    assert_eq!(all.len(), 10);
+    let positions: Vec<u64> = all
+        .iter()
+        .map(|l| l["position"].as_u64().unwrap())
+        .collect();
+    assert_eq!(positions, (1..=10).collect::<Vec<_>>());
+    assert_eq!(all[0]["stream"], "jira:acme");
+    assert_eq!(all[0]["event_type"], "UserVanished");
+
+    let tail = export_lines(dir.path(), &["--from", "4", "--format", "jsonl"]);
+    assert_eq!(tail.len(), 7);
+    assert_eq!(tail[0]["position"], 4);
+    assert_eq!(tail[0], all[3]);
+
+    assert!(export_lines(dir.path(), &["--from", "11"]).is_empty());
+}
+
+#[test]
+fn an_export_verifies_offline_with_the_logs_head() {
+    let dir = data_dir_with_log();
+    let file = dir.path().join("export.jsonl");
+    let o = run_in(
+        dir.path(),
+        &["log", "export", "--output", file.to_str().unwrap()],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("exported 10 records to"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap().lines().count(), 10);
+
+    // Offline: no data directory at all.
+    let nowhere = dir.path().join("nowhere");
+    let o = grantledger()
+        .env("GRANTLEDGER_DATA_DIR", &nowhere)
+        .args(["log", "verify", "--export"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.starts_with("ok: export chain intact, head 10 (sha256 "),
+        "{out}"
+    );
+    assert!(!nowhere.exists());
+
+    let log_verify = stdout(&run_in(dir.path(), &["log", "verify"]));
+    assert_eq!(head_hash_of(&out), head_hash_of(&log_verify));
+
+    // From standard input, and an export that starts later.
+    let tail = dir.path().join("tail.jsonl");
+    let o = run_in(
+        dir.path(),
+        &["log", "export", "--from", "6", "-o", tail.to_str().unwrap()],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = grantledger()
+        .args(["log", "verify", "--export", "-"])
+        .stdin(std::fs::File::open(&tail).unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(head_hash_of(&stdout(&o)), head_hash_of(&log_verify));
+}
+
+fn edited_export(dir: &Path, edit: impl Fn(&mut Vec<serde_json::Value>)) -> PathBuf {
+    let mut lines = export_lines(dir, &[]);
+    edit(&mut lines);
+    let path = dir.join("edited.jsonl");
+    let mut text = String::new();
+    for l in &lines {
+        text.push_str(&serde_json::to_string(l).unwrap());
+        text.push('\n');
+    }
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn an_edited_export_fails_naming_the_position() {
+    let dir = data_dir_with_log();
+
+    let changed = edited_export(dir.path(), |lines| {
+        let body = &mut lines[4]["event"]["UserVanished"]["account_id"];
+        assert!(body.is_string(), "the event's shape: {}", lines[4]);
+        *body = "acct-someone-else".into();
+    });
+    let o = run(&["log", "verify", "--export", changed.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.starts_with("export verification FAILED at position 5: "),
+        "{out}"
+    );
+    assert!(out.contains("bytes were changed"), "{out}");
+
+    let dropped = edited_export(dir.path(), |lines| {
+        lines.remove(6);
+    });
+    let o = run(&["log", "verify", "--export", dropped.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).starts_with("export verification FAILED at position 7: "),
+        "{}",
+        stdout(&o)
+    );
+
+    let garbage = dir.path().join("garbage.jsonl");
+    std::fs::write(&garbage, "this is not json\n").unwrap();
+    let o = run(&["log", "verify", "--export", garbage.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains("FAILED"), "{}", stdout(&o));
+}
+
+#[test]
+fn read_commands_on_an_empty_data_dir_create_nothing() {
+    let base = tempfile::tempdir().unwrap();
+    let missing = base.path().join("missing");
+    for args in [
+        &["log", "verify"][..],
+        &["log", "stats"][..],
+        &["log", "stats", "--json"][..],
+        &["log", "export"][..],
+    ] {
+        let o = run_in(&missing, args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        let err = stderr(&o);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.starts_with(&format!("error: no event log in {}: ", missing.display())),
+            "{err}"
+        );
+        assert!(err.contains("grantledger demo"), "{err}");
+        assert!(!missing.exists(), "{args:?} created the data directory");
+    }
+    // An existing but empty directory stays empty too.
+    let o = run_in(base.path(), &["log", "verify"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(std::fs::read_dir(base.path()).unwrap().count(), 0);
+
+    // An export to a file is not started either.
+    let out = base.path().join("out.jsonl");
+    let o = run_in(
+        &missing,
+        &["log", "export", "--output", out.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(std::fs::read_dir(base.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn the_data_dir_comes_from_the_environment() {
+    let dir = data_dir_with_log();
+    let o = grantledger()
+        .env("GRANTLEDGER_DATA_DIR", dir.path())
+        .args(["log", "verify"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).starts_with("ok: 10 records"));
+
+    // --data-dir wins over the environment.
+    let empty = tempfile::tempdir().unwrap();
+    let o = grantledger()
+        .env("GRANTLEDGER_DATA_DIR", dir.path())
+        .arg("--data-dir")
+        .arg(empty.path())
+        .args(["log", "verify"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    for args in [
+        &["log", "export", "--format", "csv"][..],
+        &["log", "export", "--from", "minus-one"][..],
+        &["log", "frobnicate"][..],
+        &["sim", "--preset", "huge"][..],
+        &["sim", "--org", "x.json", "--seed", "3"][..],
+        &[][..],
+    ] {
+        let o = run(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+    }
+    let o = run(&["--help"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stdout(&o).contains("log"));
+}
+
+#[test]
+fn operational_errors_are_one_line_and_exit_1() {
+    let base = tempfile::tempdir().unwrap();
+    let missing = base.path().join("no-such-export.jsonl");
+    let o = run(&["log", "verify", "--export", missing.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("error: cannot open export file "), "{err}");
+    assert!(err.contains("No such file"), "{err}");
+
+    // With -v, the causes come on lines of their own.
+    let o = run(&["-v", "log", "verify", "--export", missing.to_str().unwrap()]);
+    let err = stderr(&o);
+    assert!(err.contains("\n  caused by: "), "{err}");
+
+    let o = run(&["sim", "--org", missing.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).starts_with("error: cannot load the org"));
+}
+
+#[test]
+fn a_log_in_use_is_reported() {
+    let dir = data_dir_with_log();
+    let held = EventLog::open(dir.path().join("log")).unwrap();
+    let o = run_in(dir.path(), &["log", "verify"]);
+    drop(held);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("in use by another process"), "{err}");
+}
+
+#[test]
+fn a_closed_stdout_ends_an_export_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = EventLog::open(dir.path().join("log")).unwrap();
+    let stream = StreamId::jira_site("acme");
+    // Enough output (about 1 MB) to outlast any pipe buffer.
+    for batch in 0..4 {
+        let expected = if batch == 0 {
+            ExpectedVersion::NoStream
+        } else {
+            ExpectedVersion::Exact(batch * 1000)
+        };
+        log.append(
+            &stream,
+            expected,
+            events("acme", batch as usize * 1000, 1000),
+        )
+        .unwrap();
+    }
+    drop(log);
+
+    let mut child = grantledger()
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["log", "export"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    // The reader (and the pipe) is gone now, like `| head -1`.
+    assert!(first.contains("\"position\":1"), "{first}");
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(status.code(), Some(0), "{err}");
+    assert_eq!(err, "");
+}
+
+/// Kills the child when dropped, so a failing test leaves no server behind.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+struct Printed {
+    url: String,
+    email: String,
+    token: String,
+    lines: Vec<String>,
+}
+
+/// Starts `grantledger sim --port 0 <args>` and reads what it prints up to "Ctrl-C".
+fn start_sim(args: &[&str]) -> (Running, Printed) {
+    let mut child = grantledger()
+        .args(["sim", "--port", "0"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = child.stdout.take().unwrap();
+    let running = Running(child);
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut lines = Vec::new();
+    loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the simulator prints its address");
+        let done = line.contains("Ctrl-C");
+        lines.push(line);
+        if done {
+            break;
+        }
+    }
+    let creds = lines
+        .iter()
+        .find(|l| l.starts_with("JIRA_SITE="))
+        .expect("a credentials line");
+    let mut url = String::new();
+    let mut email = String::new();
+    let mut token = String::new();
+    for pair in creds.split_whitespace() {
+        match pair.split_once('=') {
+            Some(("JIRA_SITE", v)) => url = v.to_owned(),
+            Some(("JIRA_EMAIL", v)) => email = v.to_owned(),
+            Some(("JIRA_API_TOKEN", v)) => token = v.to_owned(),
+            _ => {}
+        }
+    }
+    (
+        running,
+        Printed {
+            url,
+            email,
+            token,
+            lines,
+        },
+    )
+}
+
+/// A minimal HTTP/1.1 GET: returns the status code and the body.
+fn http_get(base_url: &str, path: &str, basic: Option<(&str, &str)>) -> (u16, String) {
+    let authority = base_url
+        .strip_prefix("http://")
+        .expect("an http URL")
+        .trim_end_matches('/');
+    let mut stream = TcpStream::connect(authority).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut request = format!("GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n");
+    if let Some((user, password)) = basic {
+        let encoded =
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        request.push_str(&format!("Authorization: Basic {encoded}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("a status line");
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[test]
+fn sim_serves_with_the_printed_credentials() {
+    let (_sim, printed) = start_sim(&["--preset", "small", "--seed", "7"]);
+    assert!(
+        printed.url.starts_with("http://127.0.0.1:"),
+        "{:?}",
+        printed.lines
+    );
+    assert!(!printed.email.is_empty() && !printed.token.is_empty());
+    assert!(
+        printed.lines.iter().any(|l| l.contains("/__sim/stats")),
+        "{:?}",
+        printed.lines
+    );
+
+    let (status, body) = http_get(
+        &printed.url,
+        "/rest/api/3/myself",
+        Some((&printed.email, &printed.token)),
+    );
+    assert_eq!(status, 200, "{body}");
+    let me: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    assert!(me["accountId"].as_str().is_some_and(|s| !s.is_empty()));
+
+    let (status, _) = http_get(&printed.url, "/rest/api/3/myself", Some(("x@y.z", "wrong")));
+    assert_eq!(status, 401);
+
+    let (status, body) = http_get(&printed.url, "/__sim/stats", None);
+    assert_eq!(status, 200);
+    assert!(body.contains("/rest/api/3/myself"), "{body}");
+}
+
+#[cfg(unix)]
+#[test]
+fn sim_saves_its_org_on_sigterm_and_serves_it_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let org = dir.path().join("org.json");
+    let (mut sim, printed) = start_sim(&["--save-org", org.to_str().unwrap()]);
+    assert!(org.is_file(), "saved at start");
+    let status = Command::new("kill")
+        .args(["-TERM", &sim.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = sim.0.wait().unwrap();
+    assert_eq!(exit.code(), Some(0));
+    let mut err = String::new();
+    sim.0
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(err.contains("saved the org"), "{err}");
+
+    let (_again, reloaded) = start_sim(&["--org", org.to_str().unwrap()]);
+    assert_ne!(reloaded.url, "");
+    // The same org: the same site and counts, now "loaded from" the file.
+    let counts = |line: &str| line.rsplit_once("): ").map(|(_, c)| c.to_owned());
+    assert!(
+        reloaded.lines[0].contains("loaded from"),
+        "{:?}",
+        reloaded.lines
+    );
+    assert_eq!(counts(&printed.lines[0]), counts(&reloaded.lines[0]));
+    assert!(counts(&printed.lines[0]).is_some());
+    let (status, _) = http_get(
+        &reloaded.url,
+        "/rest/api/3/myself",
+        Some((&reloaded.email, &reloaded.token)),
+    );
+    assert_eq!(status, 200);
+}
