@@ -68,6 +68,11 @@ impl Globals {
 }
 
 fn main() -> ExitCode {
+    // An empty GRANTLEDGER_DATA_DIR means "not set" (clap would call it a
+    // missing --data-dir value). Done first, while the process has one thread.
+    if std::env::var_os("GRANTLEDGER_DATA_DIR").is_some_and(|v| v.is_empty()) {
+        std::env::remove_var("GRANTLEDGER_DATA_DIR");
+    }
     let cli = Cli::parse();
     init_logging(cli.verbose);
     let globals = Globals {

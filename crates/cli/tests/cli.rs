@@ -311,6 +311,15 @@ fn the_data_dir_comes_from_the_environment() {
 
     // --data-dir wins over the environment.
     let empty = tempfile::tempdir().unwrap();
+    // Set but empty is the same as unset (the platform default, not a usage error).
+    let o = grantledger()
+        .env("GRANTLEDGER_DATA_DIR", "")
+        .args(["log", "verify", "--export", "-"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+
     let o = grantledger()
         .env("GRANTLEDGER_DATA_DIR", dir.path())
         .arg("--data-dir")
@@ -319,6 +328,27 @@ fn the_data_dir_comes_from_the_environment() {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(1));
+}
+
+#[test]
+fn a_damaged_log_is_an_error_not_a_panic() {
+    let dir = data_dir_with_log();
+    let db = dir.path().join("log").join("db");
+    let full = std::fs::read(&db).unwrap();
+    for len in [full.len() / 2, 100, 0] {
+        std::fs::write(&db, &full[..len]).unwrap();
+        for args in [&["log", "verify"][..], &["log", "stats"][..]] {
+            let o = run_in(dir.path(), args);
+            let err = stderr(&o);
+            assert!(!err.contains("panicked"), "{len} bytes, {args:?}: {err}");
+            // Either sled recovers a consistent earlier state, or the open fails.
+            match o.status.code() {
+                Some(0) => assert_eq!(err, ""),
+                Some(1) => assert!(err.starts_with("error: ") || stdout(&o).contains("FAILED")),
+                other => panic!("{len} bytes, {args:?}: exit {other:?}: {err}"),
+            }
+        }
+    }
 }
 
 #[test]
