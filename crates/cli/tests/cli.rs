@@ -385,6 +385,15 @@ fn operational_errors_are_one_line_and_exit_1() {
     let err = stderr(&o);
     assert!(err.contains("\n  caused by: "), "{err}");
 
+    let data = data_dir_with_log();
+    let o = run_in(
+        data.path(),
+        &["log", "export", "-o", base.path().to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("is a directory"), "{}", stderr(&o));
+    assert_eq!(std::fs::read_dir(base.path()).unwrap().count(), 0);
+
     let o = run(&["sim", "--org", missing.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).starts_with("error: cannot load the org"));

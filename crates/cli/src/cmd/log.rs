@@ -227,6 +227,9 @@ fn export_to_stdout(log: &EventLog, from: u64) -> Result<ExitCode> {
 /// Writes next to `path` first and renames when complete, so `path` never holds
 /// a partial export.
 fn export_to_file(log: &EventLog, from: u64, path: &Path) -> Result<ExitCode> {
+    if path.is_dir() {
+        anyhow::bail!("--output {} is a directory; name a file", path.display());
+    }
     let file_name = path
         .file_name()
         .with_context(|| format!("--output {} names no file", path.display()))?;
