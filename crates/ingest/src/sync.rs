@@ -1,0 +1,982 @@
+//! One sync run: plan, fetch concurrently, diff each completed scope in a fixed
+//! order, append in durable batches, and close the run.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::Instant;
+
+use grantledger_eventlog::{EventLog, ExpectedVersion, LogError, NewEvent, Position};
+use grantledger_jira::paging::PageMeta;
+use grantledger_jira::types::{
+    ApplicationRole, Group, GroupIndex, Project, ProjectRole, RoleRef, User,
+};
+use grantledger_jira::{JiraClient, JiraError, Metrics, GROUPS_PAGE, MEMBERS_PAGE, PROJECTS_PAGE};
+use grantledger_model::*;
+use grantledger_projection::SiteState;
+use tokio::task::JoinSet;
+use tracing::{debug, info, warn};
+
+use crate::diff::{self, ProductGroups};
+use crate::scope::{minimum_requests, Scope};
+
+/// How to run a sync.
+#[derive(Clone)]
+pub struct SyncOptions {
+    /// The site's name in the log: events go to the stream `jira:<site>`.
+    pub site: String,
+    /// Listing requests in flight at once.
+    pub concurrency: usize,
+    /// Compute the events without appending anything.
+    pub dry_run: bool,
+    /// The run's id; by default derived from the clock.
+    pub run_id: Option<SyncRunId>,
+    /// Events per appended batch (a scope's events are never split).
+    pub batch_events: usize,
+    /// Where time comes from.
+    pub clock: Arc<dyn Clock>,
+    /// Told about progress after every scope.
+    pub observer: Option<Arc<dyn SyncObserver>>,
+}
+
+impl SyncOptions {
+    /// Defaults for `site`: concurrency 8, batches of 1,000 events, system clock.
+    pub fn new(site: impl Into<String>) -> Self {
+        Self {
+            site: site.into(),
+            concurrency: 8,
+            dry_run: false,
+            run_id: None,
+            batch_events: 1_000,
+            clock: Arc::new(SystemClock),
+            observer: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for SyncOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncOptions")
+            .field("site", &self.site)
+            .field("concurrency", &self.concurrency)
+            .field("dry_run", &self.dry_run)
+            .field("run_id", &self.run_id)
+            .field("batch_events", &self.batch_events)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Progress of a running sync.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Scopes diffed (or given up).
+    pub scopes_done: u64,
+    /// Scopes known so far (grows as lists reveal groups, projects and roles).
+    pub scopes_known: u64,
+    /// HTTP requests so far.
+    pub requests: u64,
+    /// Of those, retries.
+    pub retries: u64,
+    /// Events computed so far.
+    pub events: u64,
+}
+
+/// Receives progress; implemented by the CLI's progress bars.
+pub trait SyncObserver: Send + Sync {
+    /// Called after every scope.
+    fn progress(&self, progress: &Progress);
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything was listed and every difference recorded.
+    Completed,
+    /// Some scopes could not be listed; their removals were not recorded.
+    Failed {
+        /// Why, in one line.
+        reason: String,
+        /// The scopes not finished.
+        unfinished: Vec<String>,
+    },
+}
+
+/// Sizes of the site after the run, as the log now has it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Users (every account type).
+    pub users: u64,
+    /// Inactive users among them.
+    pub inactive_users: u64,
+    /// Groups.
+    pub groups: u64,
+    /// Group memberships.
+    pub memberships: u64,
+    /// Projects.
+    pub projects: u64,
+    /// Project roles.
+    pub roles: u64,
+    /// Role actor grants (users and groups).
+    pub role_grants: u64,
+    /// Products.
+    pub products: u64,
+}
+
+/// What a run did.
+#[derive(Debug, Clone)]
+pub struct SyncReport {
+    /// The run.
+    pub run: SyncRunId,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Its figures.
+    pub stats: SyncStats,
+    /// The site afterwards.
+    pub counts: Counts,
+    /// Access events by type.
+    pub events_by_type: BTreeMap<&'static str, u64>,
+    /// Positions of the access events written (none for a dry run or no change).
+    pub written: Option<(Position, Position)>,
+    /// The events a dry run would have appended.
+    pub dry_run_events: Vec<Event>,
+    /// Things worth knowing that did not fail the run.
+    pub warnings: Vec<String>,
+}
+
+/// A sync could not record its outcome.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SyncError {
+    /// The log failed; what was appended before stands and verifies.
+    #[error("the event log failed during the sync: {0}")]
+    Log(#[from] LogError),
+    /// A background task died.
+    #[error("internal error during the sync: {0}")]
+    Internal(String),
+}
+
+/// A PageBean listing fetched page by page.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum List {
+    Groups,
+    Projects,
+    Members(GroupId),
+}
+
+impl List {
+    fn scope(&self) -> Scope {
+        match self {
+            List::Groups => Scope::Groups,
+            List::Projects => Scope::Projects,
+            List::Members(g) => Scope::Members(g.clone()),
+        }
+    }
+
+    fn requested_page_size(&self) -> u64 {
+        match self {
+            List::Groups => GROUPS_PAGE,
+            List::Projects => PROJECTS_PAGE,
+            List::Members(_) => MEMBERS_PAGE,
+        }
+    }
+}
+
+enum Payload {
+    Groups(Vec<Group>),
+    Projects(Vec<Project>),
+    Users(Vec<User>),
+}
+
+impl Payload {
+    fn len(&self) -> usize {
+        match self {
+            Payload::Groups(v) => v.len(),
+            Payload::Projects(v) => v.len(),
+            Payload::Users(v) => v.len(),
+        }
+    }
+
+    fn append(&mut self, other: Payload) {
+        match (self, other) {
+            (Payload::Groups(a), Payload::Groups(b)) => a.extend(b),
+            (Payload::Projects(a), Payload::Projects(b)) => a.extend(b),
+            (Payload::Users(a), Payload::Users(b)) => a.extend(b),
+            _ => unreachable!("pages of one list share a type"),
+        }
+    }
+}
+
+enum Job {
+    Users,
+    Page(List, u64),
+    Relist(List),
+    RoleMap(ProjectId),
+    Role(ProjectId, RoleId),
+    Products,
+}
+
+enum Done {
+    Users(Result<Vec<User>, JiraError>),
+    Page(List, u64, Result<(PageMeta, Payload), JiraError>),
+    Relisted(List, Result<Payload, JiraError>),
+    RoleMap(ProjectId, Result<Vec<RoleRef>, JiraError>),
+    Role(ProjectId, RoleId, Result<ProjectRole, JiraError>),
+    Products(Result<Vec<ApplicationRole>, JiraError>),
+}
+
+async fn page(
+    client: &JiraClient,
+    list: &List,
+    start: u64,
+) -> Result<(PageMeta, Payload), JiraError> {
+    Ok(match list {
+        List::Groups => {
+            let (m, v) = client.groups_pages().page_at(start).await?;
+            (m, Payload::Groups(v))
+        }
+        List::Projects => {
+            let (m, v) = client.projects_pages().page_at(start).await?;
+            (m, Payload::Projects(v))
+        }
+        List::Members(g) => {
+            let (m, v) = client
+                .group_members_pages(g.as_str())
+                .page_at(start)
+                .await?;
+            (m, Payload::Users(v))
+        }
+    })
+}
+
+async fn relist(client: &JiraClient, list: &List) -> Result<Payload, JiraError> {
+    Ok(match list {
+        List::Groups => Payload::Groups(client.groups().await?),
+        List::Projects => Payload::Projects(client.projects().await?),
+        List::Members(g) => Payload::Users(client.group_members(g.as_str()).await?),
+    })
+}
+
+async fn run_job(client: JiraClient, job: Job) -> Done {
+    match job {
+        Job::Users => Done::Users(client.users().await),
+        Job::Page(list, start) => {
+            let r = page(&client, &list, start).await;
+            Done::Page(list, start, r)
+        }
+        Job::Relist(list) => {
+            let r = relist(&client, &list).await;
+            Done::Relisted(list, r)
+        }
+        Job::RoleMap(p) => {
+            let r = client.project_roles(p.as_str()).await;
+            Done::RoleMap(p, r)
+        }
+        Job::Role(p, r) => {
+            let res = client.role(p.as_str(), r.as_str()).await;
+            Done::Role(p, r, res)
+        }
+        Job::Products => Done::Products(client.application_roles().await),
+    }
+}
+
+/// What a completely listed scope holds.
+enum Data {
+    Users(Vec<User>),
+    Groups(Vec<Group>),
+    Projects(Vec<Project>),
+    Products(Vec<ApplicationRole>),
+    Members(Vec<User>),
+    Roles(Vec<RoleRef>),
+    Actors(ProjectRole),
+}
+
+enum Status {
+    Pending,
+    Done(Data),
+    Failed(String),
+}
+
+/// Pages of one PageBean listing gathered concurrently.
+struct Gather {
+    pages: BTreeMap<u64, (PageMeta, Payload)>,
+    outstanding: usize,
+}
+
+/// Whether concurrently fetched pages fit together into one consistent listing.
+fn consistent(pages: &BTreeMap<u64, (PageMeta, Payload)>, size: u64) -> bool {
+    let Some((_, (first, _))) = pages.first_key_value() else {
+        return false;
+    };
+    let Some(total) = first.total else {
+        return false;
+    };
+    let n = pages.len();
+    let mut sum = 0u64;
+    for (i, (start, (meta, items))) in pages.iter().enumerate() {
+        let last = i + 1 == n;
+        if meta.total != Some(total) || *start != i as u64 * size {
+            return false;
+        }
+        if !last && (items.len() as u64 != size || meta.is_last == Some(true)) {
+            return false;
+        }
+        if last && meta.is_last == Some(false) {
+            return false;
+        }
+        sum += items.len() as u64;
+    }
+    sum == total
+}
+
+enum WriterMsg {
+    Batch(Vec<Event>),
+}
+
+struct Writer {
+    tx: mpsc::SyncSender<WriterMsg>,
+    handle: std::thread::JoinHandle<Result<Option<(Position, Position)>, LogError>>,
+}
+
+fn start_writer(log: EventLog, stream: StreamId, version: u64, run: SyncRunId) -> Writer {
+    let (tx, rx) = mpsc::sync_channel::<WriterMsg>(4);
+    let handle = std::thread::Builder::new()
+        .name("sync-writer".into())
+        .spawn(move || {
+            let mut version = version;
+            let mut span: Option<(Position, Position)> = None;
+            for msg in rx {
+                let WriterMsg::Batch(events) = msg;
+                let n = events.len() as u64;
+                let batch = events
+                    .into_iter()
+                    .map(|e| NewEvent::new(e).caused_by(Causation::SyncRun(run.clone())))
+                    .collect();
+                let done = log.append(&stream, ExpectedVersion::Exact(version), batch)?;
+                version += n;
+                span = Some((span.map_or(done.first, |s| s.0), done.last));
+            }
+            Ok(span)
+        })
+        .expect("spawn the sync writer thread");
+    Writer { tx, handle }
+}
+
+fn is_fatal(e: &JiraError) -> bool {
+    matches!(
+        e,
+        JiraError::Unauthorized { .. }
+            | JiraError::RateLimited { .. }
+            | JiraError::Config(_)
+            | JiraError::Token(_)
+    )
+}
+
+fn run_id(clock: &dyn Clock) -> SyncRunId {
+    let micros = clock.now().as_micros();
+    let at = chrono::DateTime::from_timestamp_micros(micros)
+        .map(|t| t.format("%Y%m%dT%H%M%S%.6fZ").to_string())
+        .unwrap_or_else(|| micros.to_string());
+    SyncRunId::new(format!("sync-{at}-{:x}", std::process::id()))
+}
+
+struct Run<'a> {
+    client: &'a JiraClient,
+    opts: &'a SyncOptions,
+    run: SyncRunId,
+    state: SiteState,
+    scopes: BTreeMap<Scope, Status>,
+    queue: VecDeque<Job>,
+    gathers: BTreeMap<List, Gather>,
+    group_index: GroupIndex,
+    project_keys: BTreeMap<ProjectId, String>,
+    pending: Vec<Event>,
+    all_events: Vec<Event>,
+    writer: Option<Writer>,
+    writer_gone: bool,
+    unfinished: Vec<String>,
+    first_failure: Option<String>,
+    fatal: Option<String>,
+    warnings: Vec<String>,
+    events_by_type: BTreeMap<&'static str, u64>,
+    access_events: u64,
+    items_seen: u64,
+    minimum: u64,
+    relisted: u64,
+    scopes_done: u64,
+    metrics0: Metrics,
+}
+
+impl Run<'_> {
+    fn discover(&mut self, scope: Scope, job: Job) {
+        if self.fatal.is_some() {
+            return;
+        }
+        self.scopes.entry(scope).or_insert(Status::Pending);
+        self.queue.push_back(job);
+    }
+
+    fn finish_scope(&mut self, scope: Scope, result: Result<Data, JiraError>) {
+        let status = match result {
+            Ok(data) => Status::Done(data),
+            Err(e) => {
+                let msg = e.to_string();
+                if is_fatal(&e) && self.fatal.is_none() {
+                    self.fatal = Some(msg.clone());
+                }
+                Status::Failed(msg)
+            }
+        };
+        self.scopes.insert(scope, status);
+    }
+
+    fn on_done(&mut self, done: Done) {
+        match done {
+            Done::Users(r) => self.finish_scope(Scope::Users, r.map(Data::Users)),
+            Done::Products(r) => self.finish_scope(Scope::Products, r.map(Data::Products)),
+            Done::RoleMap(p, r) => {
+                if let Ok(roles) = &r {
+                    for role in roles {
+                        self.discover(
+                            Scope::Actors(p.clone(), role.id.clone()),
+                            Job::Role(p.clone(), role.id.clone()),
+                        );
+                    }
+                }
+                self.finish_scope(Scope::Roles(p), r.map(Data::Roles));
+            }
+            Done::Role(p, r, res) => self.finish_scope(Scope::Actors(p, r), res.map(Data::Actors)),
+            Done::Page(list, start, r) => self.on_page(list, start, r),
+            Done::Relisted(list, r) => {
+                self.gathers.remove(&list);
+                self.list_done(list, r);
+            }
+        }
+    }
+
+    fn on_page(&mut self, list: List, start: u64, result: Result<(PageMeta, Payload), JiraError>) {
+        let (meta, items) = match result {
+            Ok(ok) => ok,
+            Err(e) => {
+                // One failed page fails the listing; pages still in flight are ignored.
+                self.gathers.remove(&list);
+                let scope = list.scope();
+                if matches!(self.scopes.get(&scope), Some(Status::Pending)) {
+                    self.finish_scope(scope, Err(e));
+                }
+                return;
+            }
+        };
+        if start == 0 {
+            let size = meta
+                .max_results
+                .filter(|s| *s > 0)
+                .unwrap_or(list.requested_page_size());
+            let mut gather = Gather {
+                pages: BTreeMap::new(),
+                outstanding: 0,
+            };
+            if meta.is_last != Some(true) {
+                match meta.total {
+                    Some(total) if total > size => {
+                        // Fetch the rest concurrently, ahead of new scopes, so a huge
+                        // group does not end up as a long serial tail.
+                        let starts: Vec<u64> =
+                            (1..total.div_ceil(size)).map(|k| k * size).collect();
+                        gather.outstanding = starts.len();
+                        for s in starts.into_iter().rev() {
+                            self.queue.push_front(Job::Page(list.clone(), s));
+                        }
+                    }
+                    _ => {
+                        // No total to plan with, or a total that contradicts isLast:
+                        // list it the careful way, page after page.
+                        self.queue.push_front(Job::Relist(list.clone()));
+                        self.relisted += 1;
+                        self.gathers.remove(&list);
+                        return;
+                    }
+                }
+            }
+            gather.pages.insert(0, (meta, items));
+            self.gathers.insert(list.clone(), gather);
+        } else {
+            let Some(g) = self.gathers.get_mut(&list) else {
+                return; // the listing already failed or is being relisted
+            };
+            g.pages.insert(start, (meta, items));
+            g.outstanding -= 1;
+        }
+        let ready = self.gathers.get(&list).is_some_and(|g| g.outstanding == 0);
+        if !ready {
+            return;
+        }
+        let gather = self.gathers.remove(&list).expect("present");
+        let size = gather
+            .pages
+            .first_key_value()
+            .and_then(|(_, (m, _))| m.max_results)
+            .filter(|s| *s > 0)
+            .unwrap_or(list.requested_page_size());
+        let single = gather.pages.len() == 1
+            && gather
+                .pages
+                .first_key_value()
+                .is_some_and(|(_, (m, _))| m.is_last == Some(true));
+        if !single && !consistent(&gather.pages, size) {
+            warn!(list = ?list, "pages fetched concurrently do not fit together; listing again page by page");
+            self.relisted += 1;
+            self.gathers.insert(
+                list.clone(),
+                Gather {
+                    pages: BTreeMap::new(),
+                    outstanding: usize::MAX,
+                },
+            );
+            self.queue.push_front(Job::Relist(list));
+            return;
+        }
+        let mut all: Option<Payload> = None;
+        for (_, (_, items)) in gather.pages {
+            match &mut all {
+                None => all = Some(items),
+                Some(a) => a.append(items),
+            }
+        }
+        self.list_done(list, Ok(all.expect("at least one page")));
+    }
+
+    fn list_done(&mut self, list: List, result: Result<Payload, JiraError>) {
+        let scope = list.scope();
+        let data = match result {
+            Err(e) => return self.finish_scope(scope, Err(e)),
+            Ok(Payload::Groups(groups)) => {
+                self.group_index = GroupIndex::from_groups(groups.iter());
+                let ids: BTreeSet<GroupId> = groups
+                    .iter()
+                    .filter_map(|g| {
+                        g.group_id
+                            .as_deref()
+                            .filter(|s| !s.is_empty())
+                            .map(GroupId::from)
+                    })
+                    .collect();
+                for g in ids {
+                    self.discover(Scope::Members(g.clone()), Job::Page(List::Members(g), 0));
+                }
+                Data::Groups(groups)
+            }
+            Ok(Payload::Projects(projects)) => {
+                for p in &projects {
+                    let id = ProjectId::new(p.id.clone());
+                    self.project_keys.insert(id.clone(), p.key.clone());
+                    self.discover(Scope::Roles(id.clone()), Job::RoleMap(id));
+                }
+                Data::Projects(projects)
+            }
+            Ok(Payload::Users(users)) => Data::Members(users),
+        };
+        self.finish_scope(scope, Ok(data));
+    }
+
+    /// Diffs every scope that is next in order and finished.
+    fn drain(&mut self) {
+        loop {
+            let Some(entry) = self.scopes.first_entry() else {
+                return;
+            };
+            if matches!(entry.get(), Status::Pending) && self.fatal.is_none() {
+                return;
+            }
+            let (scope, status) = entry.remove_entry();
+            self.scopes_done += 1;
+            match status {
+                Status::Done(data) => {
+                    if self.fatal.is_some() {
+                        // Past a fatal error nothing more is recorded: the run stops.
+                        self.unfinished.push(scope.to_string());
+                    } else {
+                        match self.diff(&scope, data) {
+                            Ok(events) => self.record(events),
+                            Err(why) => self.fail(&scope, why),
+                        }
+                    }
+                }
+                Status::Failed(why) => self.fail(&scope, why),
+                Status::Pending => self.unfinished.push(scope.to_string()),
+            }
+            if self.pending.len() >= self.opts.batch_events {
+                self.flush();
+            }
+            self.report_progress();
+        }
+    }
+
+    fn fail(&mut self, scope: &Scope, why: String) {
+        debug!(%scope, %why, "scope not finished");
+        if self.first_failure.is_none() {
+            self.first_failure = Some(format!("{scope}: {why}"));
+        }
+        self.unfinished.push(scope.to_string());
+    }
+
+    fn report_progress(&self) {
+        if let Some(o) = &self.opts.observer {
+            let m = self.client.metrics();
+            o.progress(&Progress {
+                scopes_done: self.scopes_done,
+                scopes_known: self.scopes_done + self.scopes.len() as u64,
+                requests: m.requests - self.metrics0.requests,
+                retries: m.retries - self.metrics0.retries,
+                events: self.access_events,
+            });
+        }
+    }
+
+    fn record(&mut self, events: Vec<Event>) {
+        for e in &events {
+            self.state.apply_event(e);
+            *self.events_by_type.entry(e.event_type()).or_default() += 1;
+        }
+        self.access_events += events.len() as u64;
+        self.pending.extend(events);
+    }
+
+    fn flush(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let batch = std::mem::take(&mut self.pending);
+        if self.opts.dry_run {
+            self.all_events.extend(batch);
+            return;
+        }
+        if let Some(w) = &self.writer {
+            if w.tx.send(WriterMsg::Batch(batch)).is_err() {
+                self.writer_gone = true;
+                if self.fatal.is_none() {
+                    self.fatal = Some("the event log stopped accepting appends".into());
+                }
+            }
+        }
+    }
+
+    fn diff(&mut self, scope: &Scope, data: Data) -> Result<Vec<Event>, String> {
+        let count = |n: usize, this: &mut Self| {
+            this.items_seen += n as u64;
+            this.minimum += minimum_requests(scope, n as u64);
+        };
+        Ok(match data {
+            Data::Users(users) => {
+                count(users.len(), self);
+                let listed: Vec<UserRecord> = users.iter().map(User::to_record).collect();
+                diff::users(&self.state, &listed)
+            }
+            Data::Groups(groups) => {
+                count(groups.len(), self);
+                let mut listed = Vec::with_capacity(groups.len());
+                for g in &groups {
+                    match g.to_record() {
+                        Ok(r) => listed.push(r),
+                        Err(e) => self
+                            .warnings
+                            .push(format!("group listing: {e}; the group was skipped")),
+                    }
+                }
+                diff::groups(&self.state, &listed, &self.run)
+            }
+            Data::Projects(projects) => {
+                count(projects.len(), self);
+                let listed: Vec<ProjectRecord> = projects.iter().map(Project::to_record).collect();
+                diff::projects(&self.state, &listed, &self.run)
+            }
+            Data::Products(roles) => {
+                count(roles.len(), self);
+                let mut listed = Vec::with_capacity(roles.len());
+                for role in &roles {
+                    let mut groups = BTreeSet::new();
+                    for name in &role.groups {
+                        let id = role
+                            .group_details
+                            .iter()
+                            .find(|g| g.name.as_deref() == Some(name.as_str()))
+                            .and_then(|g| g.group_id.clone())
+                            .map(GroupId::new)
+                            .or_else(|| self.group_index.id_of(name));
+                        match id {
+                            Some(id) => {
+                                groups.insert(id);
+                            }
+                            None => {
+                                return Err(format!(
+                                    "product {} names group '{name}', which has no id in the response or the group list",
+                                    role.key
+                                ))
+                            }
+                        }
+                    }
+                    listed.push(ProductGroups {
+                        product: ProductKey::new(role.key.clone()),
+                        name: role.name.clone().unwrap_or_else(|| role.key.clone()),
+                        groups,
+                    });
+                }
+                diff::products(&self.state, &listed)
+            }
+            Data::Members(users) => {
+                count(users.len(), self);
+                let Scope::Members(group) = scope else {
+                    unreachable!()
+                };
+                let mut ids: Vec<AccountId> = users
+                    .iter()
+                    .map(|u| AccountId::new(u.account_id.clone()))
+                    .collect();
+                ids.sort_unstable();
+                let before = ids.len();
+                ids.dedup();
+                if ids.len() != before {
+                    return Err(format!(
+                        "the listing repeated {} members",
+                        before - ids.len()
+                    ));
+                }
+                diff::members(&self.state, group, &ids, &self.run)
+            }
+            Data::Roles(refs) => {
+                count(refs.len(), self);
+                let Scope::Roles(project) = scope else {
+                    unreachable!()
+                };
+                let listed: Vec<RoleRecord> = refs
+                    .iter()
+                    .map(|r| RoleRecord {
+                        project_id: project.clone(),
+                        role_id: r.id.clone(),
+                        name: r.name.clone(),
+                    })
+                    .collect();
+                diff::roles(&self.state, project, &listed, &self.run)
+            }
+            Data::Actors(role) => {
+                count(role.actors.len(), self);
+                let Scope::Actors(project, role_id) = scope else {
+                    unreachable!()
+                };
+                let mut listed = Vec::with_capacity(role.actors.len());
+                for actor in &role.actors {
+                    if let Some(id) = actor.account_id() {
+                        listed.push(Principal::User(AccountId::from(id)));
+                    } else if let Some(g) = &actor.actor_group {
+                        let id = self.group_index.resolve(g).map_err(|e| e.to_string())?;
+                        listed.push(Principal::Group(id));
+                    } else {
+                        self.warnings.push(format!(
+                            "{scope}: an actor of type {:?} is neither a user nor a group; it was skipped",
+                            actor.actor_type
+                        ));
+                    }
+                }
+                diff::actors(&self.state, project, role_id, &listed, &self.run)
+            }
+        })
+    }
+}
+
+/// Runs one sync of the site behind `client` into `log`.
+///
+/// Jira failures do not make this return `Err`: they end the run with
+/// [`Outcome::Failed`] and a `SyncFailed` event, after recording every scope that
+/// was listed completely (and no removal for any other). `Err` means the log itself
+/// failed; whatever it acknowledged before stands.
+pub async fn sync(
+    log: &EventLog,
+    client: &JiraClient,
+    opts: SyncOptions,
+) -> Result<SyncReport, SyncError> {
+    let started = Instant::now();
+    let run = opts
+        .run_id
+        .clone()
+        .unwrap_or_else(|| run_id(opts.clock.as_ref()));
+    let stream = StreamId::jira_site(&opts.site);
+    let site = opts.site.clone();
+    let (state, version) = {
+        let log = log.clone();
+        let stream = stream.clone();
+        tokio::task::spawn_blocking(move || -> Result<(SiteState, u64), LogError> {
+            Ok((SiteState::load(&log, &site)?, log.stream_version(&stream)?))
+        })
+        .await
+        .map_err(|e| SyncError::Internal(e.to_string()))??
+    };
+    info!(%run, site = %opts.site, position = state.position, "sync started");
+
+    let mut version = version;
+    if !opts.dry_run {
+        let started_event = NewEvent::new(SyncStarted {
+            run: run.clone(),
+            site: opts.site.clone(),
+            started_at: opts.clock.now(),
+        })
+        .caused_by(Causation::SyncRun(run.clone()));
+        let log2 = log.clone();
+        let stream2 = stream.clone();
+        tokio::task::spawn_blocking(move || {
+            log2.append(
+                &stream2,
+                ExpectedVersion::Exact(version),
+                vec![started_event],
+            )
+        })
+        .await
+        .map_err(|e| SyncError::Internal(e.to_string()))??;
+        version += 1;
+    }
+    let writer =
+        (!opts.dry_run).then(|| start_writer(log.clone(), stream.clone(), version, run.clone()));
+
+    let mut r = Run {
+        client,
+        opts: &opts,
+        run: run.clone(),
+        state,
+        scopes: BTreeMap::new(),
+        queue: VecDeque::new(),
+        gathers: BTreeMap::new(),
+        group_index: GroupIndex::default(),
+        project_keys: BTreeMap::new(),
+        pending: Vec::new(),
+        all_events: Vec::new(),
+        writer,
+        writer_gone: false,
+        unfinished: Vec::new(),
+        first_failure: None,
+        fatal: None,
+        warnings: Vec::new(),
+        events_by_type: BTreeMap::new(),
+        access_events: 0,
+        items_seen: 0,
+        minimum: 0,
+        relisted: 0,
+        scopes_done: 0,
+        metrics0: client.metrics(),
+    };
+    r.discover(Scope::Users, Job::Users);
+    r.discover(Scope::Groups, Job::Page(List::Groups, 0));
+    r.discover(Scope::Projects, Job::Page(List::Projects, 0));
+    r.discover(Scope::Products, Job::Products);
+
+    let mut jobs: JoinSet<Done> = JoinSet::new();
+    let limit = opts.concurrency.max(1);
+    loop {
+        while r.fatal.is_none() && jobs.len() < limit {
+            let Some(job) = r.queue.pop_front() else {
+                break;
+            };
+            jobs.spawn(run_job(client.clone(), job));
+        }
+        let Some(done) = jobs.join_next().await else {
+            break;
+        };
+        match done {
+            Ok(done) => r.on_done(done),
+            Err(e) => return Err(SyncError::Internal(format!("a listing task failed: {e}"))),
+        }
+        if r.fatal.is_some() {
+            jobs.abort_all();
+            while jobs.join_next().await.is_some() {}
+        }
+        r.drain();
+        if r.writer_gone {
+            break;
+        }
+    }
+    r.drain();
+    // Anything still pending was never finished (a fatal error stopped the run).
+    for (scope, _) in std::mem::take(&mut r.scopes) {
+        r.unfinished.push(scope.to_string());
+    }
+    r.flush();
+
+    let m = client.metrics();
+    let m0 = &r.metrics0;
+    let mut stats = SyncStats {
+        requests: m.requests - m0.requests,
+        retries: m.retries - m0.retries,
+        minimum_requests: r.minimum,
+        pages: m.pages - m0.pages,
+        items_seen: r.items_seen,
+        events_written: r.access_events,
+        bytes: m.bytes_received - m0.bytes_received,
+        wait_ms: m.wait_ms - m0.wait_ms,
+        duration_ms: 0,
+    };
+    let outcome = match (&r.fatal, &r.first_failure) {
+        (None, None) if r.unfinished.is_empty() => Outcome::Completed,
+        (fatal, first) => Outcome::Failed {
+            reason: fatal
+                .clone()
+                .or_else(|| first.clone())
+                .unwrap_or_else(|| "some scopes were not listed".into()),
+            unfinished: r.unfinished.clone(),
+        },
+    };
+    if r.relisted > 0 {
+        r.warnings.push(format!(
+            "{} listings did not fit together when fetched concurrently and were listed again page by page",
+            r.relisted
+        ));
+    }
+    stats.duration_ms = started.elapsed().as_millis() as u64;
+
+    let written = match r.writer.take() {
+        None => None,
+        Some(w) => {
+            let closing: Event = match &outcome {
+                Outcome::Completed => SyncCompleted {
+                    run: run.clone(),
+                    stats: stats.clone(),
+                }
+                .into(),
+                Outcome::Failed { reason, unfinished } => SyncFailed {
+                    run: run.clone(),
+                    reason: reason.clone(),
+                    unfinished_scopes: unfinished.clone(),
+                    stats: stats.clone(),
+                }
+                .into(),
+            };
+            let _ = w.tx.send(WriterMsg::Batch(vec![closing]));
+            drop(w.tx);
+            let span = tokio::task::spawn_blocking(move || w.handle.join())
+                .await
+                .map_err(|e| SyncError::Internal(e.to_string()))?
+                .map_err(|_| SyncError::Internal("the sync writer thread panicked".into()))??;
+            // The closing event is the span's last record; report only access events.
+            span.and_then(|(first, last)| (last > first).then_some((first, last - 1)))
+        }
+    };
+
+    let s = &r.state;
+    let counts = Counts {
+        users: s.users.len() as u64,
+        inactive_users: s.users.values().filter(|u| !u.active).count() as u64,
+        groups: s.groups.len() as u64,
+        memberships: s.membership_count() as u64,
+        projects: s.projects.len() as u64,
+        roles: s.roles.values().map(|r| r.len() as u64).sum(),
+        role_grants: s.role_grant_count() as u64,
+        products: s.products.len() as u64,
+    };
+    info!(%run, requests = stats.requests, minimum = stats.minimum_requests, events = stats.events_written, "sync finished");
+    Ok(SyncReport {
+        run,
+        outcome,
+        stats,
+        counts,
+        events_by_type: r.events_by_type,
+        written: if r.access_events > 0 { written } else { None },
+        dry_run_events: r.all_events,
+        warnings: r.warnings,
+    })
+}
