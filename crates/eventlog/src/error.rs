@@ -53,6 +53,15 @@ pub enum LogError {
     /// durable is unknown until the log is reopened.
     #[error("an earlier append failed half-way, so this handle no longer writes; reopen the log (it recovers to the last durable batch)")]
     Poisoned,
+    /// The database holds fewer records than its head anchor says it had: it was
+    /// cut short or replaced by an older copy. Appending would fork the history.
+    #[error("the log was rolled back: its anchor records position {anchor} but the database ends at {head}; restore the database from a backup (or run `grantledger log verify` to see what is missing) before writing to it")]
+    RolledBack {
+        /// The anchor's position.
+        anchor: Position,
+        /// The database's stored head.
+        head: Position,
+    },
     /// The storage engine failed.
     #[error("storage error while {context}: {source}")]
     Storage {

@@ -39,6 +39,7 @@
 
 #![warn(missing_docs)]
 
+mod anchor;
 pub mod codec;
 mod error;
 mod export;
@@ -47,6 +48,7 @@ mod log;
 mod record;
 mod verify;
 
+pub use anchor::{parse as parse_head, ANCHOR_FILE};
 pub use error::{LogError, Result};
 pub use export::{export_schema, verify_export, ExportRecord};
 pub use log::{EventLog, OpenOptions, RecordIter};

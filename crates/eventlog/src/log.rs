@@ -9,6 +9,7 @@ use grantledger_model::{Clock, EventId, StreamId, SystemClock};
 use tokio::sync::watch;
 use tracing::debug;
 
+use crate::anchor::{self, Anchor};
 use crate::codec::{self, ChunkWriter, Unsealed};
 use crate::error::{LogError, Result};
 use crate::keys;
@@ -72,6 +73,10 @@ struct Inner {
 struct Writer {
     head: Head,
     poisoned: bool,
+    /// Set when the anchor is ahead of the stored head: the database was cut short
+    /// or replaced, and appending would fork the history.
+    rolled_back: Option<Head>,
+    anchor: Anchor,
     /// Stream name -> (version, last position). Filled lazily from storage; only the
     /// writer changes streams, so the cache cannot go stale.
     streams: HashMap<StreamId, (u64, Position)>,
@@ -126,6 +131,15 @@ impl EventLog {
         let db_path = dir.join("db");
         let db_file = File::open(&db_path).map_err(LogError::io(&db_path))?;
 
+        let anchor_head = match anchor::read(&dir)? {
+            Some(Ok(h)) => Some(h),
+            Some(Err(why)) => {
+                tracing::warn!(dir = %dir.display(), %why, "the head anchor is unreadable; verify will report it");
+                None
+            }
+            None => None,
+        };
+        let anchored = anchor_head.is_some_and(|a| a.position > 0);
         match db
             .get(keys::LAYOUT)
             .map_err(LogError::storage("reading the layout version"))?
@@ -138,6 +152,9 @@ impl EventLog {
                 v.as_ref()
             )))
             }
+            // An empty database beside an anchor that recorded events was cut short
+            // or replaced: leave it as it is for `verify` to report.
+            None if anchored => {}
             None => {
                 db.insert(keys::LAYOUT, &[LAYOUT_VERSION])
                     .map_err(LogError::storage("writing the layout version"))?;
@@ -164,6 +181,15 @@ impl EventLog {
                 Head { position, hash }
             }
         };
+        let rolled_back = anchor_head.filter(|a| a.position > head.position);
+        let mut anchor = Anchor::open(&dir)?;
+        if anchor_head.is_none() && head.position == 0 {
+            anchor.write(head)?;
+            anchor.sync()?;
+            File::open(&dir)
+                .and_then(|d| d.sync_all())
+                .map_err(LogError::io(&dir))?;
+        }
         let (head_tx, _) = watch::channel(head.position);
         debug!(dir = %dir.display(), head = head.position, "opened event log");
         Ok(EventLog {
@@ -175,6 +201,8 @@ impl EventLog {
                 writer: Mutex::new(Writer {
                     head,
                     poisoned: false,
+                    rolled_back,
+                    anchor,
                     streams: HashMap::new(),
                 }),
                 head_tx,
@@ -255,6 +283,12 @@ impl EventLog {
         if w.poisoned {
             return Err(LogError::Poisoned);
         }
+        if let Some(anchor) = w.rolled_back {
+            return Err(LogError::RolledBack {
+                anchor: anchor.position,
+                head: w.head.position,
+            });
+        }
         if let Some(dup) = self.existing_batch(stream, &events)? {
             return Ok(dup);
         }
@@ -318,6 +352,12 @@ impl EventLog {
             position: last,
             hash: prev,
         };
+        // After the batch is durable: the anchor may lag the log, never lead it.
+        let head = w.head;
+        if let Err(e) = w.anchor.write(head) {
+            w.poisoned = true;
+            return Err(e);
+        }
         w.streams.insert(stream.clone(), (version, last));
         drop(w);
         self.inner.head_tx.send_replace(last);

@@ -80,6 +80,19 @@ pub enum ProblemKind {
     },
     /// The bytes cannot be decoded.
     Undecodable(String),
+    /// A head recorded outside the database (the anchor file, or one given by an
+    /// auditor) is not in the log: the database was cut short, replaced by an older
+    /// copy, or rewritten.
+    AnchorMismatch {
+        /// Which head: "the anchor file" or "the expected head".
+        what: String,
+        /// The head as recorded outside.
+        anchor: Head,
+        /// The hash the log holds at that position (`None`: the log ends before it).
+        found: Option<Hash>,
+    },
+    /// The anchor file is missing or unreadable.
+    AnchorUnreadable(String),
     /// The stored head does not match the last record (truncated tail, or records
     /// past the head).
     HeadMismatch {
@@ -111,6 +124,17 @@ impl fmt::Display for ProblemKind {
                 found,
             } => write!(f, "stream {stream} should be at version {expected}, the record says {found}"),
             ProblemKind::Undecodable(why) => write!(f, "undecodable record: {why}"),
+            ProblemKind::AnchorMismatch { what, anchor, found: None } => write!(
+                f,
+                "{what} records position {} but the log ends before it (the database was cut short or replaced by an older copy)",
+                anchor.position
+            ),
+            ProblemKind::AnchorMismatch { what, anchor, found: Some(h) } => write!(
+                f,
+                "{what} records hash {} at position {}, the log holds {h} there (the history was rewritten)",
+                anchor.hash, anchor.position
+            ),
+            ProblemKind::AnchorUnreadable(why) => write!(f, "the head anchor file: {why}"),
             ProblemKind::HeadMismatch { stored, last } => {
                 if stored.position > last.position {
                     write!(
@@ -137,10 +161,78 @@ impl fmt::Display for ProblemKind {
 }
 
 impl EventLog {
+    /// Like [`EventLog::verify`], and also checks that the log holds `expected` (a
+    /// head an auditor noted earlier): the record at its position must have its
+    /// hash. The log may have grown since.
+    pub fn verify_against(&self, expected: Head) -> Result<VerifyReport> {
+        self.verify_with(Some((expected, "the expected head")))
+    }
+
+    /// Walks every record from position 1, decodes each record, recomputes its hash,
+    /// checks its link to the record before, its position and its stream version,
+    /// compares the last record with the stored head, and finally checks the head
+    /// anchor file beside the database (which catches a database file cut short or
+    /// replaced by an older copy). Stops at the first problem.
+    pub fn verify(&self) -> Result<VerifyReport> {
+        self.verify_with(None)
+    }
+
+    fn verify_with(&self, expected: Option<(Head, &str)>) -> Result<VerifyReport> {
+        let mut report = self.verify_inner()?;
+        if report.problem.is_some() {
+            return Ok(report);
+        }
+        let anchor = match crate::anchor::read(self.dir())? {
+            None if report.records > 0 => {
+                report.problem = Some(Problem {
+                    position: report.records,
+                    kind: ProblemKind::AnchorUnreadable(format!(
+                        "{} is missing beside a log of {} records",
+                        crate::anchor::ANCHOR_FILE,
+                        report.records
+                    )),
+                });
+                return Ok(report);
+            }
+            None => None,
+            Some(Err(why)) => {
+                report.problem = Some(Problem {
+                    position: report.records,
+                    kind: ProblemKind::AnchorUnreadable(why),
+                });
+                return Ok(report);
+            }
+            Some(Ok(head)) => Some(head),
+        };
+        let checks = anchor
+            .map(|h| (h, "the anchor file"))
+            .into_iter()
+            .chain(expected);
+        for (head, what) in checks {
+            let found = if head.position == 0 {
+                Some(Hash::ZERO)
+            } else {
+                self.get(head.position)?.map(|r| r.hash)
+            };
+            if found != Some(head.hash) {
+                report.problem = Some(Problem {
+                    position: head.position,
+                    kind: ProblemKind::AnchorMismatch {
+                        what: what.to_owned(),
+                        anchor: head,
+                        found,
+                    },
+                });
+                break;
+            }
+        }
+        Ok(report)
+    }
+
     /// Walks every record from position 1: decodes it, recomputes its hash, checks
     /// its link to the record before, its position and its stream version, then
     /// compares the last record with the stored head. Stops at the first problem.
-    pub fn verify(&self) -> Result<VerifyReport> {
+    fn verify_inner(&self) -> Result<VerifyReport> {
         let db = self.db();
         let stored_head = match db
             .get(keys::HEAD)

@@ -283,3 +283,99 @@ fn a_damaged_head_is_reported() {
     let p = report.problem.unwrap();
     assert!(matches!(p.kind, ProblemKind::HeadMismatch { .. }), "{p}");
 }
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_database_replaced_by_an_older_copy_is_caught_by_the_anchor_and_refuses_appends() {
+    let dir = tempfile::tempdir().unwrap();
+    let backup = tempfile::tempdir().unwrap();
+    let s = StreamId::jira_site("acme");
+    {
+        let log = EventLog::open(dir.path()).unwrap();
+        log.append(&s, ExpectedVersion::Any, (0..50).map(user).collect())
+            .unwrap();
+    }
+    copy_dir(dir.path(), backup.path());
+    {
+        let log = EventLog::open(dir.path()).unwrap();
+        log.append(&s, ExpectedVersion::Any, (50..80).map(user).collect())
+            .unwrap();
+    }
+    // Put the old database back, keeping the newer anchor.
+    for name in ["db", "conf"] {
+        std::fs::copy(backup.path().join(name), dir.path().join(name)).unwrap();
+    }
+    let log = EventLog::open(dir.path()).unwrap();
+    assert_eq!(log.head().position, 50);
+    let p = log.verify().unwrap().problem.unwrap();
+    assert_eq!(p.position, 80);
+    assert!(
+        matches!(p.kind, ProblemKind::AnchorMismatch { found: None, .. }),
+        "{p}"
+    );
+    assert!(p.to_string().contains("cut short or replaced"), "{p}");
+    match log.append(&s, ExpectedVersion::Any, vec![user(99)]) {
+        Err(grantledger_eventlog::LogError::RolledBack {
+            anchor: 80,
+            head: 50,
+        }) => {}
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_database_file_cut_to_nothing_is_not_mistaken_for_a_new_log() {
+    let dir = tempfile::tempdir().unwrap();
+    build(dir.path());
+    std::fs::write(dir.path().join("db"), b"").unwrap();
+    let log = EventLog::open(dir.path()).unwrap();
+    let p = log.verify().unwrap().problem.unwrap();
+    assert!(matches!(p.kind, ProblemKind::AnchorMismatch { .. }), "{p}");
+    assert_eq!(p.position, RECORDS);
+}
+
+#[test]
+fn a_missing_anchor_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    build(dir.path());
+    std::fs::remove_file(dir.path().join(grantledger_eventlog::ANCHOR_FILE)).unwrap();
+    let p = verify(dir.path()).problem.unwrap();
+    assert!(matches!(p.kind, ProblemKind::AnchorUnreadable(_)), "{p}");
+}
+
+#[test]
+fn an_auditors_head_is_checked_against_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    build(dir.path());
+    let log = EventLog::open(dir.path()).unwrap();
+    let noted = log.head();
+    log.append(
+        &StreamId::jira_site("acme"),
+        ExpectedVersion::Any,
+        vec![user(1_000)],
+    )
+    .unwrap();
+    assert!(log.verify_against(noted).unwrap().is_ok());
+    let mut forged = noted;
+    forged.hash.0[0] ^= 1;
+    let p = log.verify_against(forged).unwrap().problem.unwrap();
+    assert_eq!(p.position, noted.position);
+    assert!(p.to_string().contains("rewritten"), "{p}");
+    let ahead = grantledger_eventlog::Head {
+        position: noted.position + 10,
+        ..noted
+    };
+    assert!(!log.verify_against(ahead).unwrap().is_ok());
+}
