@@ -16,6 +16,8 @@
 mod cmd;
 mod datadir;
 mod output;
+mod settings;
+mod summary;
 
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
@@ -43,6 +45,12 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the simulator on loopback, sync it twice around a few changes, and show what was recorded
+    Demo(cmd::demo::DemoArgs),
+    /// Record what changed on the Jira site since the last sync
+    Sync(cmd::sync::SyncArgs),
+    /// Write a commented config file and check the credentials
+    Init(cmd::init::InitArgs),
     /// Inspect, verify and export the event log
     #[command(subcommand)]
     Log(cmd::log::LogCommand),
@@ -80,6 +88,9 @@ fn main() -> ExitCode {
         verbose: cli.verbose,
     };
     let result = match cli.command {
+        Command::Demo(a) => cmd::demo::run(a, &globals),
+        Command::Sync(a) => cmd::sync::run(a, &globals),
+        Command::Init(a) => cmd::init::run(a, &globals),
         Command::Log(c) => cmd::log::run(c, &globals),
         Command::Sim(a) => cmd::sim::run(a, &globals),
     };

@@ -109,7 +109,32 @@ impl Credential {
     /// org without site admins the account id is empty and every request
     /// with this credential answers 401.
     pub fn admin_of(org: &Org) -> Credential {
-        let account_id = org.site_admins.iter().next().cloned().unwrap_or_default();
+        // The first site admin who can log in (inactive accounts get 401).
+        let account_id = org
+            .site_admins
+            .iter()
+            .find(|id| org.user(id).is_some_and(|u| u.active))
+            .cloned()
+            .unwrap_or_default();
         Credential::new(Self::DEFAULT_EMAIL, Self::DEFAULT_TOKEN, account_id)
+    }
+}
+
+#[cfg(test)]
+mod admin_tests {
+    use super::*;
+
+    #[test]
+    fn the_default_admin_can_log_in_whatever_the_seed() {
+        for seed in 0..40 {
+            let org = Org::generate(Preset::Small, seed);
+            let admin = Credential::admin_of(&org);
+            let user = org.user(&admin.account_id);
+            assert!(
+                user.is_some_and(|u| u.active),
+                "seed {seed}: admin {admin:?} cannot log in"
+            );
+            assert!(org.site_admins.contains(&admin.account_id));
+        }
     }
 }

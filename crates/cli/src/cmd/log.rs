@@ -30,6 +30,14 @@ pub struct VerifyArgs {
     /// needed); `-` reads standard input
     #[arg(long, value_name = "FILE")]
     export: Option<PathBuf>,
+    /// Also check that the log still holds this head, noted earlier from a `verify`
+    /// (e.g. by an auditor): `POSITION:SHA256`
+    #[arg(long, value_name = "POS:HASH", value_parser = parse_expected_head, conflicts_with = "export")]
+    expect_head: Option<Head>,
+}
+
+fn parse_expected_head(raw: &str) -> std::result::Result<Head, String> {
+    grantledger_eventlog::parse_head(&raw.replacen(':', " ", 1))
 }
 
 /// `grantledger log stats`
@@ -64,8 +72,13 @@ pub enum ExportFormat {
 /// Runs a `log` subcommand.
 pub fn run(command: LogCommand, globals: &Globals) -> Result<ExitCode> {
     match command {
-        LogCommand::Verify(VerifyArgs { export: Some(file) }) => verify_export_file(&file),
-        LogCommand::Verify(VerifyArgs { export: None }) => verify_log(globals),
+        LogCommand::Verify(VerifyArgs {
+            export: Some(file), ..
+        }) => verify_export_file(&file),
+        LogCommand::Verify(VerifyArgs {
+            export: None,
+            expect_head,
+        }) => verify_log(globals, expect_head),
         LogCommand::Stats(args) => stats(args, globals),
         LogCommand::Export(args) => export(args, globals),
     }
@@ -75,9 +88,13 @@ fn open(globals: &Globals) -> Result<EventLog> {
     globals.data_dir()?.open_existing_log()
 }
 
-fn verify_log(globals: &Globals) -> Result<ExitCode> {
+fn verify_log(globals: &Globals, expected: Option<Head>) -> Result<ExitCode> {
     let log = open(globals)?;
-    let report = log.verify().context("cannot verify the log")?;
+    let report = match expected {
+        Some(head) => log.verify_against(head),
+        None => log.verify(),
+    }
+    .context("cannot verify the log")?;
     let mut out = io::stdout().lock();
     match &report.problem {
         None => {

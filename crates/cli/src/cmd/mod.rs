@@ -3,5 +3,8 @@
 //! To add a command (`sync`, `init`, `demo`): add a module here, a variant to
 //! `Command` in `main.rs`, and one match arm.
 
+pub mod demo;
+pub mod init;
 pub mod log;
 pub mod sim;
+pub mod sync;

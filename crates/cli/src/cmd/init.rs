@@ -1,0 +1,127 @@
+//! `grantledger init`: write a commented config file and check the credentials.
+
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context as _, Result};
+use clap::Args;
+use grantledger_jira::JiraClient;
+
+use crate::settings::{self, ConnectArgs};
+use crate::Globals;
+
+/// `grantledger init`
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    #[command(flatten)]
+    connect: ConnectArgs,
+    /// Replace an existing config file
+    #[arg(long)]
+    force: bool,
+}
+
+fn template(site: &str, email: &str) -> String {
+    format!(
+        r#"# grantledger configuration. Flags and the environment (JIRA_SITE, JIRA_EMAIL,
+# JIRA_API_TOKEN) take precedence over this file.
+
+[jira]
+# The Jira Cloud site: "acme", "acme.atlassian.net" or a full https:// URL.
+site = "{site}"
+# The email of the admin whose API token grantledger uses. Group writes need a
+# site admin; reads need "Browse users and groups" and admin rights on projects.
+email = "{email}"
+# The API token. Prefer the JIRA_API_TOKEN environment variable or a file:
+# api_token_file = "/path/to/token"
+# If you put the token here, this file must be readable by you alone
+# (chmod 600); grantledger refuses it otherwise.
+# api_token = "..."
+# Scoped API tokens (service accounts) go through api.atlassian.com:
+# scoped = true
+
+[sync]
+# Listing requests in flight at once.
+# concurrency = 8
+"#
+    )
+}
+
+/// Runs `grantledger init`.
+pub fn run(args: InitArgs, globals: &Globals) -> Result<ExitCode> {
+    let data_dir = globals.data_dir()?;
+    let path = settings::config_path(&args.connect, data_dir.root());
+    if path.exists() && !args.force {
+        bail!(
+            "{} exists already: pass --force to replace it",
+            path.display()
+        );
+    }
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let site = args
+        .connect
+        .site
+        .clone()
+        .or_else(|| env("JIRA_SITE"))
+        .context("no Jira site: pass --site (e.g. --site acme) or set JIRA_SITE")?;
+    let email = args
+        .connect
+        .email
+        .clone()
+        .or_else(|| env("JIRA_EMAIL"))
+        .context("no admin email: pass --email or set JIRA_EMAIL")?;
+    if site.contains('"') || email.contains('"') {
+        bail!("the site and email must not contain quotes");
+    }
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            options.mode(0o600);
+        }
+        let mut f = options
+            .open(&path)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        f.write_all(template(&site, &email).as_bytes())
+            .and_then(|_| f.sync_all())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    println!("wrote {}", path.display());
+
+    let conn = match settings::resolve(&args.connect, data_dir.root()) {
+        Ok(c) => c,
+        Err(e) => {
+            println!("credentials not checked: {e:#}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let me = runtime.block_on(async {
+        let client = JiraClient::connect(conn.jira).await?;
+        anyhow::Ok(client.myself().await?)
+    });
+    match me {
+        Ok(me) => {
+            println!(
+                "credentials OK: {} ({}) on {}",
+                me.display_name.as_deref().unwrap_or("?"),
+                me.account_id,
+                conn.site_name
+            );
+            println!("next: grantledger sync");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            println!("credentials check FAILED: {e:#}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}

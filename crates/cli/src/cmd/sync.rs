@@ -1,0 +1,114 @@
+//! `grantledger sync`: record what changed on the Jira site since the last sync.
+
+use std::io::{IsTerminal as _, Write as _};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context as _, Result};
+use clap::Args;
+use grantledger_ingest::{Outcome, Progress, SyncObserver, SyncOptions};
+use grantledger_jira::JiraClient;
+
+use crate::settings::{self, ConnectArgs};
+use crate::summary::sync_summary;
+use crate::Globals;
+
+/// `grantledger sync`
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    #[command(flatten)]
+    connect: ConnectArgs,
+    /// Listing requests in flight at once [default: 8, or `concurrency` in the config file]
+    #[arg(long, value_name = "N")]
+    concurrency: Option<usize>,
+    /// Print the events a sync would append (JSON lines on stdout) without appending
+    #[arg(long)]
+    dry_run: bool,
+}
+
+/// Progress bars on a terminal; nothing otherwise (tracing logs the run with -v).
+pub struct Bars {
+    bar: indicatif::ProgressBar,
+}
+
+impl Bars {
+    /// Bars drawn on stderr when it is a terminal.
+    pub fn on_terminal() -> Option<Arc<Bars>> {
+        if !std::io::stderr().is_terminal() {
+            return None;
+        }
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} {elapsed_precise} [{bar:30}] {pos}/{len} scopes  {msg}",
+            )
+            .expect("a valid template")
+            .progress_chars("=> "),
+        );
+        Some(Arc::new(Bars { bar }))
+    }
+
+    /// Removes the bars.
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+impl SyncObserver for Bars {
+    fn progress(&self, p: &Progress) {
+        self.bar.set_length(p.scopes_known);
+        self.bar.set_position(p.scopes_done);
+        self.bar.set_message(format!(
+            "{} requests, {} retries, {} events",
+            p.requests, p.retries, p.events
+        ));
+    }
+}
+
+/// Runs `grantledger sync`.
+pub fn run(args: SyncArgs, globals: &Globals) -> Result<ExitCode> {
+    let data_dir = globals.data_dir()?;
+    let conn = settings::resolve(&args.connect, data_dir.root())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let log = data_dir.open_log()?;
+    let mut jira = conn.jira;
+    if let Some(c) = args.concurrency {
+        jira.concurrency = c.max(1);
+    }
+    let concurrency = jira.concurrency;
+    let bars = Bars::on_terminal();
+    let report = runtime.block_on(async {
+        let client = JiraClient::connect(jira).await?;
+        let mut opts = SyncOptions::new(conn.site_name.clone());
+        opts.concurrency = concurrency;
+        opts.dry_run = args.dry_run;
+        opts.observer = bars.clone().map(|b| b as Arc<dyn SyncObserver>);
+        anyhow::Ok(grantledger_ingest::sync(&log, &client, opts).await?)
+    });
+    if let Some(b) = &bars {
+        b.finish();
+    }
+    let report = report?;
+    if args.dry_run {
+        let mut out = std::io::stdout().lock();
+        for e in &report.dry_run_events {
+            serde_json::to_writer(
+                &mut out,
+                &serde_json::json!({ "event_type": e.event_type(), "event": e }),
+            )?;
+            out.write_all(b"\n")?;
+        }
+        out.flush()?;
+        eprintln!("dry run: nothing was appended");
+        eprint!("{}", sync_summary(&conn.site_name, &report));
+    } else {
+        print!("{}", sync_summary(&conn.site_name, &report));
+    }
+    Ok(match report.outcome {
+        Outcome::Completed => ExitCode::SUCCESS,
+        Outcome::Failed { .. } => ExitCode::FAILURE,
+    })
+}
