@@ -46,3 +46,25 @@ pub fn dir_size(path: &std::path::Path) -> u64 {
     }
     total
 }
+
+/// A `kB` field of `/proc/self/status` (`VmHWM` is the peak resident set,
+/// `VmRSS` the current one), in bytes; `None` off Linux.
+pub fn proc_status_bytes(field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status.lines().find_map(|line| {
+        let rest = line.strip_prefix(field)?.strip_prefix(':')?;
+        let kb: u64 = rest.trim().strip_suffix("kB")?.trim().parse().ok()?;
+        Some(kb * 1024)
+    })
+}
+
+/// Resets this process's peak resident set (`VmHWM`) to the current one, so a
+/// later reading covers only what ran since; false where Linux refuses it.
+pub fn reset_peak_rss() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+/// Bytes as mebibytes.
+pub fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
