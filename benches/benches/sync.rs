@@ -201,6 +201,8 @@ struct Measured {
     wall: Duration,
     sim_requests: u64,
     samples: Vec<(Duration, u64)>,
+    /// The share of the requests that listed group members.
+    member_share: f64,
 }
 
 fn run_sync(
@@ -238,12 +240,90 @@ fn run_sync(
     if let Outcome::Failed { reason, .. } = &report.outcome {
         panic!("the sync failed: {reason}");
     }
+    let m = client.metrics();
+    let members = m
+        .by_operation
+        .iter()
+        .filter(|(op, _)| op.contains("/group/member"))
+        .map(|(_, n)| *n)
+        .sum::<u64>();
     Measured {
+        member_share: members as f64 / m.requests.max(1) as f64,
         report,
         wall,
         sim_requests: sim.requests() - before,
         samples,
     }
+}
+
+/// The baseline: the client alone, no sync, at the same latency and concurrency:
+/// `n` requests mixing first pages of group members (`member_share` of them) and
+/// project roles, like a sync's. Returns the wall time.
+fn transport_baseline(
+    runtime: &tokio::runtime::Runtime,
+    sim: &Sim,
+    concurrency: usize,
+    n: u64,
+    member_share: f64,
+) -> Duration {
+    let client = client(sim, concurrency);
+    runtime.block_on(async {
+        // Untimed: what to ask for.
+        let groups: Vec<String> = client
+            .groups()
+            .await
+            .expect("the group list")
+            .into_iter()
+            .filter_map(|g| g.group_id)
+            .collect();
+        let (_, projects) = client
+            .projects_pages()
+            .page_at(0)
+            .await
+            .expect("the first project page");
+        let mut roles = Vec::new();
+        for p in projects.iter().take(10) {
+            for r in client.project_roles(&p.id).await.expect("a role map") {
+                roles.push((p.id.clone(), r.id.to_string()));
+            }
+        }
+        assert!(
+            !groups.is_empty() && !roles.is_empty(),
+            "the site has groups and roles"
+        );
+        let start = Instant::now();
+        let mut jobs = tokio::task::JoinSet::new();
+        let (mut g, mut r) = (0usize, 0usize);
+        for i in 0..n {
+            if jobs.len() >= concurrency {
+                jobs.join_next().await.expect("a job").expect("no panic");
+            }
+            let client = client.clone();
+            let member =
+                ((i + 1) as f64 * member_share).floor() > (i as f64 * member_share).floor();
+            if member {
+                let group = groups[g % groups.len()].clone();
+                g += 1;
+                jobs.spawn(async move {
+                    client
+                        .group_members_pages(&group)
+                        .page_at(0)
+                        .await
+                        .expect("a member page");
+                });
+            } else {
+                let (project, role) = roles[r % roles.len()].clone();
+                r += 1;
+                jobs.spawn(async move {
+                    client.role(&project, &role).await.expect("a role");
+                });
+            }
+        }
+        while let Some(done) = jobs.join_next().await {
+            done.expect("no panic");
+        }
+        start.elapsed()
+    })
 }
 
 fn ms(d: Duration) -> f64 {
@@ -406,6 +486,8 @@ fn bench() {
     if show_timeline {
         timeline(&first.samples, ideal_per_s);
     }
+    let first_member_share = first.member_share;
+    let first_per = ms(first.wall) * concurrency as f64 / first.sim_requests as f64;
     drop(first);
 
     let reset = reset_peak_rss();
@@ -424,6 +506,19 @@ fn bench() {
         if reset { "" } else { "not reset, " }
     );
     drop(again);
+
+    if latency_ms > 0 {
+        let n = env_u64("GL_BENCH_BASELINE_REQUESTS", 1_000);
+        let took = transport_baseline(&runtime, &sim, concurrency, n, first_member_share);
+        let per = ms(took) * concurrency as f64 / n as f64;
+        println!(
+            "baseline, the client alone at the same latency and concurrency: {n} requests ({:.0}% member pages, the rest roles) in {:.0} ms; mean time per request {per:.1} ms, ratio {:.3} to the ideal; the sync's {first_per:.1} ms: it adds {:.1} ms per request",
+            100.0 * first_member_share,
+            ms(took),
+            ms(took) / (n as f64 * latency_ms as f64 / concurrency as f64),
+            first_per - per
+        );
+    }
     drop(log);
     drop(dir);
     drop(sim);
