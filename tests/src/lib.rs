@@ -1,6 +1,7 @@
 //! Workspace-level end-to-end tests (`tests/tests/`) and the helper binaries they
 //! drive (`src/bin/`): `crash-writer` appends batches until it is killed, so the
-//! crash test can check what survives a SIGKILL.
+//! log's crash test can check what survives a SIGKILL; `sync-child` runs one sync
+//! against a simulator, so the sync crash test can kill it mid-run.
 
 use grantledger_eventlog::NewEvent;
 use grantledger_model::{AccountId, AccountType, UserObserved, UserRecord};
