@@ -10,7 +10,11 @@
 //! The simulator runs in a child process (this executable again, with
 //! `GL_BENCH_ROLE=sim`), so the peak resident set read here is the sync's own.
 //! The child prints one line with its base URL and the org's sizes, then serves
-//! until its stdin closes; the parent kills it when it ends or panics.
+//! until its stdin closes; the parent kills it when it ends or panics. The second
+//! sync (`resync`) and the run without latency (`reference`) get processes of
+//! their own as well, so each peak is that run's alone (an allocator keeps what a
+//! previous run freed). A transport baseline, the client alone at the same latency
+//! and concurrency, tells the sync's own overhead from the round trip's.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -19,7 +23,7 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use grantledger_benches::{env_u64, mib, proc_status_bytes, reset_peak_rss};
+use grantledger_benches::{env_u64, mib, proc_status_bytes};
 use grantledger_eventlog::EventLog;
 use grantledger_ingest::{minimum_requests, sync, Outcome, Scope, SyncOptions, SyncReport};
 use grantledger_jira::{ApiToken, JiraClient, JiraConfig};
@@ -30,6 +34,8 @@ const ROLE: &str = "GL_BENCH_ROLE";
 const SIM_PRESET: &str = "GL_BENCH_SIM_PRESET";
 const SIM_SEED: &str = "GL_BENCH_SIM_SEED";
 const SIM_LATENCY_MS: &str = "GL_BENCH_SIM_LATENCY_MS";
+const SIM_BASE: &str = "GL_BENCH_SIM_BASE";
+const LOG_DIR: &str = "GL_BENCH_LOG_DIR";
 /// How often the request counter is sampled during a run.
 const SAMPLE: Duration = Duration::from_millis(50);
 
@@ -37,6 +43,7 @@ fn main() {
     match std::env::var(ROLE).as_deref() {
         Ok("sim") => serve_sim(),
         Ok("reference") => reference(),
+        Ok("resync") => resync(),
         _ => bench(),
     }
 }
@@ -150,30 +157,6 @@ impl Sim {
             .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('=')?.parse().ok())
             .unwrap_or_else(|| panic!("no {key} in {:?}", self.sizes))
     }
-
-    /// `total` of `GET /__sim/stats`: every `/rest` request the simulator served.
-    fn requests(&self) -> u64 {
-        let addr = self.base.strip_prefix("http://").expect("an http base URL");
-        let mut conn = TcpStream::connect(addr).expect("connect to the simulator");
-        write!(
-            conn,
-            "GET /__sim/stats HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-        )
-        .expect("send");
-        let mut answer = String::new();
-        conn.read_to_string(&mut answer).expect("read the stats");
-        let body = answer.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-        let digits: String = body
-            .split_once("\"total\":")
-            .map_or("", |(_, rest)| rest)
-            .trim_start()
-            .chars()
-            .take_while(char::is_ascii_digit)
-            .collect();
-        digits
-            .parse()
-            .unwrap_or_else(|_| panic!("no total in the simulator's stats: {answer:?}"))
-    }
 }
 
 impl Drop for Sim {
@@ -183,9 +166,33 @@ impl Drop for Sim {
     }
 }
 
-fn client(sim: &Sim, concurrency: usize) -> JiraClient {
+/// `total` of `GET <base>/__sim/stats`: every `/rest` request the simulator served.
+fn sim_requests(base: &str) -> u64 {
+    let addr = base.strip_prefix("http://").expect("an http base URL");
+    let mut conn = TcpStream::connect(addr).expect("connect to the simulator");
+    write!(
+        conn,
+        "GET /__sim/stats HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).expect("read the stats");
+    let body = answer.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    let digits: String = body
+        .split_once("\"total\":")
+        .map_or("", |(_, rest)| rest)
+        .trim_start()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits
+        .parse()
+        .unwrap_or_else(|_| panic!("no total in the simulator's stats: {answer:?}"))
+}
+
+fn client(base: &str, concurrency: usize) -> JiraClient {
     let mut config = JiraConfig::for_base_url(
-        &sim.base,
+        base,
         Credential::DEFAULT_EMAIL,
         ApiToken::new(Credential::DEFAULT_TOKEN),
     )
@@ -207,12 +214,12 @@ struct Measured {
 
 fn run_sync(
     runtime: &tokio::runtime::Runtime,
-    sim: &Sim,
+    base: &str,
     log: &EventLog,
     concurrency: usize,
 ) -> Measured {
-    let client = client(sim, concurrency);
-    let before = sim.requests();
+    let client = client(base, concurrency);
+    let before = sim_requests(base);
     let samples = Arc::new(Mutex::new(Vec::new()));
     let (report, wall) = runtime.block_on(async {
         let start = Instant::now();
@@ -251,7 +258,7 @@ fn run_sync(
         member_share: members as f64 / m.requests.max(1) as f64,
         report,
         wall,
-        sim_requests: sim.requests() - before,
+        sim_requests: sim_requests(base) - before,
         samples,
     }
 }
@@ -261,12 +268,12 @@ fn run_sync(
 /// project roles, like a sync's. Returns the wall time.
 fn transport_baseline(
     runtime: &tokio::runtime::Runtime,
-    sim: &Sim,
+    base: &str,
     concurrency: usize,
     n: u64,
     member_share: f64,
 ) -> Duration {
-    let client = client(sim, concurrency);
+    let client = client(base, concurrency);
     runtime.block_on(async {
         // Untimed: what to ask for.
         let groups: Vec<String> = client
@@ -405,7 +412,7 @@ fn bench() {
     let dir = tempfile::tempdir().expect("a temp dir");
     let log = EventLog::open(dir.path()).expect("open a fresh log");
     let hwm_before = proc_status_bytes("VmHWM").unwrap_or(0);
-    let first = run_sync(&runtime, &sim, &log, concurrency);
+    let first = run_sync(&runtime, &sim.base, &log, concurrency);
     let hwm_after = proc_status_bytes("VmHWM").unwrap_or(0);
     let s = &first.report.stats;
     let c = &first.report.counts;
@@ -490,26 +497,25 @@ fn bench() {
     let first_per = ms(first.wall) * concurrency as f64 / first.sim_requests as f64;
     drop(first);
 
-    let reset = reset_peak_rss();
-    let again = run_sync(&runtime, &sim, &log, concurrency);
-    let s = &again.report.stats;
-    println!(
-        "second sync of the unchanged site: requests {} (simulator) / {} (client), minimum {}; events written {} (expected 0); wall {:.0} ms (sync's own figure {} ms; ideal {:.0} ms); peak RSS {:.1} MiB ({}an upper bound: the allocator keeps what the first sync freed)",
-        again.sim_requests,
-        s.requests,
-        s.minimum_requests,
-        s.events_written,
-        ms(again.wall),
-        s.duration_ms,
-        again.sim_requests as f64 * latency_ms as f64 / concurrency as f64,
-        mib(proc_status_bytes("VmHWM").unwrap_or(0)),
-        if reset { "" } else { "not reset, " }
-    );
-    drop(again);
+    // The second sync in a process of its own too: it folds the log the first
+    // one wrote (sled allows one process at a time, so this one lets go of it).
+    drop(log);
+    let child = Command::new(std::env::current_exe().expect("the bench's own executable"))
+        .env(ROLE, "resync")
+        .env(SIM_BASE, &sim.base)
+        .env(LOG_DIR, dir.path())
+        .env("GL_BENCH_CONCURRENCY", concurrency.to_string())
+        .env("GL_BENCH_LATENCY_MS", latency_ms.to_string())
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("start the second sync");
+    let mut child = Reaped(child);
+    let status = child.0.wait().expect("wait for the second sync");
+    assert!(status.success(), "the second sync failed: {status}");
 
     if latency_ms > 0 {
         let n = env_u64("GL_BENCH_BASELINE_REQUESTS", 1_000);
-        let took = transport_baseline(&runtime, &sim, concurrency, n, first_member_share);
+        let took = transport_baseline(&runtime, &sim.base, concurrency, n, first_member_share);
         let per = ms(took) * concurrency as f64 / n as f64;
         println!(
             "baseline, the client alone at the same latency and concurrency: {n} requests ({:.0}% member pages, the rest roles) in {:.0} ms; mean time per request {per:.1} ms, ratio {:.3} to the ideal; the sync's {first_per:.1} ms: it adds {:.1} ms per request",
@@ -519,7 +525,6 @@ fn bench() {
             first_per - per
         );
     }
-    drop(log);
     drop(dir);
     drop(sim);
 
@@ -565,13 +570,42 @@ fn reference() {
     let dir = tempfile::tempdir().expect("a temp dir");
     let log = EventLog::open(dir.path()).expect("open a fresh log");
     let hwm_before = proc_status_bytes("VmHWM").unwrap_or(0);
-    let zero = run_sync(&runtime, &sim, &log, concurrency);
+    let zero = run_sync(&runtime, &sim.base, &log, concurrency);
     println!(
         "reference, no injected latency, fresh log, own process: wall {:.0} ms (sync's own figure {} ms), requests {}, events written {}, peak RSS {:.1} MiB before, {:.1} MiB after",
         ms(zero.wall),
         zero.report.stats.duration_ms,
         zero.sim_requests,
         zero.report.stats.events_written,
+        mib(hwm_before),
+        mib(proc_status_bytes("VmHWM").unwrap_or(0)),
+    );
+}
+
+/// The second sync: the unchanged site again, into the log the first sync
+/// wrote, in a fresh process.
+fn resync() {
+    let base = std::env::var(SIM_BASE).expect("the simulator's base URL from the parent");
+    let dir = std::env::var(LOG_DIR).expect("the log directory from the parent");
+    let concurrency = env_u64("GL_BENCH_CONCURRENCY", 8).max(1) as usize;
+    let latency_ms = env_u64("GL_BENCH_LATENCY_MS", 30);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let log = EventLog::open(&dir).expect("open the first sync's log");
+    let hwm_before = proc_status_bytes("VmHWM").unwrap_or(0);
+    let again = run_sync(&runtime, &base, &log, concurrency);
+    let s = &again.report.stats;
+    println!(
+        "second sync of the unchanged site, own process: requests {} (simulator) / {} (client), minimum {}; events written {} (expected 0); wall {:.0} ms (sync's own figure {} ms; ideal {:.0} ms); peak RSS {:.1} MiB before, {:.1} MiB after",
+        again.sim_requests,
+        s.requests,
+        s.minimum_requests,
+        s.events_written,
+        ms(again.wall),
+        s.duration_ms,
+        again.sim_requests as f64 * latency_ms as f64 / concurrency as f64,
         mib(hwm_before),
         mib(proc_status_bytes("VmHWM").unwrap_or(0)),
     );

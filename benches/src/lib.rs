@@ -58,12 +58,6 @@ pub fn proc_status_bytes(field: &str) -> Option<u64> {
     })
 }
 
-/// Resets this process's peak resident set (`VmHWM`) to the current one, so a
-/// later reading covers only what ran since; false where Linux refuses it.
-pub fn reset_peak_rss() -> bool {
-    std::fs::write("/proc/self/clear_refs", "5").is_ok()
-}
-
 /// Bytes as mebibytes.
 pub fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
