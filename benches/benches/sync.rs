@@ -518,7 +518,7 @@ fn bench() {
         let took = transport_baseline(&runtime, &sim.base, concurrency, n, first_member_share);
         let per = ms(took) * concurrency as f64 / n as f64;
         println!(
-            "baseline, the client alone at the same latency and concurrency: {n} requests ({:.0}% member pages, the rest roles) in {:.0} ms; mean time per request {per:.1} ms, ratio {:.3} to the ideal; the sync's {first_per:.1} ms: it adds {:.1} ms per request",
+            "baseline, the client alone at the same latency and concurrency: {n} requests ({:.0}% member pages, the rest roles) in {:.0} ms; mean time per request {per:.1} ms, ratio {:.3} to the ideal; the sync's {first_per:.1} ms: {:+.1} ms per request are the sync's own (its work, and slots idle while lists reveal what to fetch next)",
             100.0 * first_member_share,
             ms(took),
             ms(took) / (n as f64 * latency_ms as f64 / concurrency as f64),
