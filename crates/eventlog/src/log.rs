@@ -21,7 +21,7 @@ const CHUNK_MAX_RECORDS: u32 = 256;
 /// fan-out (at most 17 entries) and our 8 MiB segments, this keeps every sled page
 /// far below sled's blob threshold (a quarter segment), so no value ever goes to a
 /// separate blob file that sled would not fsync.
-const CHUNK_MAX_BYTES: usize = 48 * 1024;
+const CHUNK_MAX_BYTES: usize = 32 * 1024;
 /// sled segment size for new logs.
 const SEGMENT_SIZE: usize = 8 * 1024 * 1024;
 /// How long `open` waits for a lock that a handle just dropped in this process.
