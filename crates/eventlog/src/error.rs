@@ -62,6 +62,13 @@ pub enum LogError {
         /// The database's stored head.
         head: Position,
     },
+    /// The database and its head anchor disagree; appends are refused so that the
+    /// evidence stays as found.
+    #[error("the log does not match its head anchor ({reason}); appending is refused so the evidence stays as found: run `grantledger log verify`, and restore the database and its anchor file together from a backup")]
+    AnchorMismatch {
+        /// What disagrees.
+        reason: String,
+    },
     /// The storage engine failed.
     #[error("storage error while {context}: {source}")]
     Storage {
@@ -83,6 +90,22 @@ pub enum LogError {
 }
 
 impl LogError {
+    /// The same refusal again, for a later append on a distrusted handle.
+    pub(crate) fn clone_for_refusal(&self) -> LogError {
+        match self {
+            LogError::RolledBack { anchor, head } => LogError::RolledBack {
+                anchor: *anchor,
+                head: *head,
+            },
+            LogError::AnchorMismatch { reason } => LogError::AnchorMismatch {
+                reason: reason.clone(),
+            },
+            other => LogError::AnchorMismatch {
+                reason: other.to_string(),
+            },
+        }
+    }
+
     pub(crate) fn storage(context: &'static str) -> impl FnOnce(sled::Error) -> LogError {
         move |source| LogError::Storage { context, source }
     }

@@ -57,6 +57,23 @@ pub(crate) fn run(stream: &StreamId, first_version: u64) -> Vec<u8> {
     k
 }
 
+/// The prefix of every run key of every stream.
+pub(crate) const RUN_PREFIX: &[u8] = b"x";
+/// The prefix of every id key.
+pub(crate) const ID_PREFIX: &[u8] = b"i";
+
+/// Splits a run key into its stream name and first version.
+pub(crate) fn parse_run(key: &[u8]) -> Option<(&str, u64)> {
+    let rest = key.strip_prefix(RUN_PREFIX)?;
+    let sep = rest.len().checked_sub(9)?;
+    if rest[sep] != 0 {
+        return None;
+    }
+    let name = std::str::from_utf8(&rest[..sep]).ok()?;
+    let version = u64::from_be_bytes(rest[sep + 1..].try_into().ok()?);
+    Some((name, version))
+}
+
 pub(crate) fn id(id: &EventId) -> Vec<u8> {
     let mut k = Vec::with_capacity(1 + id.as_str().len());
     k.push(b'i');

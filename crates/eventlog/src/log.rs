@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use grantledger_model::{Clock, EventId, StreamId, SystemClock};
@@ -13,7 +14,7 @@ use crate::anchor::{self, Anchor};
 use crate::codec::{self, ChunkWriter, Unsealed};
 use crate::error::{LogError, Result};
 use crate::keys;
-use crate::record::{Appended, ExpectedVersion, Head, NewEvent, Position, Record};
+use crate::record::{Appended, ExpectedVersion, Hash, Head, NewEvent, Position, Record};
 
 /// At most this many records share one stored value.
 const CHUNK_MAX_RECORDS: u32 = 256;
@@ -68,15 +69,19 @@ struct Inner {
     clock: Arc<dyn Clock>,
     writer: Mutex<Writer>,
     head_tx: watch::Sender<Position>,
+    /// The last acknowledged (durable) position: readers see nothing past it.
+    acked: AtomicU64,
 }
 
 struct Writer {
     head: Head,
     poisoned: bool,
-    /// Set when the anchor is ahead of the stored head: the database was cut short
-    /// or replaced, and appending would fork the history.
-    rolled_back: Option<Head>,
-    anchor: Anchor,
+    /// Set when the database and its head anchor disagree (the database was cut
+    /// short, replaced or edited): appending would fork the history or erase the
+    /// evidence, so this handle only reads.
+    distrust: Option<LogError>,
+    /// `None` while `distrust` is set: the anchor is left as found.
+    anchor: Option<Anchor>,
     /// Stream name -> (version, last position). Filled lazily from storage; only the
     /// writer changes streams, so the cache cannot go stale.
     streams: HashMap<StreamId, (u64, Position)>,
@@ -101,7 +106,12 @@ impl EventLog {
     /// not scan the log.
     pub fn open_with(dir: impl AsRef<Path>, options: OpenOptions) -> Result<EventLog> {
         let dir = dir.as_ref().to_path_buf();
-        std::fs::create_dir_all(&dir).map_err(LogError::io(&dir))?;
+        if !dir.exists() {
+            std::fs::create_dir_all(&dir).map_err(LogError::io(&dir))?;
+            if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+                fsync_dir(parent)?;
+            }
+        }
         let config = sled::Config::new()
             .path(&dir)
             .segment_size(SEGMENT_SIZE)
@@ -161,9 +171,7 @@ impl EventLog {
                 db.flush()
                     .map_err(LogError::storage("flushing a new log"))?;
                 db_file.sync_all().map_err(LogError::io(&db_path))?;
-                File::open(&dir)
-                    .and_then(|d| d.sync_all())
-                    .map_err(LogError::io(&dir))?;
+                fsync_dir(&dir)?;
             }
         }
 
@@ -181,15 +189,19 @@ impl EventLog {
                 Head { position, hash }
             }
         };
-        let rolled_back = anchor_head.filter(|a| a.position > head.position);
-        let mut anchor = Anchor::open(&dir)?;
-        if anchor_head.is_none() && head.position == 0 {
-            anchor.write(head)?;
-            anchor.sync()?;
-            File::open(&dir)
-                .and_then(|d| d.sync_all())
-                .map_err(LogError::io(&dir))?;
-        }
+        let distrust = Self::check_anchor(&db, &dir, head, anchor_head)?;
+        let anchor = if distrust.is_some() {
+            None
+        } else {
+            let mut anchor = Anchor::open(&dir)?;
+            if anchor_head.is_none() {
+                // A new log (an existing one without an anchor is distrusted above).
+                anchor.write(head)?;
+                anchor.sync()?;
+                fsync_dir(&dir)?;
+            }
+            Some(anchor)
+        };
         let (head_tx, _) = watch::channel(head.position);
         debug!(dir = %dir.display(), head = head.position, "opened event log");
         Ok(EventLog {
@@ -201,13 +213,77 @@ impl EventLog {
                 writer: Mutex::new(Writer {
                     head,
                     poisoned: false,
-                    rolled_back,
+                    distrust,
                     anchor,
                     streams: HashMap::new(),
                 }),
                 head_tx,
+                acked: AtomicU64::new(head.position),
             }),
         })
+    }
+
+    /// Compares the database with its head anchor at open. Returns why appends
+    /// must be refused, if they must.
+    fn check_anchor(
+        db: &sled::Db,
+        dir: &Path,
+        head: Head,
+        anchor: Option<Head>,
+    ) -> Result<Option<LogError>> {
+        let mismatch = |reason: String| Ok(Some(LogError::AnchorMismatch { reason }));
+        // Records past the stored head were not written by an acknowledged append.
+        if let Some(item) = db
+            .range(keys::chunk(head.position + 1)..keys::chunk_end())
+            .next()
+        {
+            let (key, _) = item.map_err(LogError::storage("checking the log's tail"))?;
+            return mismatch(format!(
+                "records start at position {} past the stored head {}",
+                keys::chunk_position(&key),
+                head.position
+            ));
+        }
+        let Some(anchor) = anchor else {
+            if head.position == 0 {
+                return Ok(None);
+            }
+            return mismatch(format!(
+                "{} is missing or unreadable beside a log of {} records",
+                anchor::path(dir).display(),
+                head.position
+            ));
+        };
+        if anchor.position > head.position {
+            return Ok(Some(LogError::RolledBack {
+                anchor: anchor.position,
+                head: head.position,
+            }));
+        }
+        let found = if anchor.position == 0 {
+            Some(Hash::ZERO)
+        } else {
+            match RecordIter::new(db.clone(), anchor.position, anchor.position).next() {
+                Some(Ok(r)) if r.position == anchor.position => Some(r.hash),
+                Some(Ok(_)) | None => None,
+                // A damaged record is for `verify` to name; the handle only reads.
+                Some(Err(e)) => {
+                    return mismatch(format!(
+                        "the record at the anchor's position {} cannot be read: {e}",
+                        anchor.position
+                    ))
+                }
+            }
+        };
+        if found != Some(anchor.hash) {
+            return mismatch(format!(
+                "the anchor records hash {} at position {}, the database holds {}",
+                anchor.hash,
+                anchor.position,
+                found.map_or_else(|| "nothing".to_owned(), |h| h.to_string())
+            ));
+        }
+        Ok(None)
     }
 
     /// The data directory.
@@ -226,12 +302,17 @@ impl EventLog {
     }
 
     fn writer(&self) -> MutexGuard<'_, Writer> {
-        // A panic while holding the lock leaves the state as it was before the
-        // append (all changes are applied after the batch is durable).
-        self.inner
-            .writer
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner())
+        // A panic while holding the lock may have come from inside the storage
+        // engine, after a batch reached it: whether it is durable is unknown, so
+        // this handle stops writing (reopening recovers the last durable state).
+        match self.inner.writer.lock() {
+            Ok(w) => w,
+            Err(poison) => {
+                let mut w = poison.into_inner();
+                w.poisoned = true;
+                w
+            }
+        }
     }
 
     /// The stream's current version (0 if it has no events).
@@ -279,15 +360,15 @@ impl EventLog {
                 "a batch needs at least one event".into(),
             ));
         }
+        if let Err(e) = StreamId::parse(stream.as_str()) {
+            return Err(LogError::InvalidBatch(e.to_string()));
+        }
         let mut w = self.writer();
         if w.poisoned {
             return Err(LogError::Poisoned);
         }
-        if let Some(anchor) = w.rolled_back {
-            return Err(LogError::RolledBack {
-                anchor: anchor.position,
-                head: w.head.position,
-            });
+        if let Some(why) = &w.distrust {
+            return Err(why.clone_for_refusal());
         }
         if let Some(dup) = self.existing_batch(stream, &events)? {
             return Ok(dup);
@@ -352,15 +433,18 @@ impl EventLog {
             position: last,
             hash: prev,
         };
-        // After the batch is durable: the anchor may lag the log, never lead it.
-        let head = w.head;
-        if let Err(e) = w.anchor.write(head) {
-            w.poisoned = true;
-            return Err(e);
-        }
         w.streams.insert(stream.clone(), (version, last));
-        drop(w);
+        self.inner.acked.store(last, Ordering::Release);
         self.inner.head_tx.send_replace(last);
+        // After the batch is durable: the anchor may lag the log, never lead it, so
+        // a failure here is reported but does not undo the acknowledged append.
+        let head = w.head;
+        if let Some(anchor) = w.anchor.as_mut() {
+            if let Err(e) = anchor.write(head) {
+                tracing::warn!(error = %e, "could not update the head anchor; the next append retries");
+            }
+        }
+        drop(w);
         Ok(Appended {
             first,
             last,
@@ -404,9 +488,7 @@ impl EventLog {
             any = true;
         }
         if any {
-            File::open(&blobs)
-                .and_then(|d| d.sync_all())
-                .map_err(LogError::io(&blobs))?;
+            fsync_dir(&blobs)?;
         }
         Ok(())
     }
@@ -496,7 +578,8 @@ impl EventLog {
 
     /// Every record from `position` (inclusive) to the head, in order.
     pub fn read_from(&self, position: Position) -> RecordIter {
-        RecordIter::new(self.inner.db.clone(), position.max(1))
+        let until = self.inner.acked.load(Ordering::Acquire);
+        RecordIter::new(self.inner.db.clone(), position.max(1), until)
     }
 
     /// Every record of one stream from `version` (inclusive), in order.
@@ -573,22 +656,38 @@ impl EventLog {
     pub(crate) fn db(&self) -> &sled::Db {
         &self.inner.db
     }
+
+    /// Runs `f` with appends held off, so it sees one consistent log.
+    pub(crate) fn quiesced<T>(&self, f: impl FnOnce() -> T) -> T {
+        let _w = self.writer();
+        f()
+    }
+}
+
+/// fsyncs a directory, so the entries created in it are durable.
+fn fsync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(LogError::io(dir))
 }
 
 /// Iterates records in position order, one stored chunk at a time.
 pub struct RecordIter {
     db: sled::Db,
     from: Position,
+    /// The acknowledged head when the iteration began: nothing past it is read.
+    until: Position,
     iter: Option<sled::Iter>,
     buffered: std::vec::IntoIter<Record>,
     done: bool,
 }
 
 impl RecordIter {
-    fn new(db: sled::Db, from: Position) -> Self {
+    fn new(db: sled::Db, from: Position, until: Position) -> Self {
         Self {
             db,
             from,
+            until,
             iter: None,
             buffered: Vec::new().into_iter(),
             done: false,
@@ -621,6 +720,9 @@ impl RecordIter {
         };
         let (key, value) = item.map_err(LogError::storage("reading records"))?;
         let key_pos = keys::chunk_position(&key);
+        if key_pos > self.until {
+            return Ok(false);
+        }
         let parts = codec::split_chunk(&value).map_err(|source| LogError::Corrupt {
             position: key_pos,
             source,
@@ -631,7 +733,7 @@ impl RecordIter {
                 position: key_pos + i as u64,
                 source,
             })?;
-            if record.position >= self.from {
+            if (self.from..=self.until).contains(&record.position) {
                 records.push(record);
             }
         }

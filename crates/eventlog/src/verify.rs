@@ -93,6 +93,8 @@ pub enum ProblemKind {
     },
     /// The anchor file is missing or unreadable.
     AnchorUnreadable(String),
+    /// An index (stream state, stream run, event id) disagrees with the records.
+    IndexMismatch(String),
     /// The stored head does not match the last record (truncated tail, or records
     /// past the head).
     HeadMismatch {
@@ -135,6 +137,7 @@ impl fmt::Display for ProblemKind {
                 anchor.hash, anchor.position
             ),
             ProblemKind::AnchorUnreadable(why) => write!(f, "the head anchor file: {why}"),
+            ProblemKind::IndexMismatch(why) => write!(f, "an index disagrees with the records: {why}"),
             ProblemKind::HeadMismatch { stored, last } => {
                 if stored.position > last.position {
                     write!(
@@ -178,7 +181,7 @@ impl EventLog {
     }
 
     fn verify_with(&self, expected: Option<(Head, &str)>) -> Result<VerifyReport> {
-        let mut report = self.verify_inner()?;
+        let mut report = self.quiesced(|| self.verify_inner())?;
         if report.problem.is_some() {
             return Ok(report);
         }
@@ -256,6 +259,8 @@ impl EventLog {
         };
         let mut last = Head::default();
         let mut streams: HashMap<String, u64> = HashMap::new();
+        let mut stream_last: HashMap<String, Position> = HashMap::new();
+        let mut ids: HashMap<String, Position> = HashMap::new();
         let mut records = 0u64;
         let report =
             |problem: Problem, records: u64, streams: &HashMap<String, u64>| VerifyReport {
@@ -370,6 +375,10 @@ impl EventLog {
                     ));
                 }
                 *version += 1;
+                stream_last.insert(record.stream.as_str().to_owned(), record.position);
+                if let Some(id) = &record.event_id {
+                    ids.insert(id.as_str().to_owned(), record.position);
+                }
                 last = Head {
                     position: record.position,
                     hash: record.hash,
@@ -385,11 +394,120 @@ impl EventLog {
             };
             return Ok(report(Problem { position, kind }, records, &streams));
         }
+        if let Some(problem) = self.check_indexes(&streams, &stream_last, &ids)? {
+            return Ok(report(problem, records, &streams));
+        }
         Ok(VerifyReport {
             records,
             streams: streams.len() as u64,
             stored_head,
             problem: None,
         })
+    }
+
+    /// Compares the stored indexes with what the walk saw: every stream's state,
+    /// every stream run (its first and last record), every event id.
+    fn check_indexes(
+        &self,
+        versions: &HashMap<String, u64>,
+        lasts: &HashMap<String, Position>,
+        ids: &HashMap<String, Position>,
+    ) -> Result<Option<Problem>> {
+        let db = self.db();
+        let bad = |position: Position, why: String| {
+            Ok(Some(Problem {
+                position,
+                kind: ProblemKind::IndexMismatch(why),
+            }))
+        };
+        // Stream states.
+        let mut seen = 0usize;
+        for item in db.scan_prefix(keys::STREAM_PREFIX) {
+            let (k, v) = item.map_err(LogError::storage("reading stream states"))?;
+            let name = String::from_utf8_lossy(&k[1..]).into_owned();
+            let Ok((version, last)) = codec::decode_stream_state(&v) else {
+                return bad(0, format!("the state of stream {name} is undecodable"));
+            };
+            let want = (versions.get(&name).copied(), lasts.get(&name).copied());
+            if want != (Some(version), Some(last)) {
+                return bad(
+                    last,
+                    format!("stream {name} is stored at version {version} ending at position {last}, the records say {want:?}"),
+                );
+            }
+            seen += 1;
+        }
+        if seen != versions.len() {
+            return bad(
+                0,
+                format!(
+                    "{} streams have records, {seen} have a stored state",
+                    versions.len()
+                ),
+            );
+        }
+        // Stream runs: per stream they tile the versions, and each run's ends are
+        // records of that stream at those versions.
+        let mut next_version: HashMap<String, u64> = HashMap::new();
+        for item in db.scan_prefix(keys::RUN_PREFIX) {
+            let (k, v) = item.map_err(LogError::storage("reading stream runs"))?;
+            let Some((name, first_version)) = keys::parse_run(&k) else {
+                return bad(0, "a stream run key is malformed".into());
+            };
+            let Ok((first, count)) = codec::decode_run(&v) else {
+                return bad(0, format!("a run of stream {name} is undecodable"));
+            };
+            let expected = next_version.entry(name.to_owned()).or_insert(1);
+            if first_version != *expected || count == 0 {
+                return bad(
+                    first,
+                    format!("stream {name}'s runs jump from version {expected} to {first_version}"),
+                );
+            }
+            for (position, version) in [
+                (first, first_version),
+                (first + count - 1, first_version + count - 1),
+            ] {
+                let record = self.get(position)?;
+                if !record
+                    .as_ref()
+                    .is_some_and(|r| r.stream.as_str() == name && r.stream_version == version)
+                {
+                    return bad(position, format!("the run index puts version {version} of stream {name} at position {position}, the record there disagrees"));
+                }
+            }
+            *expected = first_version + count;
+        }
+        for (name, version) in versions {
+            if next_version.get(name).copied().unwrap_or(1) != version + 1 {
+                return bad(
+                    0,
+                    format!("the runs of stream {name} do not cover its {version} versions"),
+                );
+            }
+        }
+        // Event ids.
+        let mut indexed = 0usize;
+        for item in db.scan_prefix(keys::ID_PREFIX) {
+            let (k, v) = item.map_err(LogError::storage("reading the id index"))?;
+            let id = String::from_utf8_lossy(&k[1..]).into_owned();
+            let position = <[u8; 8]>::try_from(v.as_ref())
+                .map(u64::from_be_bytes)
+                .unwrap_or(0);
+            if ids.get(&id) != Some(&position) {
+                return bad(position, format!("the id index puts event id {id} at position {position}, the records say {:?}", ids.get(&id)));
+            }
+            indexed += 1;
+        }
+        if indexed != ids.len() {
+            return bad(
+                0,
+                format!(
+                    "{} records carry an event id, {indexed} are indexed",
+                    ids.len()
+                ),
+            );
+        }
+        Ok(None)
     }
 }

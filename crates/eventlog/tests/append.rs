@@ -199,6 +199,15 @@ fn reusing_an_id_for_different_content_is_a_conflict() {
         log.append(&s, ExpectedVersion::Any, vec![]),
         Err(LogError::InvalidBatch(_))
     ));
+    // A stream name that could not be read back is refused before anything is written.
+    assert!(matches!(
+        log.append(
+            &StreamId::jira_site(""),
+            ExpectedVersion::Any,
+            vec![user(9)]
+        ),
+        Err(LogError::InvalidBatch(_))
+    ));
     assert_eq!(log.head().position, 1);
 }
 

@@ -379,3 +379,72 @@ fn an_auditors_head_is_checked_against_the_log() {
     };
     assert!(!log.verify_against(ahead).unwrap().is_ok());
 }
+
+#[test]
+fn edited_indexes_are_caught() {
+    // A deleted id entry: a retried command would no longer be deduplicated.
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let log = EventLog::open(dir.path()).unwrap();
+        let s = StreamId::request(&"r1".into());
+        log.append(
+            &s,
+            ExpectedVersion::Any,
+            vec![user(1).with_id("cmd-1-issued")],
+        )
+        .unwrap();
+        log.append(
+            &s,
+            ExpectedVersion::Any,
+            vec![user(2).with_id("cmd-1-done")],
+        )
+        .unwrap();
+        assert!(log.verify().unwrap().is_ok());
+    }
+    {
+        let db = raw(dir.path());
+        db.remove(b"icmd-1-done").unwrap().unwrap();
+        db.flush().unwrap();
+    }
+    let p = verify(dir.path()).problem.unwrap();
+    assert!(matches!(p.kind, ProblemKind::IndexMismatch(_)), "{p}");
+
+    // A lowered stream version.
+    let report = tampered(|db| {
+        let key = b"sjira:acme".to_vec();
+        let mut v = db.get(&key).unwrap().unwrap().to_vec();
+        v[0] = v[0].wrapping_sub(1);
+        db.insert(key, v).unwrap();
+    });
+    let p = report.problem.unwrap();
+    assert!(matches!(p.kind, ProblemKind::IndexMismatch(_)), "{p}");
+
+    // A removed stream run.
+    let report = tampered(|db| {
+        let (k, _) = db.scan_prefix(b"xjira:other").next().unwrap().unwrap();
+        db.remove(k).unwrap();
+    });
+    let p = report.problem.unwrap();
+    assert!(p.to_string().contains("runs"), "{p}");
+}
+
+#[test]
+fn a_log_whose_anchor_is_gone_reads_but_refuses_appends() {
+    let dir = tempfile::tempdir().unwrap();
+    build(dir.path());
+    std::fs::remove_file(dir.path().join(grantledger_eventlog::ANCHOR_FILE)).unwrap();
+    let log = EventLog::open(dir.path()).unwrap();
+    assert_eq!(log.read_from(1).count() as u64, RECORDS);
+    match log.append(
+        &StreamId::jira_site("acme"),
+        ExpectedVersion::Any,
+        vec![user(1)],
+    ) {
+        Err(e @ grantledger_eventlog::LogError::AnchorMismatch { .. }) => {
+            assert!(e.to_string().contains("restore"), "{e}")
+        }
+        other => panic!("{other:?}"),
+    }
+    // The evidence is left as found: no anchor was recreated.
+    assert!(!dir.path().join(grantledger_eventlog::ANCHOR_FILE).exists());
+}
