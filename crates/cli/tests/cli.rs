@@ -189,7 +189,7 @@ fn an_export_verifies_offline_with_the_logs_head() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let out = stdout(&o);
     assert!(
-        out.starts_with("ok: export chain intact, head 10 (sha256 "),
+        out.starts_with("ok: export chain intact, positions 1..10 (10 records), head 10 (sha256 "),
         "{out}"
     );
     assert!(!nowhere.exists());
@@ -205,12 +205,28 @@ fn an_export_verifies_offline_with_the_logs_head() {
     );
     assert!(o.status.success(), "{}", stderr(&o));
     let o = grantledger()
-        .args(["log", "verify", "--export", "-"])
+        .args(["log", "verify", "--export", "-", "--from", "6"])
         .stdin(std::fs::File::open(&tail).unwrap())
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(head_hash_of(&stdout(&o)), head_hash_of(&log_verify));
+    // Without --from, an export that does not start at 1 is a truncated export.
+    let o = grantledger()
+        .args(["log", "verify", "--export", "-"])
+        .stdin(std::fs::File::open(&tail).unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    // The log's head, noted earlier, must be in the export.
+    let noted = format!("10:{}", head_hash_of(&log_verify));
+    let o = grantledger()
+        .args(["log", "verify", "--export"])
+        .arg(&file)
+        .args(["--expect-head", &noted])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
 }
 
 fn edited_export(dir: &Path, edit: impl Fn(&mut Vec<serde_json::Value>)) -> PathBuf {

@@ -21,6 +21,7 @@ use crate::verify::{Problem, ProblemKind};
 
 /// One exported record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 #[schemars(
     title = "grantledger export record",
     description = "One line of `grantledger log export --format jsonl`."
@@ -52,11 +53,16 @@ pub struct ExportRecord {
     pub hash: String,
 }
 
+/// The RFC 3339 form of a record's time, as exported.
+fn rfc3339(micros: i64) -> String {
+    DateTime::from_timestamp_micros(micros)
+        .map(|t| t.to_rfc3339_opts(SecondsFormat::Micros, true))
+        .unwrap_or_default()
+}
+
 impl From<&Record> for ExportRecord {
     fn from(r: &Record) -> Self {
-        let recorded_at = DateTime::from_timestamp_micros(r.recorded_at.as_micros())
-            .map(|t| t.to_rfc3339_opts(SecondsFormat::Micros, true))
-            .unwrap_or_default();
+        let recorded_at = rfc3339(r.recorded_at.as_micros());
         ExportRecord {
             position: r.position,
             recorded_at,
@@ -98,14 +104,53 @@ impl EventLog {
     }
 }
 
-/// Checks an export offline: every line parses, re-encodes to the hash it claims,
-/// links to the line before and follows it without a gap. An export that starts at
-/// a later position is checked from its first line on. Returns the last record's
-/// head, or the first problem.
+/// What an offline check of an export expects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExportExpectations {
+    /// The position the export must start at (1 for a whole-log export, whose first
+    /// record must link to the zero hash).
+    pub from: Position,
+    /// A head noted earlier that the export must hold (position and hash).
+    pub head: Option<Head>,
+}
+
+impl Default for ExportExpectations {
+    fn default() -> Self {
+        Self {
+            from: 1,
+            head: None,
+        }
+    }
+}
+
+/// What an export holds, once checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExportSummary {
+    /// The first position (0 for an empty export).
+    pub first: Position,
+    /// How many records.
+    pub records: u64,
+    /// The last record's position and hash.
+    pub head: Head,
+}
+
+/// Checks an export offline: it starts where expected (at position 1, linked to
+/// the zero hash, unless told otherwise), every line parses with no unknown field,
+/// its readable time and schema version agree with what is hashed, it re-encodes
+/// to the hash it claims, links to the line before and follows it without a gap,
+/// and it holds the expected head if one is given. Returns what it holds, or the
+/// first problem.
 pub fn verify_export(
     input: &mut dyn BufRead,
-) -> std::io::Result<std::result::Result<Head, Problem>> {
+    expect: ExportExpectations,
+) -> std::io::Result<std::result::Result<ExportSummary, Problem>> {
     let mut last: Option<Head> = None;
+    let mut summary = ExportSummary {
+        first: 0,
+        records: 0,
+        head: Head::default(),
+    };
+    let mut seen_expected = false;
     let mut line = String::new();
     let mut line_no = 0u64;
     loop {
@@ -117,40 +162,45 @@ pub fn verify_export(
         if line.trim().is_empty() {
             continue;
         }
-        let position_guess = last.map(|h| h.position + 1).unwrap_or(0);
+        let position_guess = last.map_or(expect.from, |h| h.position + 1);
         let bad = |kind: ProblemKind| Problem {
             position: position_guess,
             kind,
         };
+        let undecodable = |why: String| {
+            Ok(Err(bad(ProblemKind::Undecodable(format!(
+                "line {line_no}: {why}"
+            )))))
+        };
         let rec: ExportRecord = match serde_json::from_str(&line) {
             Ok(r) => r,
-            Err(e) => {
-                return Ok(Err(bad(ProblemKind::Undecodable(format!(
-                    "line {line_no}: {e}"
-                )))))
-            }
+            Err(e) => return undecodable(e.to_string()),
         };
         let (Some(stored), Some(prev)) =
             (Hash::from_hex(&rec.hash), Hash::from_hex(&rec.prev_hash))
         else {
-            return Ok(Err(bad(ProblemKind::Undecodable(format!(
-                "line {line_no}: hashes must be 64 hex digits"
-            )))));
+            return undecodable("hashes must be 64 hex digits".into());
         };
         let stream = match StreamId::parse(&rec.stream) {
             Ok(s) => s,
-            Err(e) => {
-                return Ok(Err(bad(ProblemKind::Undecodable(format!(
-                    "line {line_no}: {e}"
-                )))))
-            }
+            Err(e) => return undecodable(e.to_string()),
         };
-        if rec.event_type != rec.event.event_type() {
-            return Ok(Err(bad(ProblemKind::Undecodable(format!(
-                "line {line_no}: event_type {} does not match the event {}",
+        if rec.event_type != rec.event.event_type()
+            || rec.schema_version != rec.event.schema_version()
+        {
+            return undecodable(format!(
+                "event_type {} / schema_version {} do not match the event ({} version {})",
                 rec.event_type,
-                rec.event.event_type()
-            )))));
+                rec.schema_version,
+                rec.event.event_type(),
+                rec.event.schema_version()
+            ));
+        }
+        if rec.recorded_at != rfc3339(rec.recorded_at_micros) {
+            return undecodable(format!(
+                "recorded_at {} does not match recorded_at_micros {} (which is what is hashed)",
+                rec.recorded_at, rec.recorded_at_micros
+            ));
         }
         let record = Record {
             position: rec.position,
@@ -163,21 +213,25 @@ pub fn verify_export(
             prev_hash: prev,
             hash: stored,
         };
-        if let Some(h) = last {
-            if record.position != h.position + 1 {
-                return Ok(Err(Problem {
-                    position: h.position + 1,
-                    kind: ProblemKind::Gap {
-                        expected: h.position + 1,
-                        found: record.position,
-                    },
-                }));
-            }
-            if record.prev_hash != h.hash {
+        let (expected_position, expected_link) = match last {
+            Some(h) => (h.position + 1, Some(h.hash)),
+            None => (expect.from, (expect.from <= 1).then_some(Hash::ZERO)),
+        };
+        if record.position != expected_position {
+            return Ok(Err(Problem {
+                position: expected_position,
+                kind: ProblemKind::Gap {
+                    expected: expected_position,
+                    found: record.position,
+                },
+            }));
+        }
+        if let Some(link) = expected_link {
+            if record.prev_hash != link {
                 return Ok(Err(Problem {
                     position: record.position,
                     kind: ProblemKind::BrokenLink {
-                        expected: h.hash,
+                        expected: link,
                         found: record.prev_hash,
                     },
                 }));
@@ -190,10 +244,47 @@ pub fn verify_export(
                 kind: ProblemKind::BadHash { stored, computed },
             }));
         }
+        if let Some(h) = expect.head.filter(|h| h.position == record.position) {
+            if h.hash != stored {
+                return Ok(Err(Problem {
+                    position: record.position,
+                    kind: ProblemKind::AnchorMismatch {
+                        what: "the expected head".into(),
+                        anchor: h,
+                        found: Some(stored),
+                    },
+                }));
+            }
+            seen_expected = true;
+        }
+        if summary.records == 0 {
+            summary.first = record.position;
+        }
+        summary.records += 1;
         last = Some(Head {
             position: record.position,
             hash: stored,
         });
     }
-    Ok(Ok(last.unwrap_or_default()))
+    if let Some(h) = expect.head.filter(|h| h.position > 0 && !seen_expected) {
+        return Ok(Err(Problem {
+            position: h.position,
+            kind: ProblemKind::AnchorMismatch {
+                what: "the expected head".into(),
+                anchor: h,
+                found: None,
+            },
+        }));
+    }
+    if summary.records == 0 && expect.from > 1 {
+        return Ok(Err(Problem {
+            position: expect.from,
+            kind: ProblemKind::Gap {
+                expected: expect.from,
+                found: 0,
+            },
+        }));
+    }
+    summary.head = last.unwrap_or_default();
+    Ok(Ok(summary))
 }

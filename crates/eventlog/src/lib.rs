@@ -50,7 +50,7 @@ mod verify;
 
 pub use anchor::{parse as parse_head, ANCHOR_FILE};
 pub use error::{LogError, Result};
-pub use export::{export_schema, verify_export, ExportRecord};
+pub use export::{export_schema, verify_export, ExportExpectations, ExportRecord, ExportSummary};
 pub use log::{EventLog, OpenOptions, RecordIter};
 pub use record::{Appended, ExpectedVersion, Hash, Head, NewEvent, Position, Record};
 pub use verify::{Problem, ProblemKind, VerifyReport};

@@ -6,7 +6,9 @@ mod common;
 
 use std::path::PathBuf;
 
-use grantledger_eventlog::{export_schema, verify_export, EventLog, ExpectedVersion};
+use grantledger_eventlog::{
+    export_schema, verify_export, EventLog, ExpectedVersion, ExportExpectations, Head,
+};
 use grantledger_model::{Causation, StreamId, SyncRunId};
 
 fn schema_path() -> PathBuf {
@@ -62,14 +64,20 @@ fn export_lines_match_the_schema_and_verify_offline() {
     }
 
     // The export verifies on its own, and its last hash is the log's head.
-    let head = verify_export(&mut out.as_slice()).unwrap().unwrap();
-    assert_eq!(head, log.head());
+    let whole = ExportExpectations::default();
+    let summary = verify_export(&mut out.as_slice(), whole).unwrap().unwrap();
+    assert_eq!(
+        (summary.first, summary.records, summary.head),
+        (1, 40, log.head())
+    );
 
     // Editing any exported value is caught offline.
     let text = String::from_utf8(out).unwrap();
     let edited = text.replacen("User 3", "User X", 1);
     assert_ne!(edited, text);
-    let problem = verify_export(&mut edited.as_bytes()).unwrap().unwrap_err();
+    let problem = verify_export(&mut edited.as_bytes(), whole)
+        .unwrap()
+        .unwrap_err();
     assert_eq!(problem.position, 4);
     // Dropping a line is a gap.
     let dropped: String = text
@@ -78,14 +86,66 @@ fn export_lines_match_the_schema_and_verify_offline() {
         .filter(|(i, _)| *i != 10)
         .map(|(_, l)| format!("{l}\n"))
         .collect();
-    let problem = verify_export(&mut dropped.as_bytes()).unwrap().unwrap_err();
+    let problem = verify_export(&mut dropped.as_bytes(), whole)
+        .unwrap()
+        .unwrap_err();
     assert_eq!(problem.position, 11);
+    // Dropping the first lines is caught too: a whole-log export starts at 1.
+    let headless: String = text.lines().skip(5).map(|l| format!("{l}\n")).collect();
+    let problem = verify_export(&mut headless.as_bytes(), whole)
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(problem.position, 1);
+    // The readable time must agree with the hashed one.
+    let retimed = text.replacen("\"recorded_at\":\"20", "\"recorded_at\":\"19", 1);
+    assert_ne!(retimed, text);
+    assert!(verify_export(&mut retimed.as_bytes(), whole)
+        .unwrap()
+        .is_err());
+    // A field the format does not have is refused, not silently ignored.
+    let padded = text.replacen(
+        "{\"position\":1,",
+        "{\"position\":1,\"approved_by\":\"x\",",
+        1,
+    );
+    assert_ne!(padded, text);
+    assert!(verify_export(&mut padded.as_bytes(), whole)
+        .unwrap()
+        .is_err());
 
-    // An export from a later position verifies from its first line on.
+    // An export from a later position verifies from there when told so.
     let mut tail = Vec::new();
     log.export_jsonl(31, &mut tail).unwrap();
+    let from31 = ExportExpectations {
+        from: 31,
+        head: None,
+    };
     assert_eq!(
-        verify_export(&mut tail.as_slice()).unwrap().unwrap(),
+        verify_export(&mut tail.as_slice(), from31)
+            .unwrap()
+            .unwrap()
+            .head,
         log.head()
+    );
+    assert!(verify_export(&mut tail.as_slice(), whole).unwrap().is_err());
+    // A head noted earlier must be in the export with its hash.
+    let noted = ExportExpectations {
+        from: 1,
+        head: Some(log.head()),
+    };
+    assert!(verify_export(&mut text.as_bytes(), noted).unwrap().is_ok());
+    let forged = ExportExpectations {
+        from: 1,
+        head: Some(Head {
+            position: 40,
+            hash: Default::default(),
+        }),
+    };
+    assert_eq!(
+        verify_export(&mut text.as_bytes(), forged)
+            .unwrap()
+            .unwrap_err()
+            .position,
+        40
     );
 }

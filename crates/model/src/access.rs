@@ -48,6 +48,7 @@ pub enum Entitlement {
 #[derive(
     Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
 )]
+#[serde(deny_unknown_fields)]
 pub struct Grant {
     /// Who.
     pub principal: Principal,

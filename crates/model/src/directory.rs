@@ -44,6 +44,7 @@ impl AccountType {
 
 /// A user as last seen.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UserRecord {
     /// The account id.
     pub account_id: AccountId,
@@ -59,6 +60,7 @@ pub struct UserRecord {
 
 /// A group as last seen.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct GroupRecord {
     /// The group id.
     pub group_id: GroupId,
@@ -68,6 +70,7 @@ pub struct GroupRecord {
 
 /// A project as last seen.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ProjectRecord {
     /// The project id.
     pub project_id: ProjectId,
@@ -81,6 +84,7 @@ pub struct ProjectRecord {
 
 /// A project role as last seen.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RoleRecord {
     /// The project.
     pub project_id: ProjectId,

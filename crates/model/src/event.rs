@@ -99,6 +99,7 @@ impl Event {
 
 /// Figures of one sync run.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SyncStats {
     /// HTTP requests sent (retries included).
     pub requests: u64,
@@ -122,6 +123,7 @@ pub struct SyncStats {
 
 /// A sync run began.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SyncStarted {
     /// The run.
     pub run: SyncRunId,
@@ -133,6 +135,7 @@ pub struct SyncStarted {
 
 /// A sync run listed everything and recorded every difference.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SyncCompleted {
     /// The run.
     pub run: SyncRunId,
@@ -143,6 +146,7 @@ pub struct SyncCompleted {
 /// A sync run stopped before listing everything. What it recorded for scopes it
 /// finished stands; nothing was removed for scopes it did not finish.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SyncFailed {
     /// The run.
     pub run: SyncRunId,
@@ -156,6 +160,7 @@ pub struct SyncFailed {
 
 /// A user was seen for the first time.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UserObserved {
     /// The user.
     pub user: UserRecord,
@@ -163,6 +168,7 @@ pub struct UserObserved {
 
 /// A user's display name, email or account type changed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UserChanged {
     /// Before.
     pub before: UserRecord,
@@ -172,6 +178,7 @@ pub struct UserChanged {
 
 /// An active account became inactive.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UserDeactivated {
     /// The account.
     pub account_id: AccountId,
@@ -179,6 +186,7 @@ pub struct UserDeactivated {
 
 /// An inactive account became active again.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UserReactivated {
     /// The account.
     pub account_id: AccountId,
@@ -186,6 +194,7 @@ pub struct UserReactivated {
 
 /// A completely listed user list no longer holds this account.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UserVanished {
     /// The account.
     pub account_id: AccountId,
@@ -193,6 +202,7 @@ pub struct UserVanished {
 
 /// A group was seen for the first time.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct GroupObserved {
     /// The group.
     pub group: GroupRecord,
@@ -200,6 +210,7 @@ pub struct GroupObserved {
 
 /// A group (same id) has a new name.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct GroupRenamed {
     /// The group.
     pub group_id: GroupId,
@@ -211,6 +222,7 @@ pub struct GroupRenamed {
 
 /// A completely listed group list no longer holds this group.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct GroupVanished {
     /// The group.
     pub group_id: GroupId,
@@ -220,6 +232,7 @@ pub struct GroupVanished {
 
 /// A project was seen for the first time.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ProjectObserved {
     /// The project.
     pub project: ProjectRecord,
@@ -227,6 +240,7 @@ pub struct ProjectObserved {
 
 /// A project's key, name or archived flag changed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ProjectChanged {
     /// Before.
     pub before: ProjectRecord,
@@ -236,6 +250,7 @@ pub struct ProjectChanged {
 
 /// A completely listed project list no longer holds this project.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ProjectVanished {
     /// The project.
     pub project_id: ProjectId,
@@ -245,6 +260,7 @@ pub struct ProjectVanished {
 
 /// A project role was seen for the first time (or renamed: the record is the new state).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ProjectRoleObserved {
     /// The role.
     pub role: RoleRecord,
@@ -252,6 +268,7 @@ pub struct ProjectRoleObserved {
 
 /// A project's completely listed roles no longer hold this role.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ProjectRoleVanished {
     /// The project.
     pub project_id: ProjectId,
@@ -261,6 +278,7 @@ pub struct ProjectRoleVanished {
 
 /// The groups that give a product changed; `groups` is the whole new set.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ProductAccessGroupsChanged {
     /// The product.
     pub product: ProductKey,
@@ -272,6 +290,7 @@ pub struct ProductAccessGroupsChanged {
 
 /// A principal gained an entitlement.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct GrantAdded {
     /// Who gained what.
     pub grant: Grant,
@@ -281,6 +300,7 @@ pub struct GrantAdded {
 
 /// A principal lost an entitlement.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct GrantRemoved {
     /// Who lost what.
     pub grant: Grant,

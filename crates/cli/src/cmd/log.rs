@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
 use clap::{Args, Subcommand, ValueEnum};
-use grantledger_eventlog::{verify_export, EventLog, Head, Problem};
+use grantledger_eventlog::{verify_export, EventLog, ExportExpectations, Head, Problem};
 
 use crate::output::{bytes, count, thousands};
 use crate::Globals;
@@ -32,8 +32,12 @@ pub struct VerifyArgs {
     export: Option<PathBuf>,
     /// Also check that the log still holds this head, noted earlier from a `verify`
     /// (e.g. by an auditor): `POSITION:SHA256`
-    #[arg(long, value_name = "POS:HASH", value_parser = parse_expected_head, conflicts_with = "export")]
+    #[arg(long, value_name = "POS:HASH", value_parser = parse_expected_head)]
     expect_head: Option<Head>,
+    /// With --export: the position the export starts at (an export made with
+    /// `log export --from POS`); without it the export must start at position 1
+    #[arg(long, value_name = "POS", requires = "export")]
+    from: Option<u64>,
 }
 
 fn parse_expected_head(raw: &str) -> std::result::Result<Head, String> {
@@ -73,11 +77,20 @@ pub enum ExportFormat {
 pub fn run(command: LogCommand, globals: &Globals) -> Result<ExitCode> {
     match command {
         LogCommand::Verify(VerifyArgs {
-            export: Some(file), ..
-        }) => verify_export_file(&file),
+            export: Some(file),
+            expect_head,
+            from,
+        }) => verify_export_file(
+            &file,
+            ExportExpectations {
+                from: from.unwrap_or(1),
+                head: expect_head,
+            },
+        ),
         LogCommand::Verify(VerifyArgs {
             export: None,
             expect_head,
+            ..
         }) => verify_log(globals, expect_head),
         LogCommand::Stats(args) => stats(args, globals),
         LogCommand::Export(args) => export(args, globals),
@@ -124,30 +137,34 @@ fn verify_log(globals: &Globals, expected: Option<Head>) -> Result<ExitCode> {
     }
 }
 
-fn verify_export_file(file: &Path) -> Result<ExitCode> {
+fn verify_export_file(file: &Path, expect: ExportExpectations) -> Result<ExitCode> {
     let (name, outcome) = if file == Path::new("-") {
-        let outcome = verify_export(&mut io::stdin().lock())
+        let outcome = verify_export(&mut io::stdin().lock(), expect)
             .context("cannot read the export from standard input")?;
         ("standard input".to_owned(), outcome)
     } else {
         let f = File::open(file)
             .with_context(|| format!("cannot open export file {}", file.display()))?;
         let mut reader: Box<dyn BufRead> = Box::new(BufReader::new(f));
-        let outcome = verify_export(&mut reader)
+        let outcome = verify_export(&mut reader, expect)
             .with_context(|| format!("cannot read export file {}", file.display()))?;
         (file.display().to_string(), outcome)
     };
     let mut out = io::stdout().lock();
     match outcome {
-        Ok(Head { position: 0, .. }) => {
+        Ok(summary) if summary.records == 0 => {
             writeln!(out, "ok: {name} holds no records")?;
             Ok(ExitCode::SUCCESS)
         }
-        Ok(head) => {
+        Ok(summary) => {
             writeln!(
                 out,
-                "ok: export chain intact, head {} (sha256 {})",
-                head.position, head.hash
+                "ok: export chain intact, positions {}..{} ({}), head {} (sha256 {})",
+                summary.first,
+                summary.head.position,
+                count(summary.records, "record"),
+                summary.head.position,
+                summary.head.hash
             )?;
             Ok(ExitCode::SUCCESS)
         }
