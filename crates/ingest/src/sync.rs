@@ -317,6 +317,10 @@ fn consistent(pages: &BTreeMap<u64, (PageMeta, Payload)>, size: u64) -> bool {
         if meta.total != Some(total) || *start != i as u64 * size {
             return false;
         }
+        // A server that ignores startAt echoes another offset (or the same page).
+        if meta.start_at.is_some_and(|echoed| echoed != *start) {
+            return false;
+        }
         if !last && (items.len() as u64 != size || meta.is_last == Some(true)) {
             return false;
         }
@@ -333,12 +337,14 @@ enum WriterMsg {
 }
 
 struct Writer {
-    tx: mpsc::SyncSender<WriterMsg>,
+    tx: mpsc::Sender<WriterMsg>,
     handle: std::thread::JoinHandle<Result<Option<(Position, Position)>, LogError>>,
 }
 
 fn start_writer(log: EventLog, stream: StreamId, version: u64, run: SyncRunId) -> Writer {
-    let (tx, rx) = mpsc::sync_channel::<WriterMsg>(4);
+    // Unbounded: a send never blocks the async runtime; what waits is bounded by
+    // the events one run computes.
+    let (tx, rx) = mpsc::channel::<WriterMsg>();
     let handle = std::thread::Builder::new()
         .name("sync-writer".into())
         .spawn(move || {
@@ -673,20 +679,19 @@ impl Run<'_> {
             }
             Data::Groups(groups) => {
                 count(groups.len(), self);
-                let mut listed = Vec::with_capacity(groups.len());
-                for g in &groups {
-                    match g.to_record() {
-                        Ok(r) => listed.push(r),
-                        Err(e) => self
-                            .warnings
-                            .push(format!("group listing: {e}; the group was skipped")),
-                    }
-                }
+                // A group that cannot be identified makes the list incomplete: no
+                // group may be called vanished on its strength.
+                let listed = groups
+                    .iter()
+                    .map(|g| g.to_record().map_err(|e| e.to_string()))
+                    .collect::<Result<Vec<_>, _>>()?;
+                unique(listed.iter().map(|g| &g.group_id), "group")?;
                 diff::groups(&self.state, &listed, &self.run)
             }
             Data::Projects(projects) => {
                 count(projects.len(), self);
                 let listed: Vec<ProjectRecord> = projects.iter().map(Project::to_record).collect();
+                unique(listed.iter().map(|p| &p.project_id), "project")?;
                 diff::projects(&self.state, &listed, &self.run)
             }
             Data::Products(roles) => {
@@ -727,19 +732,11 @@ impl Run<'_> {
                 let Scope::Members(group) = scope else {
                     unreachable!()
                 };
-                let mut ids: Vec<AccountId> = users
+                let ids: Vec<AccountId> = users
                     .iter()
                     .map(|u| AccountId::new(u.account_id.clone()))
                     .collect();
-                ids.sort_unstable();
-                let before = ids.len();
-                ids.dedup();
-                if ids.len() != before {
-                    return Err(format!(
-                        "the listing repeated {} members",
-                        before - ids.len()
-                    ));
-                }
+                unique(ids.iter(), "member")?;
                 diff::members(&self.state, group, &ids, &self.run)
             }
             Data::Roles(refs) => {
@@ -770,8 +767,8 @@ impl Run<'_> {
                         let id = self.group_index.resolve(g).map_err(|e| e.to_string())?;
                         listed.push(Principal::Group(id));
                     } else {
-                        self.warnings.push(format!(
-                            "{scope}: an actor of type {:?} is neither a user nor a group; it was skipped",
+                        return Err(format!(
+                            "an actor of type {:?} is neither a user nor a group, so the list of actors is not complete",
                             actor.actor_type
                         ));
                     }
@@ -780,6 +777,36 @@ impl Run<'_> {
             }
         })
     }
+}
+
+/// Fails a listing that names the same id twice: a server that repeats items can
+/// also drop some, so nothing may be called gone on its strength.
+fn unique<'a, T: Ord + std::fmt::Display + 'a>(
+    ids: impl Iterator<Item = &'a T>,
+    what: &str,
+) -> Result<(), String> {
+    let mut seen = BTreeSet::new();
+    for id in ids {
+        if !seen.insert(id) {
+            return Err(format!("the listing names {what} {id} twice"));
+        }
+    }
+    Ok(())
+}
+
+/// At most this many unfinished scopes are named in `SyncFailed`; the rest are
+/// counted, so a run that fails early on a large site still writes a small record.
+const MAX_NAMED_UNFINISHED: usize = 50;
+
+fn summarize_unfinished(all: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = all.iter().take(MAX_NAMED_UNFINISHED).cloned().collect();
+    if all.len() > MAX_NAMED_UNFINISHED {
+        out.push(format!(
+            "... and {} more scopes",
+            all.len() - MAX_NAMED_UNFINISHED
+        ));
+    }
+    out
 }
 
 /// Runs one sync of the site behind `client` into `log`.
@@ -800,15 +827,16 @@ pub async fn sync(
         .unwrap_or_else(|| run_id(opts.clock.as_ref()));
     let stream = StreamId::jira_site(&opts.site);
     let site = opts.site.clone();
-    let (state, version) = {
+    let state = {
         let log = log.clone();
-        let stream = stream.clone();
-        tokio::task::spawn_blocking(move || -> Result<(SiteState, u64), LogError> {
-            Ok((SiteState::load(&log, &site)?, log.stream_version(&stream)?))
-        })
-        .await
-        .map_err(|e| SyncError::Internal(e.to_string()))??
+        tokio::task::spawn_blocking(move || SiteState::load(&log, &site))
+            .await
+            .map_err(|e| SyncError::Internal(e.to_string()))??
     };
+    // The state and the expected version come from the same fold: an append to
+    // the stream in between makes the run's appends fail instead of using a stale
+    // state.
+    let version = state.version;
     info!(%run, site = %opts.site, position = state.position, "sync started");
 
     let mut version = version;
@@ -880,7 +908,11 @@ pub async fn sync(
         };
         match done {
             Ok(done) => r.on_done(done),
-            Err(e) => return Err(SyncError::Internal(format!("a listing task failed: {e}"))),
+            Err(e) => {
+                if r.fatal.is_none() {
+                    r.fatal = Some(format!("a listing task failed: {e}"));
+                }
+            }
         }
         if r.fatal.is_some() {
             jobs.abort_all();
@@ -918,7 +950,7 @@ pub async fn sync(
                 .clone()
                 .or_else(|| first.clone())
                 .unwrap_or_else(|| "some scopes were not listed".into()),
-            unfinished: r.unfinished.clone(),
+            unfinished: summarize_unfinished(&r.unfinished),
         },
     };
     if r.relisted > 0 {
@@ -979,4 +1011,82 @@ pub async fn sync(
         dry_run_events: r.all_events,
         warnings: r.warnings,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(start: u64, n: usize, total: u64, last: bool) -> (u64, (PageMeta, Payload)) {
+        let users = (0..n)
+            .map(|i| User {
+                account_id: format!("a{}", start + i as u64),
+                account_type: None,
+                active: Some(true),
+                display_name: None,
+                email_address: None,
+            })
+            .collect();
+        let meta = PageMeta {
+            start_at: Some(start),
+            max_results: Some(50),
+            total: Some(total),
+            is_last: Some(last),
+            next_page: None,
+            count: n,
+        };
+        (start, (meta, Payload::Users(users)))
+    }
+
+    #[test]
+    fn pages_fit_only_when_they_tile_the_total() {
+        let good: BTreeMap<_, _> = [
+            page(0, 50, 120, false),
+            page(50, 50, 120, false),
+            page(100, 20, 120, true),
+        ]
+        .into();
+        assert!(consistent(&good, 50));
+        let short: BTreeMap<_, _> = [
+            page(0, 50, 120, false),
+            page(50, 49, 120, false),
+            page(100, 20, 120, true),
+        ]
+        .into();
+        assert!(!consistent(&short, 50));
+        let moved: BTreeMap<_, _> = [
+            page(0, 50, 121, false),
+            page(50, 50, 120, false),
+            page(100, 20, 120, true),
+        ]
+        .into();
+        assert!(!consistent(&moved, 50));
+        // A server that ignores startAt answers offset 0 for every page.
+        let mut ignored: BTreeMap<_, _> = [page(0, 50, 100, false), page(50, 50, 100, true)].into();
+        ignored.get_mut(&50).unwrap().0.start_at = Some(0);
+        assert!(!consistent(&ignored, 50));
+        let lying_last: BTreeMap<_, _> = [page(0, 50, 100, true), page(50, 50, 100, true)].into();
+        assert!(!consistent(&lying_last, 50));
+    }
+
+    #[test]
+    fn repeated_ids_make_a_listing_unusable() {
+        let ids = [
+            GroupId::from("g1"),
+            GroupId::from("g2"),
+            GroupId::from("g1"),
+        ];
+        let err = unique(ids.iter(), "group").unwrap_err();
+        assert!(err.contains("g1 twice"), "{err}");
+        assert!(unique(ids[..2].iter(), "group").is_ok());
+    }
+
+    #[test]
+    fn a_failed_runs_record_names_a_bounded_number_of_scopes() {
+        let many: Vec<String> = (0..500).map(|i| format!("members of group g{i}")).collect();
+        let named = summarize_unfinished(&many);
+        assert_eq!(named.len(), MAX_NAMED_UNFINISHED + 1);
+        assert!(named.last().unwrap().contains("450 more"));
+        assert_eq!(summarize_unfinished(&many[..3]).len(), 3);
+    }
 }

@@ -202,9 +202,18 @@ impl Cursor {
             };
             return Ok(Some(pos + step));
         }
-        // Neither isLast nor nextPage: an empty page ends the list, or the total.
+        // Neither isLast nor nextPage: the total decides when there is one (any
+        // page may be empty, so an empty page short of the total moves on by the
+        // page size); without a total, an empty page ends the list.
         if count == 0 {
-            return Ok(None);
+            return match (meta.total, meta.max_results) {
+                (Some(total), Some(step)) if step > 0 && pos < total => Ok(Some(pos + step)),
+                (Some(total), _) if pos < total => Err(self.fail(format!(
+                    "an empty page at {}={pos} short of the total {total}, with no page size to continue by",
+                    self.start_param
+                ))),
+                _ => Ok(None),
+            };
         }
         let next = pos + count;
         match meta.total {
@@ -345,6 +354,19 @@ mod tests {
         })
         .unwrap();
         assert_eq!(asked, vec![0, 5, 10, 15, 20, 25]);
+    }
+
+    #[test]
+    fn an_empty_page_short_of_the_total_does_not_end_the_listing() {
+        // Neither isLast nor nextPage, a total of 120, and an empty page at 50.
+        let asked = drive(Shape::PageBean, |s| match s {
+            0 => (bean(0, 50, Some(120), None), 1),
+            50 => (bean(50, 0, Some(120), None), 2),
+            100 => (bean(100, 20, Some(120), None), 3),
+            _ => panic!("asked {s}"),
+        })
+        .unwrap();
+        assert_eq!(asked, vec![0, 50, 100]);
     }
 
     #[test]

@@ -39,6 +39,9 @@ pub struct SiteState {
     pub products: BTreeMap<ProductKey, (String, BTreeSet<GroupId>)>,
     /// The last position folded in.
     pub position: Position,
+    /// The version of the site's stream after the last record folded in: what the
+    /// next append to the stream must expect.
+    pub version: u64,
     /// The last sync run that completed, and where.
     pub last_completed_sync: Option<(SyncRunId, Position)>,
 }
@@ -71,6 +74,7 @@ impl SiteState {
     pub fn apply(&mut self, record: &Record) {
         self.apply_event(&record.event);
         self.position = record.position;
+        self.version = record.stream_version;
         if let Event::SyncCompleted(e) = &record.event {
             self.last_completed_sync = Some((e.run.clone(), record.position));
         }
@@ -110,7 +114,14 @@ impl SiteState {
                 }
             }
             Event::GroupVanished(e) => {
+                // Jira deletes a group's memberships and role-actor grants with it.
                 self.groups.remove(&e.group_id);
+                self.members.remove(&e.group_id);
+                let actor = Principal::Group(e.group_id.clone());
+                self.role_actors.retain(|_, actors| {
+                    actors.remove(&actor);
+                    !actors.is_empty()
+                });
             }
             Event::ProjectObserved(e) => {
                 self.projects
@@ -121,7 +132,11 @@ impl SiteState {
                     .insert(e.after.project_id.clone(), e.after.clone());
             }
             Event::ProjectVanished(e) => {
+                // ...and a project's roles and their actors with the project.
                 self.projects.remove(&e.project_id);
+                self.roles.remove(&e.project_id);
+                self.role_actors
+                    .retain(|(project, _), _| *project != e.project_id);
             }
             Event::ProjectRoleObserved(e) => {
                 self.roles
@@ -130,6 +145,8 @@ impl SiteState {
                     .insert(e.role.role_id.clone(), e.role.clone());
             }
             Event::ProjectRoleVanished(e) => {
+                self.role_actors
+                    .remove(&(e.project_id.clone(), e.role_id.clone()));
                 if let Some(roles) = self.roles.get_mut(&e.project_id) {
                     roles.remove(&e.role_id);
                     if roles.is_empty() {
