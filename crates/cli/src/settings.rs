@@ -50,8 +50,8 @@ pub struct ConfigFile {
     pub sync: SyncSection,
 }
 
-/// `[jira]` of the config file.
-#[derive(Debug, Default, Deserialize)]
+/// `[jira]` of the config file. Its `Debug` masks the token.
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JiraSection {
     pub site: Option<String>,
@@ -59,6 +59,18 @@ pub struct JiraSection {
     pub api_token: Option<String>,
     pub api_token_file: Option<PathBuf>,
     pub scoped: Option<bool>,
+}
+
+impl std::fmt::Debug for JiraSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JiraSection")
+            .field("site", &self.site)
+            .field("email", &self.email)
+            .field("api_token", &self.api_token.as_ref().map(|_| "****"))
+            .field("api_token_file", &self.api_token_file)
+            .field("scoped", &self.scoped)
+            .finish()
+    }
 }
 
 /// `[sync]` of the config file.
@@ -88,8 +100,24 @@ pub fn load_config(path: &Path, explicit: bool) -> Result<ConfigFile> {
                 .with_context(|| format!("cannot read the config file {}", path.display()))
         }
     };
-    let config: ConfigFile = toml::from_str(&text)
-        .with_context(|| format!("the config file {} is not valid", path.display()))?;
+    // toml's own error message quotes the offending line, which may hold the
+    // token: report only what is wrong and where.
+    let config: ConfigFile = toml::from_str(&text).map_err(|e| {
+        let place = e
+            .span()
+            .map(|span| {
+                let before = &text[..span.start.min(text.len())];
+                let line = before.matches('\n').count() + 1;
+                let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+                format!(" at line {line}, column {column}")
+            })
+            .unwrap_or_default();
+        anyhow::anyhow!(
+            "the config file {} is not valid{place}: {}",
+            path.display(),
+            e.message()
+        )
+    })?;
     if config.jira.api_token.is_some() {
         check_private(path)?;
     }
@@ -106,7 +134,7 @@ pub fn check_private(path: &Path) -> Result<()> {
         .mode();
     if mode & 0o077 != 0 {
         bail!(
-            "{} holds an API token but other users can access it (mode {:o}): run `chmod 600 {}` or move the token to JIRA_API_TOKEN",
+            "{} holds an API token but other users can access it (mode {:o}): run `chmod 600 {}`, or keep the token in JIRA_API_TOKEN",
             path.display(),
             mode & 0o777,
             path.display()
@@ -155,13 +183,15 @@ pub fn resolve(args: &ConnectArgs, data_dir: &Path) -> Result<Connection> {
             "no admin email: pass --email, set JIRA_EMAIL, or set `email` in the config file",
         )?;
     let token = if let Some(f) = &args.token_file {
+        check_private(f)?;
         ApiToken::from_file(f)?
     } else if env(&args.token_env).is_some() {
         ApiToken::from_env(&args.token_env)?
     } else if let Some(f) = &file.jira.api_token_file {
+        check_private(f)?;
         ApiToken::from_file(f)?
     } else if let Some(t) = &file.jira.api_token {
-        ApiToken::new(t.clone())
+        ApiToken::checked(t, &format!("api_token in {}", path.display()))?
     } else {
         bail!(
             "no API token: set {} (create one at https://id.atlassian.com/manage-profile/security/api-tokens), pass --token-file, or set api_token_file in {}",
@@ -204,6 +234,24 @@ mod tests {
         }
         let c = load_config(&path, true).unwrap();
         assert_eq!(c.jira.site.as_deref(), Some("acme"));
+    }
+
+    #[test]
+    fn a_syntax_error_near_the_token_does_not_print_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.toml");
+        std::fs::write(&path, "[jira]\napitoken = \"ATATT-sekrit\"\n").unwrap();
+        let err = format!("{:#}", load_config(&path, true).unwrap_err());
+        assert!(err.contains("line 2"), "{err}");
+        assert!(!err.contains("sekrit"), "{err}");
+        std::fs::write(&path, "[jira]\napi_token = ATATT-sekrit\n").unwrap();
+        let err = format!("{:#}", load_config(&path, true).unwrap_err());
+        assert!(!err.contains("sekrit"), "{err}");
+        let section = JiraSection {
+            api_token: Some("ATATT-sekrit".into()),
+            ..JiraSection::default()
+        };
+        assert!(!format!("{section:?}").contains("sekrit"));
     }
 
     #[test]

@@ -117,12 +117,32 @@ fn a_dry_run_prints_events_and_appends_nothing() {
         .filter(|v| v["event_type"] == "GrantAdded")
         .count();
     assert!(n > 10);
-    let stats = grantledger(dir.path())
-        .args(["log", "stats", "--json"])
+    // Nothing was created in the data directory.
+    assert!(!dir.path().join("log").exists());
+    // On an existing log, a dry run previews the difference and appends nothing.
+    assert!(sync_cmd(dir.path(), &sim, Credential::DEFAULT_TOKEN)
+        .output()
+        .unwrap()
+        .status
+        .success());
+    let events = |dir: &Path| {
+        let o = grantledger(dir)
+            .args(["log", "stats", "--json"])
+            .output()
+            .unwrap();
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()["events"].clone()
+    };
+    let before = events(dir.path());
+    let o = sync_cmd(dir.path(), &sim, Credential::DEFAULT_TOKEN)
+        .arg("--dry-run")
         .output()
         .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&stats.stdout).unwrap();
-    assert_eq!(v["events"], 0);
+    assert!(o.status.success());
+    assert!(
+        o.stdout.is_empty(),
+        "an unchanged site has nothing to preview"
+    );
+    assert_eq!(before, events(dir.path()));
 }
 
 #[test]

@@ -46,7 +46,9 @@ impl ApiToken {
         ApiToken(raw.into().trim().to_owned())
     }
 
-    fn checked(raw: &str, source: &str) -> Result<ApiToken, TokenError> {
+    /// Checks and wraps a token read from `source` (named in errors): it must not
+    /// be empty or hold whitespace or control characters once trimmed.
+    pub fn checked(raw: &str, source: &str) -> Result<ApiToken, TokenError> {
         let t = raw.trim();
         if t.is_empty() {
             return Err(TokenError::Empty(source.to_owned()));

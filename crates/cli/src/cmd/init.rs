@@ -20,17 +20,23 @@ pub struct InitArgs {
     force: bool,
 }
 
+/// A TOML string literal (quoted and escaped).
+fn quoted(value: &str) -> String {
+    toml::Value::String(value.to_owned()).to_string()
+}
+
 fn template(site: &str, email: &str) -> String {
+    let (site, email) = (quoted(site), quoted(email));
     format!(
         r#"# grantledger configuration. Flags and the environment (JIRA_SITE, JIRA_EMAIL,
 # JIRA_API_TOKEN) take precedence over this file.
 
 [jira]
 # The Jira Cloud site: "acme", "acme.atlassian.net" or a full https:// URL.
-site = "{site}"
+site = {site}
 # The email of the admin whose API token grantledger uses. Group writes need a
 # site admin; reads need "Browse users and groups" and admin rights on projects.
-email = "{email}"
+email = {email}
 # The API token. Prefer the JIRA_API_TOKEN environment variable or a file:
 # api_token_file = "/path/to/token"
 # If you put the token here, this file must be readable by you alone
@@ -69,9 +75,6 @@ pub fn run(args: InitArgs, globals: &Globals) -> Result<ExitCode> {
         .clone()
         .or_else(|| env("JIRA_EMAIL"))
         .context("no admin email: pass --email or set JIRA_EMAIL")?;
-    if site.contains('"') || email.contains('"') {
-        bail!("the site and email must not contain quotes");
-    }
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("cannot create {}", parent.display()))?;
@@ -87,6 +90,13 @@ pub fn run(args: InitArgs, globals: &Globals) -> Result<ExitCode> {
         let mut f = options
             .open(&path)
             .with_context(|| format!("cannot write {}", path.display()))?;
+        // An existing file (--force) keeps its mode when opened: tighten it too.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            f.set_permissions(std::fs::Permissions::from_mode(0o600))
+                .with_context(|| format!("cannot restrict {}", path.display()))?;
+        }
         f.write_all(template(&site, &email).as_bytes())
             .and_then(|_| f.sync_all())
             .with_context(|| format!("cannot write {}", path.display()))?;
@@ -122,6 +132,25 @@ pub fn run(args: InitArgs, globals: &Globals) -> Result<ExitCode> {
         Err(e) => {
             println!("credentials check FAILED: {e:#}");
             Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_template_parses_whatever_the_values() {
+        for (site, email) in [
+            ("acme", "a@b.c"),
+            ("a\"b", "x\\y@z"),
+            ("https://acme.atlassian.net", "o'neil@x.y"),
+        ] {
+            let parsed: crate::settings::ConfigFile =
+                toml::from_str(&template(site, email)).unwrap();
+            assert_eq!(parsed.jira.site.as_deref(), Some(site));
+            assert_eq!(parsed.jira.email.as_deref(), Some(email));
         }
     }
 }

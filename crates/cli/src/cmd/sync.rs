@@ -73,7 +73,14 @@ pub fn run(args: SyncArgs, globals: &Globals) -> Result<ExitCode> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let log = data_dir.open_log()?;
+    // A dry run on a data directory without a log previews a first sync against an
+    // empty log kept in a temporary directory: it creates nothing here.
+    let scratch = (args.dry_run && !data_dir.has_log())
+        .then(|| std::env::temp_dir().join(format!("grantledger-dry-run-{}", std::process::id())));
+    let log = match &scratch {
+        Some(dir) => grantledger_eventlog::EventLog::open(dir)?,
+        None => data_dir.open_log()?,
+    };
     let mut jira = conn.jira;
     if let Some(c) = args.concurrency {
         jira.concurrency = c.max(1);
@@ -90,6 +97,10 @@ pub fn run(args: SyncArgs, globals: &Globals) -> Result<ExitCode> {
     });
     if let Some(b) = &bars {
         b.finish();
+    }
+    drop(log);
+    if let Some(dir) = &scratch {
+        let _ = std::fs::remove_dir_all(dir);
     }
     let report = report?;
     if args.dry_run {
