@@ -116,6 +116,7 @@ impl EventLog {
             .path(&dir)
             .segment_size(SEGMENT_SIZE)
             .cache_capacity(options.cache_bytes)
+            .mode(sled::Mode::HighThroughput)
             .flush_every_ms(None);
         // sled releases its file lock when its background threads let go of the
         // files, which can trail the previous handle's drop by a moment; only a lock
