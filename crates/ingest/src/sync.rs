@@ -371,6 +371,7 @@ fn is_fatal(e: &JiraError) -> bool {
     matches!(
         e,
         JiraError::Unauthorized { .. }
+            | JiraError::UnknownHost { .. }
             | JiraError::RateLimited { .. }
             | JiraError::Config(_)
             | JiraError::Token(_)

@@ -453,6 +453,12 @@ impl JiraClient {
                 Attempt::Answered { status, body, .. } => {
                     return Err(self.status_error(call, status, &body, attempts));
                 }
+                Attempt::Failed { reason, not_sent } if not_sent && is_dns_failure(&reason) => {
+                    return Err(JiraError::UnknownHost {
+                        endpoint,
+                        host: call.url.host_str().unwrap_or("?").to_owned(),
+                    });
+                }
                 Attempt::Failed { reason, not_sent } => {
                     let err = JiraError::Transport {
                         endpoint,
@@ -907,6 +913,12 @@ pub(crate) fn retry_hint(
     get("x-ratelimit-reset").and_then(|v| parse_rate_limit_reset(v, now))
 }
 
+/// Whether a connect failure came from name resolution (hyper's resolver says
+/// "dns error"; the system resolver "failed to lookup address information").
+fn is_dns_failure(reason: &str) -> bool {
+    reason.contains("dns error") || reason.contains("failed to lookup address")
+}
+
 fn transport_reason(e: &reqwest::Error, timeout: Duration) -> String {
     if e.is_timeout() {
         return format!("the request timed out after {timeout:?}");
@@ -1310,5 +1322,24 @@ mod pushback_tests {
             c.myself().await.unwrap();
         }
         assert_eq!(c.inner.sem.available_permits(), 8);
+    }
+}
+
+#[cfg(test)]
+mod dns_tests {
+    use super::is_dns_failure;
+
+    #[test]
+    fn name_resolution_failures_are_told_apart_from_other_connect_errors() {
+        assert!(is_dns_failure(
+            "could not connect (failed to lookup address information: Name or service not known)"
+        ));
+        assert!(is_dns_failure(
+            "could not connect (dns error: no record found)"
+        ));
+        assert!(!is_dns_failure(
+            "could not connect (Connection refused (os error 111))"
+        ));
+        assert!(!is_dns_failure("the request timed out after 30s"));
     }
 }

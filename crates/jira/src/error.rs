@@ -91,6 +91,16 @@ pub enum JiraError {
         message: Option<String>,
     },
 
+    /// The site's host name does not resolve: a wrong site name (or no DNS).
+    /// Not retried: a name that does not resolve now will not in a second.
+    #[error("{endpoint}: the site's host {host} does not resolve: check the site name (--site, JIRA_SITE or the config file) and this machine's DNS")]
+    UnknownHost {
+        /// The operation.
+        endpoint: &'static str,
+        /// The host name.
+        host: String,
+    },
+
     /// The connection failed or timed out, after retries.
     #[error("{endpoint}: {reason} after {attempts} attempts")]
     Transport {
