@@ -291,3 +291,52 @@ async fn bad_credentials_end_in_sync_failed_with_a_clear_reason() {
     assert!(matches!(last.event, Event::SyncFailed(_)));
     assert!(access_events_after(&log, 0).is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_without_admin_rights_gets_sync_failed_naming_the_permission() {
+    use grantledger_jira_sim::{Credential, Faults, Org, SimServer, JIRA_ADMINISTRATORS};
+    let org = Org::generate(Preset::Small, 2);
+    let admins: std::collections::BTreeSet<String> = org
+        .groups
+        .iter()
+        .filter(|g| g.name == JIRA_ADMINISTRATORS)
+        .flat_map(|g| {
+            org.memberships
+                .get(&g.group_id)
+                .cloned()
+                .unwrap_or_default()
+        })
+        .collect();
+    let plain = org
+        .users
+        .iter()
+        .find(|u| {
+            u.active
+                && u.account_type == "atlassian"
+                && !org.site_admins.contains(&u.account_id)
+                && !admins.contains(&u.account_id)
+        })
+        .unwrap()
+        .account_id
+        .clone();
+    let cred = Credential::new("someone@example.test", "their-token", plain);
+    let sim = SimServer::start(org, vec![cred], Faults::default())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path());
+    let client = client_with(&sim, |c| {
+        c.email = "someone@example.test".into();
+        c.token = grantledger_jira::ApiToken::new("their-token");
+    });
+    let report = run(&log, &client).await;
+    let Outcome::Failed { reason, .. } = &report.outcome else {
+        panic!("{report:?}")
+    };
+    assert!(
+        reason.contains("403") && reason.contains("needs"),
+        "{reason}"
+    );
+    let last = log.get(log.head().position).unwrap().unwrap();
+    assert!(matches!(last.event, Event::SyncFailed(_)));
+}
