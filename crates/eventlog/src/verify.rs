@@ -163,6 +163,16 @@ impl fmt::Display for ProblemKind {
     }
 }
 
+/// What the chain walk saw.
+#[derive(Default)]
+struct Walk {
+    last: Head,
+    records: u64,
+    versions: HashMap<String, u64>,
+    lasts: HashMap<String, Position>,
+    ids: HashMap<String, Position>,
+}
+
 impl EventLog {
     /// Like [`EventLog::verify`], and also checks that the log holds `expected` (a
     /// head an auditor noted earlier): the record at its position must have its
@@ -234,7 +244,8 @@ impl EventLog {
 
     /// Walks every record from position 1: decodes it, recomputes its hash, checks
     /// its link to the record before, its position and its stream version, then
-    /// compares the last record with the stored head. Stops at the first problem.
+    /// compares the last record with the stored head and the indexes with the
+    /// records. Stops at the first problem.
     fn verify_inner(&self) -> Result<VerifyReport> {
         let db = self.db();
         let stored_head = match db
@@ -257,152 +268,91 @@ impl EventLog {
                 }
             },
         };
-        let mut last = Head::default();
-        let mut streams: HashMap<String, u64> = HashMap::new();
-        let mut stream_last: HashMap<String, Position> = HashMap::new();
-        let mut ids: HashMap<String, Position> = HashMap::new();
-        let mut records = 0u64;
-        let report =
-            |problem: Problem, records: u64, streams: &HashMap<String, u64>| VerifyReport {
-                records,
-                streams: streams.len() as u64,
-                stored_head,
-                problem: Some(problem),
-            };
-        for item in db.range(keys::chunk(0)..keys::chunk_end()) {
+        let mut walk = Walk::default();
+        let mut problem = self.walk(&mut walk)?;
+        if problem.is_none() && walk.last != stored_head {
+            problem = Some(Problem {
+                position: walk.last.position.min(stored_head.position) + 1,
+                kind: ProblemKind::HeadMismatch {
+                    stored: stored_head,
+                    last: walk.last,
+                },
+            });
+        }
+        if problem.is_none() {
+            problem = self.check_indexes(&walk.versions, &walk.lasts, &walk.ids)?;
+        }
+        Ok(VerifyReport {
+            records: walk.records,
+            streams: walk.versions.len() as u64,
+            stored_head,
+            problem,
+        })
+    }
+
+    /// The chain walk itself; fills `walk` up to the first problem.
+    fn walk(&self, walk: &mut Walk) -> Result<Option<Problem>> {
+        let fail = |position, kind| Ok(Some(Problem { position, kind }));
+        for item in self.db().range(keys::chunk(0)..keys::chunk_end()) {
             let (key, value) = item.map_err(LogError::storage("reading records"))?;
-            let expected = last.position + 1;
+            let expected = walk.last.position + 1;
             let key_pos = keys::chunk_position(&key);
             if key_pos != expected {
-                let kind = ProblemKind::Gap {
+                return fail(
                     expected,
-                    found: key_pos,
-                };
-                return Ok(report(
-                    Problem {
-                        position: expected,
-                        kind,
+                    ProblemKind::Gap {
+                        expected,
+                        found: key_pos,
                     },
-                    records,
-                    &streams,
-                ));
+                );
             }
             let parts = match codec::split_chunk(&value) {
                 Ok(parts) => parts,
-                Err(e) => {
-                    let kind = ProblemKind::Undecodable(e.to_string());
-                    return Ok(report(
-                        Problem {
-                            position: expected,
-                            kind,
-                        },
-                        records,
-                        &streams,
-                    ));
-                }
+                Err(e) => return fail(expected, ProblemKind::Undecodable(e.to_string())),
             };
             for bytes in parts {
-                let expected = last.position + 1;
+                let expected = walk.last.position + 1;
                 let record = match codec::decode_record(bytes) {
                     Ok(r) => r,
                     Err(CodecError::HashMismatch { stored, computed }) => {
-                        let kind = ProblemKind::BadHash { stored, computed };
-                        return Ok(report(
-                            Problem {
-                                position: expected,
-                                kind,
-                            },
-                            records,
-                            &streams,
-                        ));
+                        return fail(expected, ProblemKind::BadHash { stored, computed })
                     }
-                    Err(e) => {
-                        let kind = ProblemKind::Undecodable(e.to_string());
-                        return Ok(report(
-                            Problem {
-                                position: expected,
-                                kind,
-                            },
-                            records,
-                            &streams,
-                        ));
-                    }
+                    Err(e) => return fail(expected, ProblemKind::Undecodable(e.to_string())),
                 };
                 if record.position != expected {
-                    let kind = ProblemKind::Gap {
-                        expected,
-                        found: record.position,
-                    };
-                    return Ok(report(
-                        Problem {
-                            position: expected,
-                            kind,
-                        },
-                        records,
-                        &streams,
-                    ));
+                    let found = record.position;
+                    return fail(expected, ProblemKind::Gap { expected, found });
                 }
-                if record.prev_hash != last.hash {
+                if record.prev_hash != walk.last.hash {
                     let kind = ProblemKind::BrokenLink {
-                        expected: last.hash,
+                        expected: walk.last.hash,
                         found: record.prev_hash,
                     };
-                    return Ok(report(
-                        Problem {
-                            position: expected,
-                            kind,
-                        },
-                        records,
-                        &streams,
-                    ));
+                    return fail(expected, kind);
                 }
-                let version = streams
-                    .entry(record.stream.as_str().to_owned())
-                    .or_insert(0);
+                let name = record.stream.as_str();
+                let version = walk.versions.entry(name.to_owned()).or_insert(0);
                 if record.stream_version != *version + 1 {
                     let kind = ProblemKind::StreamVersion {
-                        stream: record.stream.to_string(),
+                        stream: name.to_owned(),
                         expected: *version + 1,
                         found: record.stream_version,
                     };
-                    return Ok(report(
-                        Problem {
-                            position: expected,
-                            kind,
-                        },
-                        records,
-                        &streams,
-                    ));
+                    return fail(expected, kind);
                 }
                 *version += 1;
-                stream_last.insert(record.stream.as_str().to_owned(), record.position);
+                walk.lasts.insert(name.to_owned(), record.position);
                 if let Some(id) = &record.event_id {
-                    ids.insert(id.as_str().to_owned(), record.position);
+                    walk.ids.insert(id.as_str().to_owned(), record.position);
                 }
-                last = Head {
+                walk.last = Head {
                     position: record.position,
                     hash: record.hash,
                 };
-                records += 1;
+                walk.records += 1;
             }
         }
-        if last != stored_head {
-            let position = last.position.min(stored_head.position) + 1;
-            let kind = ProblemKind::HeadMismatch {
-                stored: stored_head,
-                last,
-            };
-            return Ok(report(Problem { position, kind }, records, &streams));
-        }
-        if let Some(problem) = self.check_indexes(&streams, &stream_last, &ids)? {
-            return Ok(report(problem, records, &streams));
-        }
-        Ok(VerifyReport {
-            records,
-            streams: streams.len() as u64,
-            stored_head,
-            problem: None,
-        })
+        Ok(None)
     }
 
     /// Compares the stored indexes with what the walk saw: every stream's state,
