@@ -409,6 +409,11 @@ struct Run<'a> {
     items_seen: u64,
     minimum: u64,
     relisted: u64,
+    /// First listings of scopes that implied removals, kept until a second listing
+    /// confirms them (see [`Run::confirmed`]).
+    first_listings: BTreeMap<Scope, Payload>,
+    confirm_relists: u64,
+    kept_unconfirmed: u64,
     scopes_done: u64,
     metrics0: Metrics,
 }
@@ -438,7 +443,14 @@ impl Run<'_> {
 
     fn on_done(&mut self, done: Done) {
         match done {
-            Done::Users(r) => self.finish_scope(Scope::Users, r.map(Data::Users)),
+            Done::Users(Ok(users)) => match self.confirmed(Scope::Users, Payload::Users(users)) {
+                Some(Payload::Users(users)) => {
+                    self.finish_scope(Scope::Users, Ok(Data::Users(users)))
+                }
+                Some(_) => unreachable!("a user listing stays a user listing"),
+                None => {}
+            },
+            Done::Users(Err(e)) => self.finish_scope(Scope::Users, Err(e)),
             Done::Products(r) => self.finish_scope(Scope::Products, r.map(Data::Products)),
             Done::RoleMap(p, r) => {
                 if let Ok(roles) = &r {
@@ -552,8 +564,80 @@ impl Run<'_> {
         self.list_done(list, Ok(all.expect("at least one page")));
     }
 
+    /// Jira pages by offset: a member removed from an early page while another is
+    /// added to a later one shifts someone across a page boundary unseen, and a
+    /// complete-looking listing misses them. So a listing that would remove
+    /// anything is taken a second time, and only what is missing from both is
+    /// removed. Returns the listing to diff, or `None` while the second is fetched.
+    fn confirmed(&mut self, scope: Scope, listing: Payload) -> Option<Payload> {
+        if let Some(first) = self.first_listings.remove(&scope) {
+            let (merged, kept) = merge_listings(first, listing);
+            self.kept_unconfirmed += kept;
+            return Some(merged);
+        }
+        if self.removal_candidates(&scope, &listing) == 0 {
+            return Some(listing);
+        }
+        let job = match &scope {
+            Scope::Users => Job::Users,
+            Scope::Groups => Job::Page(List::Groups, 0),
+            Scope::Projects => Job::Page(List::Projects, 0),
+            Scope::Members(g) => Job::Page(List::Members(g.clone()), 0),
+            _ => return Some(listing),
+        };
+        self.confirm_relists += 1;
+        self.first_listings.insert(scope, listing);
+        self.queue.push_front(job);
+        None
+    }
+
+    /// How many known items a listing no longer holds.
+    fn removal_candidates(&self, scope: &Scope, listing: &Payload) -> usize {
+        let s = &self.state;
+        match (scope, listing) {
+            (Scope::Users, Payload::Users(users)) => {
+                let listed: BTreeSet<&str> = users.iter().map(|u| u.account_id.as_str()).collect();
+                s.users
+                    .keys()
+                    .filter(|id| !listed.contains(id.as_str()))
+                    .count()
+            }
+            (Scope::Members(g), Payload::Users(users)) => {
+                let listed: BTreeSet<&str> = users.iter().map(|u| u.account_id.as_str()).collect();
+                s.members.get(g).map_or(0, |m| {
+                    m.iter().filter(|id| !listed.contains(id.as_str())).count()
+                })
+            }
+            (Scope::Groups, Payload::Groups(groups)) => {
+                let listed: BTreeSet<&str> = groups
+                    .iter()
+                    .filter_map(|g| g.group_id.as_deref())
+                    .collect();
+                s.groups
+                    .keys()
+                    .filter(|id| !listed.contains(id.as_str()))
+                    .count()
+            }
+            (Scope::Projects, Payload::Projects(projects)) => {
+                let listed: BTreeSet<&str> = projects.iter().map(|p| p.id.as_str()).collect();
+                s.projects
+                    .keys()
+                    .filter(|id| !listed.contains(id.as_str()))
+                    .count()
+            }
+            _ => 0,
+        }
+    }
+
     fn list_done(&mut self, list: List, result: Result<Payload, JiraError>) {
         let scope = list.scope();
+        let result = match result {
+            Ok(listing) => match self.confirmed(scope.clone(), listing) {
+                Some(listing) => Ok(listing),
+                None => return,
+            },
+            Err(e) => Err(e),
+        };
         let data = match result {
             Err(e) => return self.finish_scope(scope, Err(e)),
             Ok(Payload::Groups(groups)) => {
@@ -780,6 +864,42 @@ impl Run<'_> {
     }
 }
 
+/// The second listing, plus what only the first held (the first may have seen
+/// something the second missed across a shifting page boundary; it is kept, and
+/// the next sync decides). Returns the merge and how many items came from the
+/// first only.
+fn merge_listings(first: Payload, second: Payload) -> (Payload, u64) {
+    fn add<T>(
+        mut second: Vec<T>,
+        first: Vec<T>,
+        key: impl Fn(&T) -> Option<String>,
+    ) -> (Vec<T>, u64) {
+        let have: BTreeSet<String> = second.iter().filter_map(&key).collect();
+        let only_first: Vec<T> = first
+            .into_iter()
+            .filter(|item| key(item).is_some_and(|k| !have.contains(&k)))
+            .collect();
+        let n = only_first.len() as u64;
+        second.extend(only_first);
+        (second, n)
+    }
+    match (first, second) {
+        (Payload::Users(a), Payload::Users(b)) => {
+            let (v, n) = add(b, a, |u| Some(u.account_id.clone()));
+            (Payload::Users(v), n)
+        }
+        (Payload::Groups(a), Payload::Groups(b)) => {
+            let (v, n) = add(b, a, |g| g.group_id.clone());
+            (Payload::Groups(v), n)
+        }
+        (Payload::Projects(a), Payload::Projects(b)) => {
+            let (v, n) = add(b, a, |p| Some(p.id.clone()));
+            (Payload::Projects(v), n)
+        }
+        (_, second) => (second, 0),
+    }
+}
+
 /// Fails a listing that names the same id twice: a server that repeats items can
 /// also drop some, so nothing may be called gone on its strength.
 fn unique<'a, T: Ord + std::fmt::Display + 'a>(
@@ -887,6 +1007,9 @@ pub async fn sync(
         items_seen: 0,
         minimum: 0,
         relisted: 0,
+        first_listings: BTreeMap::new(),
+        confirm_relists: 0,
+        kept_unconfirmed: 0,
         scopes_done: 0,
         metrics0: client.metrics(),
     };
@@ -954,6 +1077,18 @@ pub async fn sync(
             unfinished: summarize_unfinished(&r.unfinished),
         },
     };
+    if r.confirm_relists > 0 {
+        r.warnings.push(format!(
+            "{} listings that implied removals were taken twice to confirm them (Jira pages by offset)",
+            r.confirm_relists
+        ));
+    }
+    if r.kept_unconfirmed > 0 {
+        r.warnings.push(format!(
+            "{} items missing from only one of two listings were kept; the next sync decides",
+            r.kept_unconfirmed
+        ));
+    }
     if r.relisted > 0 {
         r.warnings.push(format!(
             "{} listings did not fit together when fetched concurrently and were listed again page by page",
@@ -1068,6 +1203,33 @@ mod tests {
         assert!(!consistent(&ignored, 50));
         let lying_last: BTreeMap<_, _> = [page(0, 50, 100, true), page(50, 50, 100, true)].into();
         assert!(!consistent(&lying_last, 50));
+    }
+
+    #[test]
+    fn a_removal_must_be_missing_from_both_listings() {
+        let users = |ids: &[&str]| {
+            Payload::Users(
+                ids.iter()
+                    .map(|id| User {
+                        account_id: (*id).into(),
+                        account_type: None,
+                        active: Some(true),
+                        display_name: None,
+                        email_address: None,
+                    })
+                    .collect(),
+            )
+        };
+        // The first listing missed "b" (shifted across a page boundary), the second
+        // missed nothing but no longer has "a" (removed in between).
+        let (merged, kept) = merge_listings(users(&["a", "c"]), users(&["b", "c"]));
+        let Payload::Users(merged) = merged else {
+            unreachable!()
+        };
+        let mut ids: Vec<&str> = merged.iter().map(|u| u.account_id.as_str()).collect();
+        ids.sort_unstable();
+        assert_eq!(ids, ["a", "b", "c"]);
+        assert_eq!(kept, 1);
     }
 
     #[test]

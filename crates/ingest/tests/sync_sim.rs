@@ -129,8 +129,28 @@ async fn changes_made_through_the_jira_api_are_recorded_exactly() {
     });
 
     let head = log.head().position;
+    sim.reset_stats();
     let report = run(&log, &client).await;
     assert_eq!(report.outcome, Outcome::Completed);
+    // The group that lost a member was listed twice before the removal was recorded.
+    assert!(
+        report
+            .warnings
+            .iter()
+            .any(|w| w.contains("taken twice to confirm")),
+        "{:?}",
+        report.warnings
+    );
+    let member_listings = sim
+        .stats()
+        .by_operation
+        .get("GET /rest/api/3/group/member")
+        .copied()
+        .unwrap_or(0);
+    assert!(
+        member_listings > org.groups.len() as u64,
+        "{member_listings}"
+    );
     let run_id = report.run.clone();
     let cause = GrantCause::ObservedInSync { run: run_id };
     let g = GroupId::new(group.clone());
