@@ -88,6 +88,61 @@ fn message_says(e: &JiraError, needles: &[&str]) -> bool {
 }
 
 impl JiraClient {
+    /// Sends a write and makes sure its effect holds, never resending blindly:
+    /// - answered: `check_answer` validates the body, and the write was applied;
+    /// - refused (400/404/409): Jira's own "done already" wording (`jira_says_done`)
+    ///   or a re-read showing the desired state (`holds`) means it is in effect;
+    ///   otherwise the refusal stands;
+    /// - outcome unknown (timeout, dropped connection, 500/502/504): re-read; if
+    ///   the desired state holds, the write took effect; else pause and resend, up
+    ///   to the retry budget.
+    async fn reconcile<F, Fut>(
+        &self,
+        call: &Call,
+        jira_says_done: &[&str],
+        holds: F,
+        check_answer: impl Fn(&[u8]) -> Result<(), JiraError>,
+    ) -> Result<WriteOutcome, JiraError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<bool, JiraError>>,
+    {
+        let rounds = self.inner.config.retry.max_attempts;
+        let mut unsure = false;
+        for round in 1..=rounds {
+            let done = if unsure {
+                WriteOutcome::ConfirmedAfterRetry
+            } else {
+                WriteOutcome::AlreadyInEffect
+            };
+            match self.execute(call).await {
+                Ok(answer) => {
+                    check_answer(&answer.body)?;
+                    return Ok(WriteOutcome::Applied);
+                }
+                Err(e) if refused(&e) => {
+                    if message_says(&e, jira_says_done) || holds().await? {
+                        return Ok(done);
+                    }
+                    return Err(e);
+                }
+                Err(e) if outcome_unknown(&e) => {
+                    tracing::warn!(resource = %call.resource, "a write's outcome is unknown ({e}); re-checking");
+                    unsure = true;
+                    if holds().await? {
+                        return Ok(WriteOutcome::ConfirmedAfterRetry);
+                    }
+                    if round == rounds {
+                        return Err(e);
+                    }
+                    self.pause_before_resend(round).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        unreachable_rounds(call.op)
+    }
+
     async fn pause_before_resend(&self, round: u32) {
         let policy = &self.inner.config.retry;
         let wait = backoff_delay(policy, round.saturating_sub(1), 1.0);
@@ -128,42 +183,13 @@ impl JiraClient {
             resource: format!("group '{group_id}' (adding account '{account_id}')"),
             repeatable: false,
         };
-        let rounds = self.inner.config.retry.max_attempts;
-        let mut unsure = false;
-        for round in 1..=rounds {
-            let done = if unsure {
-                WriteOutcome::ConfirmedAfterRetry
-            } else {
-                WriteOutcome::AlreadyInEffect
-            };
-            match self.execute(&call).await {
-                Ok(_) => return Ok(WriteOutcome::Applied),
-                Err(e) if refused(&e) => {
-                    if message_says(&e, &["already a member", "already member"])
-                        || self.is_group_member(group_id, account_id).await?
-                    {
-                        return Ok(done);
-                    }
-                    return Err(e);
-                }
-                Err(e) if outcome_unknown(&e) => {
-                    tracing::warn!(
-                        group_id,
-                        "adding a group member: outcome unknown ({e}); re-checking"
-                    );
-                    unsure = true;
-                    if self.is_group_member(group_id, account_id).await? {
-                        return Ok(WriteOutcome::ConfirmedAfterRetry);
-                    }
-                    if round == rounds {
-                        return Err(e);
-                    }
-                    self.pause_before_resend(round).await;
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        unreachable_rounds(Operation::AddGroupMember)
+        self.reconcile(
+            &call,
+            &["already a member", "already member"],
+            || self.is_group_member(group_id, account_id),
+            |_| Ok(()),
+        )
+        .await
     }
 
     /// Removes a user from a group (`DELETE /group/user?groupId&accountId`).
@@ -185,44 +211,15 @@ impl JiraClient {
             resource: format!("group '{group_id}' (removing account '{account_id}')"),
             repeatable: false,
         };
-        let rounds = self.inner.config.retry.max_attempts;
-        let mut unsure = false;
-        for round in 1..=rounds {
-            let done = if unsure {
-                WriteOutcome::ConfirmedAfterRetry
-            } else {
-                WriteOutcome::AlreadyInEffect
-            };
-            match self.execute(&call).await {
-                Ok(_) => return Ok(WriteOutcome::Applied),
-                Err(e) if refused(&e) => {
-                    // Jira's "not a member" needs no listing; otherwise list (a
-                    // missing group makes the listing fail with its own 404).
-                    if message_says(&e, &["not a member"])
-                        || !self.is_group_member(group_id, account_id).await?
-                    {
-                        return Ok(done);
-                    }
-                    return Err(e);
-                }
-                Err(e) if outcome_unknown(&e) => {
-                    tracing::warn!(
-                        group_id,
-                        "removing a group member: outcome unknown ({e}); re-checking"
-                    );
-                    unsure = true;
-                    if !self.is_group_member(group_id, account_id).await? {
-                        return Ok(WriteOutcome::ConfirmedAfterRetry);
-                    }
-                    if round == rounds {
-                        return Err(e);
-                    }
-                    self.pause_before_resend(round).await;
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        unreachable_rounds(Operation::RemoveGroupMember)
+        // Jira's "not a member" needs no listing; otherwise list (a missing group
+        // makes the listing fail with its own 404).
+        self.reconcile(
+            &call,
+            &["not a member"],
+            || async { Ok(!self.is_group_member(group_id, account_id).await?) },
+            |_| Ok(()),
+        )
+        .await
     }
 
     /// Adds a user or group actor to a project role (`POST /project/{k}/role/{id}`,
@@ -252,45 +249,14 @@ impl JiraClient {
             ),
             repeatable: false,
         };
-        let rounds = self.inner.config.retry.max_attempts;
-        let mut unsure = false;
-        for round in 1..=rounds {
-            let done = if unsure {
-                WriteOutcome::ConfirmedAfterRetry
-            } else {
-                WriteOutcome::AlreadyInEffect
-            };
-            match self.execute(&call).await {
-                Ok(answer) => {
-                    // The answer is the whole role; decoding checks it is one.
-                    let _: ProjectRole = decode(Operation::AddRoleActor, &answer.body)?;
-                    return Ok(WriteOutcome::Applied);
-                }
-                Err(e) if refused(&e) => {
-                    if actor.is_in(&self.role(project, role_id).await?) {
-                        return Ok(done);
-                    }
-                    return Err(e);
-                }
-                Err(e) if outcome_unknown(&e) => {
-                    tracing::warn!(
-                        project,
-                        role_id,
-                        "adding a role actor: outcome unknown ({e}); re-checking"
-                    );
-                    unsure = true;
-                    if actor.is_in(&self.role(project, role_id).await?) {
-                        return Ok(WriteOutcome::ConfirmedAfterRetry);
-                    }
-                    if round == rounds {
-                        return Err(e);
-                    }
-                    self.pause_before_resend(round).await;
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        unreachable_rounds(Operation::AddRoleActor)
+        self.reconcile(
+            &call,
+            &[],
+            || async { Ok(actor.is_in(&self.role(project, role_id).await?)) },
+            // The answer is the whole role; decoding checks it is one.
+            |body| decode::<ProjectRole>(Operation::AddRoleActor, body).map(|_| ()),
+        )
+        .await
     }
 
     /// Removes a user or group actor from a project role
@@ -318,42 +284,14 @@ impl JiraClient {
             ),
             repeatable: false,
         };
-        let rounds = self.inner.config.retry.max_attempts;
-        let mut unsure = false;
-        for round in 1..=rounds {
-            let done = if unsure {
-                WriteOutcome::ConfirmedAfterRetry
-            } else {
-                WriteOutcome::AlreadyInEffect
-            };
-            match self.execute(&call).await {
-                Ok(_) => return Ok(WriteOutcome::Applied),
-                Err(e) if refused(&e) => {
-                    // A missing project or role makes the read fail with its own 404.
-                    if !actor.is_in(&self.role(project, role_id).await?) {
-                        return Ok(done);
-                    }
-                    return Err(e);
-                }
-                Err(e) if outcome_unknown(&e) => {
-                    tracing::warn!(
-                        project,
-                        role_id,
-                        "removing a role actor: outcome unknown ({e}); re-checking"
-                    );
-                    unsure = true;
-                    if !actor.is_in(&self.role(project, role_id).await?) {
-                        return Ok(WriteOutcome::ConfirmedAfterRetry);
-                    }
-                    if round == rounds {
-                        return Err(e);
-                    }
-                    self.pause_before_resend(round).await;
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        unreachable_rounds(Operation::RemoveRoleActor)
+        // A missing project or role makes the read fail with its own 404.
+        self.reconcile(
+            &call,
+            &[],
+            || async { Ok(!actor.is_in(&self.role(project, role_id).await?)) },
+            |_| Ok(()),
+        )
+        .await
     }
 }
 
