@@ -65,6 +65,42 @@ impl SyncObserver for Bars {
     }
 }
 
+/// Progress as plain tracing lines (shown with `-v`), at most one every few
+/// seconds, when stderr is not a terminal.
+pub struct LogLines {
+    last: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+impl LogLines {
+    const EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+    /// A throttled line logger.
+    pub fn new() -> Arc<LogLines> {
+        Arc::new(LogLines {
+            last: std::sync::Mutex::new(None),
+        })
+    }
+}
+
+impl SyncObserver for LogLines {
+    fn progress(&self, p: &Progress) {
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        let now = std::time::Instant::now();
+        if last.is_some_and(|t| now.duration_since(t) < Self::EVERY) {
+            return;
+        }
+        *last = Some(now);
+        tracing::info!(
+            scopes_done = p.scopes_done,
+            scopes_known = p.scopes_known,
+            requests = p.requests,
+            retries = p.retries,
+            events = p.events,
+            "sync progress"
+        );
+    }
+}
+
 /// Runs `grantledger sync`.
 pub fn run(args: SyncArgs, globals: &Globals) -> Result<ExitCode> {
     let data_dir = globals.data_dir()?;
@@ -92,7 +128,10 @@ pub fn run(args: SyncArgs, globals: &Globals) -> Result<ExitCode> {
         let mut opts = SyncOptions::new(conn.site_name.clone());
         opts.concurrency = concurrency;
         opts.dry_run = args.dry_run;
-        opts.observer = bars.clone().map(|b| b as Arc<dyn SyncObserver>);
+        opts.observer = Some(match &bars {
+            Some(b) => b.clone() as Arc<dyn SyncObserver>,
+            None => LogLines::new() as Arc<dyn SyncObserver>,
+        });
         anyhow::Ok(grantledger_ingest::sync(&log, &client, opts).await?)
     });
     if let Some(b) = &bars {
