@@ -59,7 +59,10 @@ pub fn parse(text: &str) -> std::result::Result<Head, String> {
     Ok(Head { position, hash })
 }
 
-/// Keeps the anchor file open and rewrites it in place.
+/// Keeps the anchor file open and rewrites it in place: one 86-byte write at
+/// offset 0, within one disk sector, so a crash leaves the old line or the new
+/// one. (Replacing the file by rename was measured at ~25% of append throughput:
+/// ext4 flushes a file renamed over another.)
 pub(crate) struct Anchor {
     file: File,
     path: PathBuf,
