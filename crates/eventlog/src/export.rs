@@ -144,6 +144,11 @@ pub fn verify_export(
     input: &mut dyn BufRead,
     expect: ExportExpectations,
 ) -> std::io::Result<std::result::Result<ExportSummary, Problem>> {
+    // Positions start at 1: an export "from 0" is one from the start.
+    let expect = ExportExpectations {
+        from: expect.from.max(1),
+        ..expect
+    };
     let mut last: Option<Head> = None;
     let mut summary = ExportSummary {
         first: 0,

@@ -297,7 +297,9 @@ impl EventLog {
         self.writer().head
     }
 
-    /// A receiver that sees the head position after every append.
+    /// A receiver that sees the head position after every append. Do not hold a
+    /// value borrowed from it while calling into the log: the writer updates it
+    /// under the writer lock.
     pub fn subscribe(&self) -> watch::Receiver<Position> {
         self.inner.head_tx.subscribe()
     }
@@ -553,7 +555,10 @@ impl EventLog {
             .db
             .get(keys::id(id))
             .map_err(LogError::storage("looking up an event id"))?;
-        Ok(found.and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok().map(u64::from_be_bytes)))
+        let acked = self.inner.acked.load(Ordering::Acquire);
+        Ok(found
+            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok().map(u64::from_be_bytes))
+            .filter(|p| *p <= acked))
     }
 
     /// The record with this id, if it is in the log.

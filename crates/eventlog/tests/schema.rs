@@ -102,6 +102,17 @@ fn export_lines_match_the_schema_and_verify_offline() {
     assert!(verify_export(&mut retimed.as_bytes(), whole)
         .unwrap()
         .is_err());
+    // A field the format does not have is refused, not silently ignored, also
+    // inside an event's nested values.
+    let nested = text.replacen(
+        "\"cause\":{\"ObservedInSync\":{",
+        "\"cause\":{\"ObservedInSync\":{\"approved_by\":\"cfo\",",
+        1,
+    );
+    assert_ne!(nested, text);
+    assert!(verify_export(&mut nested.as_bytes(), whole)
+        .unwrap()
+        .is_err());
     // A field the format does not have is refused, not silently ignored.
     let padded = text.replacen(
         "{\"position\":1,",

@@ -760,6 +760,7 @@ impl Run<'_> {
             Data::Users(users) => {
                 count(users.len(), self);
                 let listed: Vec<UserRecord> = users.iter().map(User::to_record).collect();
+                unique(listed.iter().map(|u| &u.account_id), "user")?;
                 diff::users(&self.state, &listed)
             }
             Data::Groups(groups) => {

@@ -22,6 +22,7 @@ pub enum Principal {
 #[derive(
     Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
 )]
+#[serde(deny_unknown_fields)]
 pub enum Entitlement {
     /// Membership of a group (principal is always a user).
     GroupMembership {
@@ -76,6 +77,7 @@ impl Grant {
 
 /// Why a grant was added or removed.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub enum GrantCause {
     /// A sync saw it (added outside grantledger, or removed outside grantledger).
     ObservedInSync {

@@ -110,11 +110,20 @@ pub fn run(args: SyncArgs, globals: &Globals) -> Result<ExitCode> {
         .build()
         .context("cannot start the async runtime")?;
     // A dry run on a data directory without a log previews a first sync against an
-    // empty log kept in a temporary directory: it creates nothing here.
-    let scratch = (args.dry_run && !data_dir.has_log())
-        .then(|| std::env::temp_dir().join(format!("grantledger-dry-run-{}", std::process::id())));
+    // empty log in a private temporary directory (random name, mode 0700, removed
+    // on drop): it creates nothing here.
+    let scratch = if args.dry_run && !data_dir.has_log() {
+        Some(
+            tempfile::Builder::new()
+                .prefix("grantledger-dry-run-")
+                .tempdir()
+                .context("cannot create a temporary directory for the dry run")?,
+        )
+    } else {
+        None
+    };
     let log = match &scratch {
-        Some(dir) => grantledger_eventlog::EventLog::open(dir)?,
+        Some(dir) => grantledger_eventlog::EventLog::open(dir.path())?,
         None => data_dir.open_log()?,
     };
     let mut jira = conn.jira;
@@ -137,10 +146,9 @@ pub fn run(args: SyncArgs, globals: &Globals) -> Result<ExitCode> {
     if let Some(b) = &bars {
         b.finish();
     }
+    // The log before its directory.
     drop(log);
-    if let Some(dir) = &scratch {
-        let _ = std::fs::remove_dir_all(dir);
-    }
+    drop(scratch);
     let report = report?;
     if args.dry_run {
         let mut out = std::io::stdout().lock();
