@@ -435,6 +435,24 @@ fn group_json(base: &str, world: &World, g: usize) -> Value {
     })
 }
 
+/// The group a group write targets, once the caller is known to be a site admin.
+fn group_write_target(
+    world: &World,
+    caller: &Caller,
+    q: &[(String, String)],
+) -> Result<usize, Response> {
+    require_site_admin(world, caller)?;
+    resolve_group(world, q)
+}
+
+/// Jira's answer to a group write naming an account it does not know.
+fn unknown_user() -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        "Specified user does not exist or you do not have required permissions",
+    )
+}
+
 fn require_site_admin(world: &World, caller: &Caller) -> Result<(), Response> {
     if world.org.site_admins.contains(&caller.0) {
         Ok(())
@@ -455,10 +473,7 @@ pub(crate) async fn group_user_add(
 ) -> Response {
     let mut guard = shared.write();
     let world = &mut *guard;
-    if let Err(r) = require_site_admin(world, &caller) {
-        return r;
-    }
-    let g = match resolve_group(world, &q) {
+    let g = match group_write_target(world, &caller, &q) {
         Ok(g) => g,
         Err(r) => return r,
     };
@@ -480,10 +495,7 @@ pub(crate) async fn group_user_add(
         }
     };
     if !world.index.user_by_id.contains_key(&account_id) {
-        return error(
-            StatusCode::NOT_FOUND,
-            "Specified user does not exist or you do not have required permissions",
-        );
+        return unknown_user();
     }
     let group = world.org.groups[g].clone();
     let members = world
@@ -520,10 +532,7 @@ pub(crate) async fn group_user_remove(
 ) -> Response {
     let mut guard = shared.write();
     let world = &mut *guard;
-    if let Err(r) = require_site_admin(world, &caller) {
-        return r;
-    }
-    let g = match resolve_group(world, &q) {
+    let g = match group_write_target(world, &caller, &q) {
         Ok(g) => g,
         Err(r) => return r,
     };
@@ -537,10 +546,7 @@ pub(crate) async fn group_user_remove(
         );
     };
     if !world.index.user_by_id.contains_key(&account_id) {
-        return error(
-            StatusCode::NOT_FOUND,
-            "Specified user does not exist or you do not have required permissions",
-        );
+        return unknown_user();
     }
     let group = world.org.groups[g].clone();
     let removed = world
