@@ -299,13 +299,7 @@ async fn small_org_writes_and_errors_validate() {
         .group_by_name("jira-servicedesk-users")
         .expect("group")
         .clone();
-    let outsider = org
-        .users
-        .iter()
-        .find(|u| u.active && !org.memberships[&group.group_id].contains(&u.account_id))
-        .expect("outsider")
-        .account_id
-        .clone();
+    let outsider = common::outsider(&org, &group.group_id);
     let add = format!("/rest/api/3/group/user?groupId={}", group.group_id);
     let r = sim
         .send(Method::POST, &add, Some(json!({ "accountId": outsider })))

@@ -132,13 +132,7 @@ async fn dropped_connections_are_connection_errors_and_the_write_still_happens()
         .group_by_name("jira-servicedesk-users")
         .expect("group")
         .clone();
-    let outsider = org
-        .users
-        .iter()
-        .find(|u| u.active && !org.memberships[&group.group_id].contains(&u.account_id))
-        .expect("outsider")
-        .account_id
-        .clone();
+    let outsider = common::outsider(&org, &group.group_id);
     sim.server.set_faults(Faults {
         drop_every: Some(1),
         ..Faults::default()

@@ -430,13 +430,7 @@ async fn group_writes_need_a_site_admin_change_the_org_and_are_audited() {
         })
         .expect("group")
         .clone();
-    let outsider = org
-        .users
-        .iter()
-        .find(|u| u.active && !org.memberships[&group.group_id].contains(&u.account_id))
-        .expect("outsider")
-        .account_id
-        .clone();
+    let outsider = common::outsider(&org, &group.group_id);
     let add_path = format!("/rest/api/3/group/user?groupId={}", group.group_id);
 
     let denied = sim

@@ -115,3 +115,13 @@ pub fn plain_user(org: &Org) -> String {
         .map(|u| u.account_id.clone())
         .expect("a plain user")
 }
+
+/// An active account that is not a member of the group.
+pub fn outsider(org: &Org, group_id: &str) -> String {
+    org.users
+        .iter()
+        .find(|u| u.active && !org.memberships[group_id].contains(&u.account_id))
+        .expect("an active account outside the group")
+        .account_id
+        .clone()
+}
