@@ -29,3 +29,13 @@ pub fn parse_crash_account(id: &str) -> Option<(u64, u64)> {
     let (b, e) = id.strip_prefix('b')?.split_once("-e")?;
     Some((b.parse().ok()?, e.parse().ok()?))
 }
+
+/// Everything left to read on a child's pipe (empty when the pipe was not piped).
+pub fn drain(pipe: Option<impl std::io::Read>) -> String {
+    let mut out = String::new();
+    if let Some(mut p) = pipe {
+        p.read_to_string(&mut out)
+            .expect("a child's output is UTF-8");
+    }
+    out
+}

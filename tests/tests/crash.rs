@@ -54,13 +54,7 @@ fn sigkill_mid_append_loses_no_acknowledged_batch_and_no_batch_is_partial() {
         let status = child.wait().unwrap();
         let mut stdout = first;
         out.read_to_string(&mut stdout).unwrap();
-        let mut stderr = String::new();
-        child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut stderr)
-            .unwrap();
+        let stderr = grantledger_tests::drain(child.stderr.take());
         assert!(
             status.code().is_none(),
             "trial {trial}: the writer exited by itself: {stderr}"

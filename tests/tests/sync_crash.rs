@@ -5,7 +5,6 @@
 //! twice, none removed that was absent), and a further sync appends nothing.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -301,20 +300,8 @@ fn sigkill_mid_sync_leaves_a_verifying_log_and_the_next_sync_converges_without_d
         std::thread::sleep(delay);
         child.kill().unwrap(); // SIGKILL on Unix; harmless if it already exited
         let status = child.wait().unwrap();
-        let mut stderr = String::new();
-        child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut stderr)
-            .unwrap();
-        let mut stdout = String::new();
-        child
-            .stdout
-            .take()
-            .unwrap()
-            .read_to_string(&mut stdout)
-            .unwrap();
+        let stderr = grantledger_tests::drain(child.stderr.take());
+        let stdout = grantledger_tests::drain(child.stdout.take());
         if status.code().is_some() {
             assert!(status.success(), "trial {trial}: the sync failed: {stderr}");
             finished_before_the_kill += 1;
