@@ -395,7 +395,6 @@ struct Run<'a> {
     queue: VecDeque<Job>,
     gathers: BTreeMap<List, Gather>,
     group_index: GroupIndex,
-    project_keys: BTreeMap<ProjectId, String>,
     pending: Vec<Event>,
     all_events: Vec<Event>,
     writer: Option<Writer>,
@@ -536,21 +535,17 @@ impl Run<'_> {
             .and_then(|(_, (m, _))| m.max_results)
             .filter(|s| *s > 0)
             .unwrap_or(list.requested_page_size());
+        // One page marked last needs no fitting, unless its total says otherwise.
         let single = gather.pages.len() == 1
             && gather
                 .pages
                 .first_key_value()
-                .is_some_and(|(_, (m, _))| m.is_last == Some(true));
+                .is_some_and(|(_, (m, items))| {
+                    m.is_last == Some(true) && m.total.is_none_or(|t| t == items.len() as u64)
+                });
         if !single && !consistent(&gather.pages, size) {
             warn!(list = ?list, "pages fetched concurrently do not fit together; listing again page by page");
             self.relisted += 1;
-            self.gathers.insert(
-                list.clone(),
-                Gather {
-                    pages: BTreeMap::new(),
-                    outstanding: usize::MAX,
-                },
-            );
             self.queue.push_front(Job::Relist(list));
             return;
         }
@@ -659,7 +654,6 @@ impl Run<'_> {
             Ok(Payload::Projects(projects)) => {
                 for p in &projects {
                     let id = ProjectId::new(p.id.clone());
-                    self.project_keys.insert(id.clone(), p.key.clone());
                     self.discover(Scope::Roles(id.clone()), Job::RoleMap(id));
                 }
                 Data::Projects(projects)
@@ -994,7 +988,6 @@ pub async fn sync(
         queue: VecDeque::new(),
         gathers: BTreeMap::new(),
         group_index: GroupIndex::default(),
-        project_keys: BTreeMap::new(),
         pending: Vec::new(),
         all_events: Vec::new(),
         writer,
