@@ -1,5 +1,6 @@
 //! The client decodes every documentation example for the operations it uses:
-//! the files in `shared/jira/examples/` and the matching entries of
+//! the files in `vendor/jira/examples/` (vendored with their provenance, see
+//! `vendor/jira/PROVENANCE.md`) and the matching entries of
 //! `spec-examples.json`. Older (2022) examples lack `groupId` (and
 //! `accountType`); these tests pin down what the client does then.
 
@@ -14,7 +15,7 @@ use grantledger_jira::JiraError;
 use grantledger_model::AccountType;
 
 fn examples_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/jira/examples")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../vendor/jira/examples")
 }
 
 fn read(name: &str) -> Vec<u8> {
