@@ -23,7 +23,6 @@
 //! assert_eq!(e.event_type(), "GrantAdded");
 //! ```
 
-#![warn(missing_docs)]
 
 pub mod access;
 pub mod clock;

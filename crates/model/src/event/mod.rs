@@ -8,10 +8,13 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::access::{Grant, GrantCause};
-use crate::directory::{GroupRecord, ProjectRecord, RoleRecord, UserRecord};
-use crate::ids::{AccountId, GroupId, ProductKey, ProjectId, RoleId, SyncRunId};
-use crate::time::Timestamp;
+mod directory;
+mod grants;
+mod sync;
+
+pub use directory::*;
+pub use grants::*;
+pub use sync::*;
 
 /// Calls `$callback!` with every event type as `Name = schema_version`.
 ///
@@ -86,231 +89,63 @@ macro_rules! define_event_enum {
 
 for_each_event_type!(define_event_enum);
 
+/// The bounded context an event type belongs to. Every type is listed by name in
+/// [`Event::category`]; a new event type does not compile until it is given one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EventCategory {
+    /// A sync run's own bookkeeping: `SyncStarted`, `SyncCompleted`, `SyncFailed`.
+    SyncLifecycle,
+    /// What the site holds: `UserObserved`, `UserChanged`, `UserDeactivated`,
+    /// `UserReactivated`, `UserVanished`, `GroupObserved`, `GroupRenamed`,
+    /// `GroupVanished`, `ProjectObserved`, `ProjectChanged`, `ProjectVanished`,
+    /// `ProjectRoleObserved`, `ProjectRoleVanished`, `ProductAccessGroupsChanged`.
+    Directory,
+    /// Who holds what: `GrantAdded`, `GrantRemoved`.
+    Grant,
+}
+
 impl Event {
-    /// Whether this event changes who-has-what or what the directory holds (as
-    /// opposed to a sync's own bookkeeping).
+    /// The category of this event's type (an exhaustive list, no default).
+    pub fn category(&self) -> EventCategory {
+        match self {
+            Event::SyncStarted(_) | Event::SyncCompleted(_) | Event::SyncFailed(_) => {
+                EventCategory::SyncLifecycle
+            }
+            Event::UserObserved(_)
+            | Event::UserChanged(_)
+            | Event::UserDeactivated(_)
+            | Event::UserReactivated(_)
+            | Event::UserVanished(_)
+            | Event::GroupObserved(_)
+            | Event::GroupRenamed(_)
+            | Event::GroupVanished(_)
+            | Event::ProjectObserved(_)
+            | Event::ProjectChanged(_)
+            | Event::ProjectVanished(_)
+            | Event::ProjectRoleObserved(_)
+            | Event::ProjectRoleVanished(_)
+            | Event::ProductAccessGroupsChanged(_) => EventCategory::Directory,
+            Event::GrantAdded(_) | Event::GrantRemoved(_) => EventCategory::Grant,
+        }
+    }
+
+    /// Whether this event records what the site holds or who holds what: the
+    /// [`EventCategory::Directory`] and [`EventCategory::Grant`] events, and no
+    /// others (a sync's bookkeeping, and later requests, commands and campaigns,
+    /// are not access events).
     pub fn is_access_event(&self) -> bool {
-        !matches!(
-            self,
-            Event::SyncStarted(_) | Event::SyncCompleted(_) | Event::SyncFailed(_)
+        matches!(
+            self.category(),
+            EventCategory::Directory | EventCategory::Grant
         )
     }
-}
-
-/// Figures of one sync run.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SyncStats {
-    /// HTTP requests sent (retries included).
-    pub requests: u64,
-    /// Requests that were retries.
-    pub retries: u64,
-    /// The fewest requests that could have listed this site, given the page caps.
-    pub minimum_requests: u64,
-    /// Pages received.
-    pub pages: u64,
-    /// Items (users, groups, members, projects, actors...) seen.
-    pub items_seen: u64,
-    /// Events appended by the run, lifecycle events excluded.
-    pub events_written: u64,
-    /// Response bytes received.
-    pub bytes: u64,
-    /// Time spent waiting on rate limits, in milliseconds.
-    pub wait_ms: u64,
-    /// Wall time of the run, in milliseconds.
-    pub duration_ms: u64,
-}
-
-/// A sync run began.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SyncStarted {
-    /// The run.
-    pub run: SyncRunId,
-    /// The site, as configured (`acme.atlassian.net`).
-    pub site: String,
-    /// When it began.
-    pub started_at: Timestamp,
-}
-
-/// A sync run listed everything and recorded every difference.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SyncCompleted {
-    /// The run.
-    pub run: SyncRunId,
-    /// Its figures.
-    pub stats: SyncStats,
-}
-
-/// A sync run stopped before listing everything. What it recorded for scopes it
-/// finished stands; nothing was removed for scopes it did not finish.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SyncFailed {
-    /// The run.
-    pub run: SyncRunId,
-    /// Why, in one line (no secrets).
-    pub reason: String,
-    /// The scopes that were not finished.
-    pub unfinished_scopes: Vec<String>,
-    /// Its figures up to the failure.
-    pub stats: SyncStats,
-}
-
-/// A user was seen for the first time.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UserObserved {
-    /// The user.
-    pub user: UserRecord,
-}
-
-/// A user's display name, email or account type changed.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UserChanged {
-    /// Before.
-    pub before: UserRecord,
-    /// After.
-    pub after: UserRecord,
-}
-
-/// An active account became inactive.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UserDeactivated {
-    /// The account.
-    pub account_id: AccountId,
-}
-
-/// An inactive account became active again.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UserReactivated {
-    /// The account.
-    pub account_id: AccountId,
-}
-
-/// A completely listed user list no longer holds this account.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UserVanished {
-    /// The account.
-    pub account_id: AccountId,
-}
-
-/// A group was seen for the first time.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct GroupObserved {
-    /// The group.
-    pub group: GroupRecord,
-}
-
-/// A group (same id) has a new name.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct GroupRenamed {
-    /// The group.
-    pub group_id: GroupId,
-    /// The old name.
-    pub from: String,
-    /// The new name.
-    pub to: String,
-}
-
-/// A completely listed group list no longer holds this group.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct GroupVanished {
-    /// The group.
-    pub group_id: GroupId,
-    /// Its last known name.
-    pub name: String,
-}
-
-/// A project was seen for the first time.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ProjectObserved {
-    /// The project.
-    pub project: ProjectRecord,
-}
-
-/// A project's key, name or archived flag changed.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ProjectChanged {
-    /// Before.
-    pub before: ProjectRecord,
-    /// After.
-    pub after: ProjectRecord,
-}
-
-/// A completely listed project list no longer holds this project.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ProjectVanished {
-    /// The project.
-    pub project_id: ProjectId,
-    /// Its last known key.
-    pub key: String,
-}
-
-/// A project role was seen for the first time (or renamed: the record is the new state).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ProjectRoleObserved {
-    /// The role.
-    pub role: RoleRecord,
-}
-
-/// A project's completely listed roles no longer hold this role.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ProjectRoleVanished {
-    /// The project.
-    pub project_id: ProjectId,
-    /// The role.
-    pub role_id: RoleId,
-}
-
-/// The groups that give a product changed; `groups` is the whole new set.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ProductAccessGroupsChanged {
-    /// The product.
-    pub product: ProductKey,
-    /// The product's name.
-    pub name: String,
-    /// Every group that now gives access to it.
-    pub groups: Vec<GroupId>,
-}
-
-/// A principal gained an entitlement.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct GrantAdded {
-    /// Who gained what.
-    pub grant: Grant,
-    /// Why.
-    pub cause: GrantCause,
-}
-
-/// A principal lost an entitlement.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct GrantRemoved {
-    /// Who lost what.
-    pub grant: Grant,
-    /// Why.
-    pub cause: GrantCause,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ids::{AccountId, SyncRunId};
+    use crate::time::Timestamp;
 
     #[test]
     fn every_event_type_is_listed_once() {
@@ -337,5 +172,42 @@ mod tests {
         }
         .into();
         assert!(!s.is_access_event());
+        assert_eq!(s.category(), EventCategory::SyncLifecycle);
+    }
+
+    #[test]
+    fn categories_are_the_documented_lists() {
+        use crate::access::{Grant, GrantCause};
+        use crate::ids::GroupId;
+        let grant = Grant::membership(AccountId::from("a1"), GroupId::from("g1"));
+        let cause = GrantCause::ObservedInSync {
+            run: SyncRunId::from("r"),
+        };
+        let added: Event = GrantAdded {
+            grant: grant.clone(),
+            cause: cause.clone(),
+        }
+        .into();
+        let removed: Event = GrantRemoved { grant, cause }.into();
+        for e in [&added, &removed] {
+            assert_eq!(e.category(), EventCategory::Grant);
+            assert!(e.is_access_event());
+        }
+        let renamed: Event = GroupRenamed {
+            group_id: GroupId::from("g1"),
+            from: "a".into(),
+            to: "b".into(),
+        }
+        .into();
+        assert_eq!(renamed.category(), EventCategory::Directory);
+        let failed: Event = SyncFailed {
+            run: SyncRunId::from("r"),
+            reason: "x".into(),
+            unfinished_scopes: vec![],
+            stats: SyncStats::default(),
+        }
+        .into();
+        assert_eq!(failed.category(), EventCategory::SyncLifecycle);
+        assert!(!failed.is_access_event());
     }
 }
