@@ -37,7 +37,6 @@
 //! assert!(log.verify().unwrap().is_ok());
 //! ```
 
-#![warn(missing_docs)]
 
 mod anchor;
 pub mod codec;
