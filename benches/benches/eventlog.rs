@@ -1,5 +1,10 @@
 //! Event log throughput, replay, open time and disk use.
 //!
+//! Two baselines are measured in the same run: raw sled with one key per event
+//! (what sled costs without our chunking), and the physical limit — the same
+//! encoded record bytes appended to a plain file with one `fdatasync` per batch
+//! (what the disk costs, with no index at all).
+//!
 //! `cargo bench -p grantledger-benches --bench eventlog`
 //! Sizes: `GL_BENCH_EVENTS` (appended events per run, default 1,000,000),
 //! `GL_BENCH_BASELINE_EVENTS` (raw sled baseline, default 200,000),
@@ -65,6 +70,33 @@ fn raw_sled(events: u64) -> f64 {
     rate(events, start.elapsed())
 }
 
+/// The physical limit: `batches` (each the concatenated encoded bytes of one
+/// batch's records) appended to a plain file, one `fdatasync` per batch.
+fn plain_file(batches: &[Vec<u8>], events: u64) -> f64 {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let mut file = std::fs::File::create(dir.path().join("records")).unwrap();
+    let start = Instant::now();
+    for batch in batches {
+        file.write_all(batch).unwrap();
+        file.sync_data().unwrap();
+    }
+    rate(events, start.elapsed())
+}
+
+/// The encoded bytes of a log's records, concatenated per batch of `BATCH`.
+fn encoded_batches(log: &EventLog) -> Vec<Vec<u8>> {
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    for (i, r) in log.read_from(1).enumerate() {
+        if i as u64 % BATCH == 0 {
+            out.push(Vec::new());
+        }
+        let bytes = grantledger_eventlog::codec::encode(&r.expect("read")).0;
+        out.last_mut().unwrap().extend_from_slice(&bytes);
+    }
+    out
+}
+
 fn main() {
     let events = env_u64("GL_BENCH_EVENTS", 1_000_000);
     let baseline_events = env_u64("GL_BENCH_BASELINE_EVENTS", 200_000);
@@ -87,6 +119,7 @@ fn main() {
     let mut appends = Vec::new();
     let mut replays = Vec::new();
     let mut amplification = 0.0;
+    let mut physical_input = Vec::new();
     for _ in 0..runs.max(1) {
         let dir = tempfile::tempdir().unwrap();
         let log = EventLog::open(dir.path()).unwrap();
@@ -102,6 +135,9 @@ fn main() {
         }
         assert_eq!(n, events);
         replays.push(rate(events, start.elapsed()));
+        if physical_input.is_empty() {
+            physical_input = encoded_batches(&log);
+        }
         drop(log);
         amplification = dir_size(dir.path()) as f64 / (encoded * events) as f64;
     }
@@ -109,9 +145,22 @@ fn main() {
     replays.sort_by(f64::total_cmp);
     let append = appends[appends.len() / 2];
     let replay = replays[replays.len() / 2];
+    let mut physicals: Vec<f64> = (0..runs.max(1))
+        .map(|_| plain_file(&physical_input, events))
+        .collect();
+    physicals.sort_by(f64::total_cmp);
+    let physical = physicals[physicals.len() / 2];
+    drop(physical_input);
 
     println!("raw sled, one key per event, flush per batch: {base:>12.0} events/s (baseline)");
+    println!(
+        "plain file, same bytes, fdatasync per batch: {physical:>12.0} events/s (physical limit)"
+    );
     println!("durable batched append (flush + fsync):      {append:>12.0} events/s  ratio {:.1}x baseline  (goals: >= 400,000/s, >= 5x)", append / base);
+    println!(
+        "durable append / physical limit:             {:>12.2}x  (1.00x would be the disk's own speed)",
+        append / physical
+    );
     println!("full replay (read + decode + hash check):    {replay:>12.0} events/s  (goal: >= 1,000,000/s)");
     println!(
         "disk use / encoded bytes:                    {amplification:>12.2}x  (goal: <= 2.5x)"
