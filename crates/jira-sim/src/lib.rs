@@ -45,6 +45,7 @@
 
 mod error;
 mod faults;
+mod finders;
 mod generate;
 mod handlers;
 mod org;
