@@ -27,7 +27,7 @@ use grantledger_benches::{env_u64, mib, proc_status_bytes};
 use grantledger_eventlog::EventLog;
 use grantledger_ingest::{minimum_requests, sync, Outcome, Scope, SyncOptions, SyncReport};
 use grantledger_jira::{ApiToken, JiraClient, JiraConfig};
-use grantledger_jira_sim::{Credential, Faults, Org, Preset, SimServer};
+use grantledger_jira_sim::{Credential, Faults, Org, Preset};
 
 const SITE: &str = "sim.atlassian.net";
 const ROLE: &str = "GL_BENCH_ROLE";
@@ -63,14 +63,11 @@ fn serve_sim() {
         .enable_all()
         .build()
         .expect("a runtime");
-    let admin = Credential::admin_of(&org);
     let faults = Faults {
         latency,
         ..Faults::default()
     };
-    let server = runtime
-        .block_on(SimServer::start(org, vec![admin], faults))
-        .expect("the simulator starts");
+    let server = runtime.block_on(grantledger_testkit::start_sim(org, Vec::new(), faults));
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "base={} {sizes}", server.base_url()).expect("stdout");
