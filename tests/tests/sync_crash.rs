@@ -4,107 +4,24 @@
 //! exactly the site, the whole log replays without a duplicate (no grant added
 //! twice, none removed that was absent), and a further sync appends nothing.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use grantledger_eventlog::EventLog;
 use grantledger_ingest::{sync, Outcome, SyncOptions};
-use grantledger_jira::{ApiToken, JiraClient, JiraConfig};
+use grantledger_jira::JiraClient;
 use grantledger_jira_sim::{Credential, Faults, Org, Preset, SimServer, SimUser, SplitMix64};
 use grantledger_model::*;
-use grantledger_projection::SiteState;
 
-const SITE: &str = "sim.atlassian.net";
+use grantledger_testkit::SITE;
 const TRIALS: usize = 8;
 /// Added to every request during the trials, so that one sync of the small site
 /// takes about a second and the kills land in all of its phases.
 const LATENCY: Duration = Duration::from_millis(150);
 
-/// The state a correct sync leaves for `org`: every user, group, membership,
-/// project, role, role actor and product group.
-fn expected(org: &Org) -> SiteState {
-    let mut s = SiteState::default();
-    for u in &org.users {
-        let id = AccountId::new(u.account_id.as_str());
-        let email = u.email.clone().filter(|_| !u.email_hidden);
-        let user = UserRecord {
-            account_id: id.clone(),
-            account_type: AccountType::from_jira(&u.account_type),
-            display_name: u.display_name.clone(),
-            email,
-            active: u.active,
-        };
-        s.users.insert(id, user);
-    }
-    let mut id_of = BTreeMap::new();
-    for g in &org.groups {
-        let id = GroupId::new(g.group_id.as_str());
-        id_of.insert(g.name.as_str(), id.clone());
-        let name = g.name.clone();
-        s.groups
-            .insert(id.clone(), GroupRecord { group_id: id, name });
-    }
-    for (g, accounts) in org.memberships.iter().filter(|(_, m)| !m.is_empty()) {
-        let set = accounts
-            .iter()
-            .map(|a| AccountId::new(a.as_str()))
-            .collect();
-        s.members.insert(GroupId::new(g.as_str()), set);
-    }
-    for p in &org.projects {
-        let pid = ProjectId::new(p.id.as_str());
-        let record = ProjectRecord {
-            project_id: pid.clone(),
-            key: p.key.clone(),
-            name: p.name.clone(),
-            archived: p.archived,
-        };
-        s.projects.insert(pid.clone(), record);
-        for r in &p.roles {
-            let rid = RoleId::new(r.id.to_string());
-            let record = RoleRecord {
-                project_id: pid.clone(),
-                role_id: rid.clone(),
-                name: r.name.clone(),
-            };
-            let roles = s.roles.entry(pid.clone()).or_default();
-            roles.insert(rid.clone(), record);
-            let users = r
-                .user_actors
-                .iter()
-                .map(|a| Principal::User(a.as_str().into()));
-            let groups = r
-                .group_actors
-                .iter()
-                .map(|g| Principal::Group(g.as_str().into()));
-            let actors: BTreeSet<Principal> = users.chain(groups).collect();
-            if !actors.is_empty() {
-                s.role_actors.insert((pid.clone(), rid), actors);
-            }
-        }
-    }
-    for a in &org.application_roles {
-        let groups: BTreeSet<GroupId> =
-            a.groups.iter().map(|n| id_of[n.as_str()].clone()).collect();
-        if !groups.is_empty() {
-            s.products
-                .insert(ProductKey::new(a.key.as_str()), (a.name.clone(), groups));
-        }
-    }
-    s
-}
-
 fn assert_matches(log: &EventLog, org: &Org) {
-    let got = SiteState::load(log, SITE).unwrap();
-    let want = expected(org);
-    assert_eq!(got.users, want.users, "users");
-    assert_eq!(got.groups, want.groups, "groups");
-    assert_eq!(got.members, want.members, "members");
-    assert_eq!(got.projects, want.projects, "projects");
-    assert_eq!(got.roles, want.roles, "roles");
-    assert_eq!(got.role_actors, want.role_actors, "role actors");
-    assert_eq!(got.products, want.products, "products");
+    grantledger_testkit::assert_state_matches(log, SITE, org);
 }
 
 /// Replays the whole site stream and checks that no event repeats a fact: every
@@ -182,13 +99,7 @@ fn assert_no_duplicates(log: &EventLog) -> u64 {
 }
 
 fn client(sim: &SimServer) -> JiraClient {
-    let config = JiraConfig::for_base_url(
-        &sim.base_url(),
-        Credential::DEFAULT_EMAIL,
-        ApiToken::new(Credential::DEFAULT_TOKEN),
-    )
-    .unwrap();
-    JiraClient::new(config).unwrap()
+    grantledger_testkit::client_for(sim, Credential::DEFAULT_EMAIL, Credential::DEFAULT_TOKEN)
 }
 
 /// Changes the site the way people do between syncs, enough for a few batches of
@@ -272,14 +183,11 @@ fn sigkill_mid_sync_leaves_a_verifying_log_and_the_next_sync_converges_without_d
         .build()
         .unwrap();
     let org = Org::generate(Preset::Small, 23);
-    let admin = Credential::admin_of(&org);
     let faults = Faults {
         latency: LATENCY,
         ..Faults::default()
     };
-    let sim = runtime
-        .block_on(SimServer::start(org, vec![admin], faults))
-        .unwrap();
+    let sim = runtime.block_on(grantledger_testkit::start_sim(org, Vec::new(), faults));
     let dir = tempfile::tempdir().unwrap();
 
     let mut interrupted_after_appending = 0;
