@@ -37,7 +37,6 @@
 //! assert!(log.verify().unwrap().is_ok());
 //! ```
 
-
 mod anchor;
 pub mod codec;
 mod error;

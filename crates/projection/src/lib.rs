@@ -13,7 +13,6 @@
 //! time. Snapshots (to avoid replaying from position 1) and the query side (history,
 //! diffs between positions) come with their own issue.
 
-
 use std::collections::{BTreeMap, BTreeSet};
 
 use grantledger_eventlog::{EventLog, LogError, Position, Record};
