@@ -20,12 +20,12 @@ use crate::config::{check_base_url, site_url, JiraConfig, TokenKind, ATLASSIAN_G
 use crate::error::{excerpt, JiraError};
 use crate::metrics::{Counters, Metrics, Operation};
 use crate::paging::{
-    decode_audit, decode_bare_array, decode_page_bean, fingerprint, Cursor, PageDecoder, PageMeta,
-    Shape,
+    decode_audit, decode_bare_array, decode_page_bean, fingerprint, page_budget, Cursor,
+    PageDecoder, PageMeta, Shape,
 };
 use crate::types::{
-    ApplicationRole, AuditQuery, AuditRecord, ErrorCollection, Group, Project, ProjectRole,
-    RoleRef, TenantInfo, User,
+    ApplicationRole, AuditQuery, AuditRecord, Bounded, ErrorCollection, Group, Project,
+    ProjectRole, RoleRef, TenantInfo, User,
 };
 
 /// Page size of `/users/search` (Jira's maximum).
@@ -70,6 +70,17 @@ pub(crate) struct Inner {
     jitter: Jitter,
     /// Requests sent, for unit tests of the retry path.
     sent: AtomicU64,
+    /// Connection failures since the last answer, against the budget.
+    outage: Mutex<Outage>,
+}
+
+/// The current run of connection failures (no answer in between), and the
+/// time waited after connection failures over the client's life.
+#[derive(Debug, Default)]
+struct Outage {
+    since: Option<Duration>,
+    failures: u64,
+    waited: Duration,
 }
 
 impl fmt::Debug for JiraClient {
@@ -102,6 +113,8 @@ pub(crate) struct Answer {
 }
 
 enum Attempt {
+    /// The body went past the size limit; reading stopped there.
+    TooLarge,
     Answered {
         status: StatusCode,
         headers: reqwest::header::HeaderMap,
@@ -242,6 +255,7 @@ impl JiraClient {
                 clock,
                 jitter: Jitter::from_entropy(),
                 sent: AtomicU64::new(0),
+                outage: Mutex::new(Outage::default()),
                 config,
             }),
         })
@@ -348,15 +362,13 @@ impl JiraClient {
             Ok(resp) => {
                 let status = resp.status();
                 let headers = resp.headers().clone();
-                match resp.bytes().await {
-                    Ok(b) => {
-                        self.inner.counters.bytes(b.len());
-                        Attempt::Answered {
-                            status,
-                            headers,
-                            body: b.to_vec(),
-                        }
-                    }
+                match self.read_body(resp).await {
+                    Ok(Some(body)) => Attempt::Answered {
+                        status,
+                        headers,
+                        body,
+                    },
+                    Ok(None) => Attempt::TooLarge,
                     Err(e) => Attempt::Failed {
                         reason: transport_reason(&e, self.inner.config.timeout),
                         not_sent: false,
@@ -370,6 +382,64 @@ impl JiraClient {
         };
         drop(permit);
         result
+    }
+
+    /// Reads a body chunk by chunk, stopping (`None`) as soon as it would pass
+    /// the size limit: a server cannot make the client hold more than that.
+    async fn read_body(
+        &self,
+        mut resp: reqwest::Response,
+    ) -> Result<Option<Vec<u8>>, reqwest::Error> {
+        let limit = self.inner.config.limits.max_body_bytes;
+        if resp.content_length().is_some_and(|n| n > limit as u64) {
+            return Ok(None);
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await? {
+            self.inner.counters.bytes(chunk.len());
+            if body.len() + chunk.len() > limit {
+                return Ok(None);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Some(body))
+    }
+
+    /// An answer came: Jira is reachable, the outage (if any) is over.
+    fn reachable(&self) {
+        let mut o = self.inner.outage.lock().unwrap_or_else(|p| p.into_inner());
+        o.since = None;
+        o.failures = 0;
+    }
+
+    /// A connection failure: counts it against the budget. Fails with
+    /// [`JiraError::Unreachable`] once no answer came for longer than the
+    /// budget, or the time waited after connection failures (over the
+    /// client's life) would pass it with `next_wait` more.
+    fn unreachable(
+        &self,
+        endpoint: &'static str,
+        reason: &str,
+        next_wait: Duration,
+    ) -> Option<JiraError> {
+        self.inner.counters.connection_failure();
+        let budget = self.inner.config.unreachable_after;
+        let now = self.inner.clock.now();
+        let mut o = self.inner.outage.lock().unwrap_or_else(|p| p.into_inner());
+        let since = *o.since.get_or_insert(now);
+        o.failures += 1;
+        let during = now.saturating_sub(since);
+        if during >= budget || o.waited + next_wait > budget {
+            return Some(JiraError::Unreachable {
+                endpoint,
+                failures: o.failures,
+                during,
+                budget,
+                last: reason.to_owned(),
+            });
+        }
+        o.waited += next_wait;
+        None
     }
 
     /// Sends a call, retrying per the policy; returns a 2xx answer or a typed
@@ -391,8 +461,19 @@ impl JiraClient {
                 self.inner.counters.retry();
             }
             let outcome = self.attempt(call).await;
+            if matches!(outcome, Attempt::Answered { .. } | Attempt::TooLarge) {
+                self.reachable();
+            }
             // Decide: done, or how long to wait before the next attempt.
             let (wait, shared, last_error): (Duration, bool, JiraError) = match outcome {
+                Attempt::TooLarge => {
+                    return Err(JiraError::Limit {
+                        endpoint,
+                        what: "the response body".into(),
+                        limit: self.inner.config.limits.max_body_bytes as u64,
+                        unit: " bytes",
+                    });
+                }
                 Attempt::Answered { status, body, .. } if status.is_success() => {
                     self.calm_down();
                     return Ok(Answer { body });
@@ -460,6 +541,10 @@ impl JiraClient {
                     });
                 }
                 Attempt::Failed { reason, not_sent } => {
+                    let wait = backoff_delay(policy, attempts - 1, self.inner.jitter.factor());
+                    if let Some(e) = self.unreachable(endpoint, &reason, wait) {
+                        return Err(e);
+                    }
                     let err = JiraError::Transport {
                         endpoint,
                         reason,
@@ -468,8 +553,15 @@ impl JiraClient {
                     if !(call.repeatable || not_sent) {
                         return Err(err);
                     }
-                    let wait = backoff_delay(policy, attempts - 1, self.inner.jitter.factor());
-                    (wait, false, err)
+                    if attempts >= policy.max_attempts || waited + wait > policy.max_total_wait {
+                        return Err(err);
+                    }
+                    waited += wait;
+                    // Waiting after a connection failure is not rate-limit
+                    // waiting: counted apart, and against the outage budget.
+                    self.inner.counters.connection_waited(wait);
+                    self.inner.clock.sleep(wait).await;
+                    continue;
                 }
             };
             if attempts >= policy.max_attempts {
@@ -545,9 +637,23 @@ impl JiraClient {
     // ----- generic listing -------------------------------------------------
 
     fn pager<T>(&self, spec: ListSpec, decoder: PageDecoder<T>) -> Pager<T> {
+        let max_pages = match spec.shape {
+            Shape::Map => 1,
+            _ => page_budget(
+                spec.ceiling,
+                spec.page_size,
+                self.inner.config.limits.page_shrink,
+            ),
+        };
         Pager {
             client: self.clone(),
-            cursor: Cursor::new(spec.shape, spec.op.endpoint(), spec.start_param),
+            cursor: Cursor::bounded(
+                spec.shape,
+                spec.op.endpoint(),
+                spec.start_param,
+                spec.ceiling,
+                max_pages,
+            ),
             spec,
             decoder,
             _items: PhantomData,
@@ -592,6 +698,7 @@ impl JiraClient {
             ListSpec {
                 op: Operation::UsersSearch,
                 url: self.api_url(&["users", "search"]),
+                ceiling: self.inner.config.limits.max_users,
                 shape: Shape::BareArray,
                 start_param: "startAt",
                 size_param: "maxResults",
@@ -613,6 +720,7 @@ impl JiraClient {
             ListSpec {
                 op: Operation::GroupBulk,
                 url: self.api_url(&["group", "bulk"]),
+                ceiling: self.inner.config.limits.max_groups,
                 shape: Shape::PageBean,
                 start_param: "startAt",
                 size_param: "maxResults",
@@ -639,6 +747,7 @@ impl JiraClient {
             ListSpec {
                 op: Operation::GroupMember,
                 url,
+                ceiling: self.inner.config.limits.max_group_members,
                 shape: Shape::PageBean,
                 start_param: "startAt",
                 size_param: "maxResults",
@@ -668,6 +777,7 @@ impl JiraClient {
             ListSpec {
                 op: Operation::ProjectSearch,
                 url,
+                ceiling: self.inner.config.limits.max_projects,
                 shape: Shape::PageBean,
                 start_param: "startAt",
                 size_param: "maxResults",
@@ -700,27 +810,35 @@ impl JiraClient {
             .await?;
         self.inner.counters.page();
         let map: BTreeMap<String, String> = decode(op, &answer.body)?;
-        RoleRef::from_map(&map).map_err(|reason| JiraError::Decode {
+        let roles = RoleRef::from_map(&map).map_err(|reason| JiraError::Decode {
             endpoint: op.endpoint(),
             reason,
             excerpt: excerpt(&answer.body, 200),
-        })
+        })?;
+        self.check_lengths(op.endpoint(), &roles)?;
+        Ok(roles)
     }
 
     /// A role of a project with its actors (`/project/{k}/role/{id}`): users and
     /// groups (group actors are not expanded).
     pub async fn role(&self, project: &str, role_id: &str) -> Result<ProjectRole, JiraError> {
-        self.get_json(
-            Operation::ProjectRole,
-            self.api_url(&["project", project, "role", role_id]),
-            format!("role {role_id} of project '{project}'"),
-        )
-        .await
+        let role: ProjectRole = self
+            .get_json(
+                Operation::ProjectRole,
+                self.api_url(&["project", project, "role", role_id]),
+                format!("role {role_id} of project '{project}'"),
+            )
+            .await?;
+        self.check_lengths(
+            Operation::ProjectRole.endpoint(),
+            std::slice::from_ref(&role),
+        )?;
+        Ok(role)
     }
 
     /// Product access (`/applicationrole`): which groups grant which product.
     pub async fn application_roles(&self) -> Result<Vec<ApplicationRole>, JiraError> {
-        let roles = self
+        let roles: Vec<ApplicationRole> = self
             .get_json(
                 Operation::ApplicationRoles,
                 self.api_url(&["applicationrole"]),
@@ -728,6 +846,7 @@ impl JiraClient {
             )
             .await?;
         self.inner.counters.page();
+        self.check_lengths(Operation::ApplicationRoles.endpoint(), &roles)?;
         Ok(roles)
     }
 
@@ -750,6 +869,7 @@ impl JiraClient {
             ListSpec {
                 op: Operation::AuditRecords,
                 url,
+                ceiling: self.inner.config.limits.max_audit_records,
                 shape: Shape::PageBean,
                 start_param: "offset",
                 size_param: "limit",
@@ -763,6 +883,28 @@ impl JiraClient {
     /// The admin audit log, collected.
     pub async fn audit_records(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, JiraError> {
         self.audit_records_pages(query).collect_all().await
+    }
+
+    /// Fails with [`JiraError::Limit`] when an item holds an id or name longer
+    /// than the limits.
+    pub(crate) fn check_lengths<T: Bounded>(
+        &self,
+        endpoint: &'static str,
+        items: &[T],
+    ) -> Result<(), JiraError> {
+        let l = &self.inner.config.limits;
+        match items
+            .iter()
+            .find_map(|i| i.too_long(l.max_id_len, l.max_name_len))
+        {
+            None => Ok(()),
+            Some(t) => Err(JiraError::Limit {
+                endpoint,
+                what: format!("a {} of {} bytes", t.field, t.len),
+                limit: t.limit as u64,
+                unit: " bytes",
+            }),
+        }
     }
 
     #[cfg(test)]
@@ -779,6 +921,8 @@ struct ListSpec {
     start_param: &'static str,
     size_param: &'static str,
     page_size: u64,
+    /// The most items the listing may hold.
+    ceiling: u64,
     resource: String,
 }
 
@@ -810,7 +954,7 @@ impl<T> fmt::Debug for Pager<T> {
     }
 }
 
-impl<T> Pager<T> {
+impl<T: Bounded> Pager<T> {
     /// The next page's items, or `None` once the listing is complete. An empty
     /// page in the middle of a listing is returned as an empty `Vec`.
     pub async fn next_page(&mut self) -> Result<Option<Vec<T>>, JiraError> {
@@ -837,6 +981,11 @@ impl<T> Pager<T> {
         self.spec.page_size
     }
 
+    /// The most items this listing may hold (see [`crate::config::Limits`]).
+    pub fn ceiling(&self) -> u64 {
+        self.spec.ceiling
+    }
+
     async fn fetch(&self, start: u64) -> Result<(PageMeta, Vec<T>, u64), JiraError> {
         let mut url = self.spec.url.clone();
         url.query_pairs_mut()
@@ -852,11 +1001,13 @@ impl<T> Pager<T> {
         };
         let answer = self.client.execute(&call).await?;
         self.client.inner.counters.page();
-        let (meta, items) = (self.decoder)(&answer.body).map_err(|e| JiraError::Decode {
-            endpoint: self.spec.op.endpoint(),
-            reason: e.to_string(),
+        let endpoint = self.spec.op.endpoint();
+        let (meta, items) = (self.decoder)(&answer.body).map_err(|reason| JiraError::Decode {
+            endpoint,
+            reason,
             excerpt: excerpt(&answer.body, 200),
         })?;
+        self.client.check_lengths(endpoint, &items)?;
         Ok((meta, items, fingerprint(&answer.body)))
     }
 
@@ -1296,6 +1447,98 @@ mod transport_tests {
             "{e:?}"
         );
         assert!(e.to_string().contains("{\\\"accountId\\\": tru"), "{e}");
+    }
+}
+
+#[cfg(test)]
+mod limit_tests {
+    use super::transport_tests_support::*;
+    use super::*;
+    use crate::config::RetryPolicy;
+
+    #[tokio::test]
+    async fn a_body_past_the_limit_is_refused_not_held() {
+        let big = format!("{{\"accountId\":\"{}\"}}", "x".repeat(5000));
+        let (base, _) = scripted(vec![reply("200 OK", &[], &big)]).await;
+        let mut c =
+            JiraConfig::for_base_url(&base, "a@b.c", crate::secret::ApiToken::new("t")).unwrap();
+        c.limits.max_body_bytes = 1000;
+        let c = JiraClient::with_clock(c, Arc::new(FakeClock::default())).unwrap();
+        let e = c.myself().await.unwrap_err();
+        assert!(matches!(e, JiraError::Limit { limit: 1000, .. }), "{e:?}");
+        assert!(
+            e.to_string().contains(
+                "GET /rest/api/3/myself: the response body exceeds the limit of 1000 bytes"
+            ),
+            "{e}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_over_long_name_fails_the_listing() {
+        let page = format!(
+            r#"{{"startAt":0,"maxResults":50,"total":1,"isLast":true,"values":[{{"groupId":"g1","name":"{}"}}]}}"#,
+            "n".repeat(300)
+        );
+        let (base, _) = scripted(vec![reply("200 OK", &[], &page)]).await;
+        let mut c =
+            JiraConfig::for_base_url(&base, "a@b.c", crate::secret::ApiToken::new("t")).unwrap();
+        c.limits.max_name_len = 100;
+        let c = JiraClient::with_clock(c, Arc::new(FakeClock::default())).unwrap();
+        let e = c.groups().await.unwrap_err();
+        assert!(
+            e.to_string().contains(
+                "GET /rest/api/3/group/bulk: a name of 300 bytes exceeds the limit of 100 bytes"
+            ),
+            "{e}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_jira_ends_within_the_budget_and_is_not_rate_limit_waiting() {
+        // A port nobody listens on: every connection is refused.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        drop(listener);
+        let clock = Arc::new(FakeClock::default());
+        let mut cfg =
+            JiraConfig::for_base_url(&base, "a@b.c", crate::secret::ApiToken::new("t")).unwrap();
+        cfg.retry = RetryPolicy {
+            max_attempts: 4,
+            max_total_wait: Duration::from_secs(600),
+            base_delay: Duration::from_secs(2),
+            max_delay: Duration::from_secs(8),
+        };
+        cfg.unreachable_after = Duration::from_secs(30);
+        let c = JiraClient::with_clock(cfg, clock.clone()).unwrap();
+        // Each call gives up after its attempts; the outage goes on across calls
+        // until the budget ends it.
+        let mut errors = Vec::new();
+        for _ in 0..20 {
+            let e = c.myself().await.unwrap_err();
+            let done = matches!(e, JiraError::Unreachable { .. });
+            errors.push(e);
+            if done {
+                break;
+            }
+        }
+        let last = errors.last().unwrap();
+        assert!(matches!(last, JiraError::Unreachable { .. }), "{errors:?}");
+        assert!(
+            last.to_string().contains("Jira could not be reached"),
+            "{last}"
+        );
+        assert!(errors.len() > 1, "{errors:?}");
+        let slept: Duration = clock.sleeps.lock().unwrap().iter().sum();
+        assert!(slept <= Duration::from_secs(30), "{slept:?}");
+        let m = c.metrics();
+        assert_eq!(m.wait_ms, 0, "{m:?}");
+        // Counted per sleep in whole milliseconds.
+        assert!(
+            m.connection_wait_ms.abs_diff(slept.as_millis() as u64) <= 10,
+            "{m:?}"
+        );
+        assert_eq!(m.connection_failures, m.requests, "{m:?}");
     }
 }
 

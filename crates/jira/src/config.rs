@@ -77,6 +77,60 @@ pub struct JiraConfig {
     pub timeout: Duration,
     /// Retry policy.
     pub retry: RetryPolicy,
+    /// How long Jira may stay unreachable (every request failing to connect,
+    /// timing out or losing its connection, with no answer in between) before
+    /// every request of this client fails with [`JiraError::Unreachable`]. The
+    /// time also bounds the total waited after connection failures.
+    pub unreachable_after: Duration,
+    /// What a server can make the client hold.
+    pub limits: Limits,
+}
+
+/// Default for [`JiraConfig::unreachable_after`].
+pub const DEFAULT_UNREACHABLE_AFTER: Duration = Duration::from_secs(180);
+
+/// Bounds on what a server can make the client hold or do. Past any of them the
+/// listing (or request) fails with [`JiraError::Limit`], naming the endpoint and
+/// the limit. The defaults sit well above the largest real Jira Cloud site.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// The largest response body read, in bytes (the largest real page, 1,000
+    /// users, is about 1 MiB).
+    pub max_body_bytes: usize,
+    /// The longest id (account, group, project, role) accepted, in bytes.
+    pub max_id_len: usize,
+    /// The longest name, key, email or URL accepted, in bytes.
+    pub max_name_len: usize,
+    /// The most users one listing of `/users/search` may hold.
+    pub max_users: u64,
+    /// The most groups `/group/bulk` may list.
+    pub max_groups: u64,
+    /// The most members one group's listing may hold.
+    pub max_group_members: u64,
+    /// The most projects `/project/search` may list.
+    pub max_projects: u64,
+    /// The most audit records one query may return.
+    pub max_audit_records: u64,
+    /// How far below the page size asked a server may clamp its pages and still
+    /// be followed to the ceiling: a listing may take at most
+    /// `ceil(ceiling / page size asked) × page_shrink + 11` pages.
+    pub page_shrink: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body_bytes: 16 * 1024 * 1024,
+            max_id_len: 256,
+            max_name_len: 4096,
+            max_users: 200_000,
+            max_groups: 50_000,
+            max_group_members: 50_000,
+            max_projects: 20_000,
+            max_audit_records: 1_000_000,
+            page_shrink: 20,
+        }
+    }
 }
 
 impl JiraConfig {
@@ -93,6 +147,8 @@ impl JiraConfig {
             concurrency: DEFAULT_CONCURRENCY,
             timeout: DEFAULT_TIMEOUT,
             retry: RetryPolicy::default(),
+            unreachable_after: DEFAULT_UNREACHABLE_AFTER,
+            limits: Limits::default(),
         }
     }
 

@@ -124,13 +124,47 @@ pub enum JiraError {
     },
 
     /// The server does not advance through pages (a repeated `startAt`,
-    /// `nextPage` or page), or its paging is otherwise inconsistent.
-    #[error("{endpoint}: paging does not advance: {detail}; stopped to avoid an endless loop")]
+    /// `nextPage` or page), or its paging does not prove the listing complete
+    /// (an offset other than asked, a `total` that changes or disagrees with
+    /// the items received). The listing is unfinished.
+    #[error("{endpoint}: paging does not advance or does not add up: {detail}; the listing was stopped and counts as unfinished")]
     Pagination {
         /// The operation.
         endpoint: &'static str,
         /// What was seen.
         detail: String,
+    },
+
+    /// A server answered more than the client accepts to hold: a body larger
+    /// than the limit, an over-long name or id, a listing beyond its ceiling.
+    #[error("{endpoint}: {what} exceeds the limit of {limit}{unit}; the listing counts as unfinished (raise the limit in the configuration if the site really is that large)")]
+    Limit {
+        /// The operation.
+        endpoint: &'static str,
+        /// What went past the limit, e.g. "the response body" or "the user
+        /// listing's item count (reported total 1000000000000)".
+        what: String,
+        /// The limit.
+        limit: u64,
+        /// The limit's unit ("bytes", "items", "pages"), with a leading space.
+        unit: &'static str,
+    },
+
+    /// Jira could not be reached: every request failed to connect, timed out or
+    /// lost its connection for longer than the configured budget. Fatal for a
+    /// sync: no later request can fare better.
+    #[error("{endpoint}: Jira could not be reached: {failures} connection failures and no answer for {during:?} (budget {budget:?}); last failure: {last}")]
+    Unreachable {
+        /// The operation that hit the budget.
+        endpoint: &'static str,
+        /// Connection failures counted since the last answer.
+        failures: u64,
+        /// How long no request was answered.
+        during: Duration,
+        /// The configured budget.
+        budget: Duration,
+        /// The last failure's reason.
+        last: String,
     },
 
     /// A field grantledger needs is missing from a response.

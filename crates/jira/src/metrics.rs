@@ -126,6 +126,8 @@ pub(crate) struct Counters {
     pages: AtomicU64,
     bytes: AtomicU64,
     wait_ms: AtomicU64,
+    connection_wait_ms: AtomicU64,
+    connection_failures: AtomicU64,
     rate_limited: AtomicU64,
     by_op: [AtomicU64; 14],
 }
@@ -154,6 +156,17 @@ impl Counters {
         );
     }
 
+    /// Time waited after a connection failure (not a rate limit).
+    pub(crate) fn connection_waited(&self, d: std::time::Duration) {
+        self.connection_wait_ms.fetch_add(
+            d.as_millis().min(u128::from(u64::MAX)) as u64,
+            Ordering::Relaxed,
+        );
+    }
+    pub(crate) fn connection_failure(&self) {
+        self.connection_failures.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub(crate) fn snapshot(&self) -> Metrics {
         let mut by_operation = BTreeMap::new();
         for op in Operation::ALL {
@@ -168,6 +181,8 @@ impl Counters {
             pages: self.pages.load(Ordering::Relaxed),
             bytes_received: self.bytes.load(Ordering::Relaxed),
             wait_ms: self.wait_ms.load(Ordering::Relaxed),
+            connection_wait_ms: self.connection_wait_ms.load(Ordering::Relaxed),
+            connection_failures: self.connection_failures.load(Ordering::Relaxed),
             rate_limited: self.rate_limited.load(Ordering::Relaxed),
             by_operation,
         }
@@ -185,8 +200,15 @@ pub struct Metrics {
     pub pages: u64,
     /// Response body bytes received.
     pub bytes_received: u64,
-    /// Milliseconds spent waiting (backoff, `Retry-After`, site-wide pauses).
+    /// Milliseconds spent waiting on Jira's pushback (`Retry-After`, site-wide
+    /// pauses, backoff after 429/5xx answers). Waiting after a connection
+    /// failure is counted in `connection_wait_ms` instead.
     pub wait_ms: u64,
+    /// Milliseconds spent waiting after connection failures (refused, timed
+    /// out, dropped) before trying again.
+    pub connection_wait_ms: u64,
+    /// Requests that got no answer (refused, timed out, dropped).
+    pub connection_failures: u64,
     /// 429 responses seen.
     pub rate_limited: u64,
     /// Requests per operation (`METHOD path-template`), only those used.

@@ -334,17 +334,14 @@ pub struct ApplicationRole {
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditRecords {
-    /// The offset of this page.
-    #[serde(default)]
-    pub offset: Option<u64>,
-    /// The effective page size.
-    #[serde(default)]
-    pub limit: Option<u64>,
+    /// The offset of this page (required, like a PageBean's `startAt`).
+    pub offset: u64,
+    /// The effective page size (required).
+    pub limit: u64,
     /// The number of matching records.
     #[serde(default)]
     pub total: Option<u64>,
-    /// The records.
-    #[serde(default)]
+    /// The records (required).
     pub records: Vec<AuditRecord>,
 }
 
@@ -461,16 +458,17 @@ pub struct TenantInfo {
     pub cloud_id: String,
 }
 
-/// The three list shapes' PageBean envelope.
+/// The PageBean envelope. `startAt`, `maxResults` and `values` are what make
+/// a page a page (Jira always sends them), so they are required: Jira's error
+/// body, `{}` or any other object without them is a decode error, never an
+/// empty page. `total`, `isLast` and `nextPage` are optional per operation.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PageBean<T> {
     /// The page's offset, as the server echoes it.
-    #[serde(default)]
-    pub start_at: Option<u64>,
+    pub start_at: u64,
     /// The effective (possibly clamped) page size.
-    #[serde(default)]
-    pub max_results: Option<u64>,
+    pub max_results: u64,
     /// The number of items, when the operation reports it.
     #[serde(default)]
     pub total: Option<u64>,
@@ -481,7 +479,6 @@ pub struct PageBean<T> {
     #[serde(default)]
     pub next_page: Option<String>,
     /// The items.
-    #[serde(default = "Vec::new")]
     pub values: Vec<T>,
 }
 
@@ -496,4 +493,101 @@ pub enum WriteOutcome {
     /// The first attempt's outcome was unknown (dropped connection, timeout); a
     /// re-check showed the desired state is in effect.
     ConfirmedAfterRetry,
+}
+
+/// A string of a response that is longer than the client accepts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TooLong {
+    /// Which field, e.g. "displayName".
+    pub field: &'static str,
+    /// Its length in bytes.
+    pub len: usize,
+    /// The limit it broke.
+    pub limit: usize,
+}
+
+/// Checks the lengths of a response item's ids and names against the limits,
+/// so a server cannot make the client store a 50 MiB display name.
+pub trait Bounded {
+    /// The first string past its limit, if any. `max_id` bounds ids,
+    /// `max_name` names, keys, emails and URLs.
+    fn too_long(&self, max_id: usize, max_name: usize) -> Option<TooLong>;
+}
+
+fn check_len(field: &'static str, value: Option<&str>, limit: usize) -> Option<TooLong> {
+    let len = value.map_or(0, str::len);
+    (len > limit).then_some(TooLong { field, len, limit })
+}
+
+impl Bounded for User {
+    fn too_long(&self, max_id: usize, max_name: usize) -> Option<TooLong> {
+        check_len("accountId", Some(&self.account_id), max_id)
+            .or_else(|| check_len("accountType", self.account_type.as_deref(), max_name))
+            .or_else(|| check_len("displayName", self.display_name.as_deref(), max_name))
+            .or_else(|| check_len("emailAddress", self.email_address.as_deref(), max_name))
+    }
+}
+
+impl Bounded for Group {
+    fn too_long(&self, max_id: usize, max_name: usize) -> Option<TooLong> {
+        check_len("groupId", self.group_id.as_deref(), max_id)
+            .or_else(|| check_len("name", self.name.as_deref(), max_name))
+    }
+}
+
+impl Bounded for Project {
+    fn too_long(&self, max_id: usize, max_name: usize) -> Option<TooLong> {
+        check_len("id", Some(&self.id), max_id)
+            .or_else(|| check_len("key", Some(&self.key), max_name))
+            .or_else(|| check_len("name", self.name.as_deref(), max_name))
+    }
+}
+
+impl Bounded for RoleRef {
+    fn too_long(&self, max_id: usize, max_name: usize) -> Option<TooLong> {
+        check_len("role id", Some(self.id.as_str()), max_id)
+            .or_else(|| check_len("role name", Some(&self.name), max_name))
+            .or_else(|| check_len("role URL", Some(&self.url), max_name))
+    }
+}
+
+impl Bounded for ProjectRole {
+    fn too_long(&self, max_id: usize, max_name: usize) -> Option<TooLong> {
+        check_len("name", self.name.as_deref(), max_name).or_else(|| {
+            self.actors.iter().find_map(|a| {
+                check_len("displayName", a.display_name.as_deref(), max_name)
+                    .or_else(|| check_len("accountId", a.account_id(), max_id))
+                    .or_else(|| {
+                        a.actor_group.as_ref().and_then(|g| {
+                            check_len("groupId", g.group_id.as_deref(), max_id)
+                                .or_else(|| check_len("group name", g.name.as_deref(), max_name))
+                        })
+                    })
+            })
+        })
+    }
+}
+
+impl Bounded for ApplicationRole {
+    fn too_long(&self, max_id: usize, max_name: usize) -> Option<TooLong> {
+        check_len("key", Some(&self.key), max_name)
+            .or_else(|| check_len("name", self.name.as_deref(), max_name))
+            .or_else(|| {
+                self.groups
+                    .iter()
+                    .find_map(|g| check_len("group name", Some(g), max_name))
+            })
+            .or_else(|| {
+                self.group_details
+                    .iter()
+                    .find_map(|g| g.too_long(max_id, max_name))
+            })
+    }
+}
+
+impl Bounded for AuditRecord {
+    fn too_long(&self, _max_id: usize, max_name: usize) -> Option<TooLong> {
+        // Audit records are read, not stored by sync; bound the summary only.
+        check_len("summary", self.summary.as_deref(), max_name)
+    }
 }
