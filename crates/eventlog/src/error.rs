@@ -4,6 +4,7 @@ use grantledger_model::{EventId, StreamId};
 use std::path::PathBuf;
 
 use crate::codec::CodecError;
+use crate::holder::Holder;
 use crate::record::{ExpectedVersion, Position};
 
 /// What went wrong in the log.
@@ -35,7 +36,7 @@ pub enum LogError {
     #[error("invalid batch: {0}")]
     InvalidBatch(String),
     /// A stored record or value could not be decoded.
-    #[error("the log is damaged at position {position}: {source}; run `grantledger log verify` for the first bad position")]
+    #[error("the log is damaged at position {position}: {source}")]
     Corrupt {
         /// The position (or the nearest known one).
         position: Position,
@@ -44,10 +45,22 @@ pub enum LogError {
         source: CodecError,
     },
     /// Another process has the log open.
-    #[error("the log at {path} is in use by another process (only one writer may open it); stop the other grantledger process and retry")]
+    #[error("the log at {path} is in use by another process{} (one process at a time may open it)", holder.as_ref().map_or_else(String::new, |h| format!(", {h}")))]
     Locked {
-        /// The data directory.
+        /// The log directory.
         path: PathBuf,
+        /// The process holding it, when it left its holder file (see
+        /// [`crate::HOLDER_FILE`]) and is still running.
+        holder: Option<Holder>,
+    },
+    /// A consistent copy of the log could not be taken: it changed during every
+    /// attempt.
+    #[error("the log at {path} kept changing while it was copied ({attempts} attempts)")]
+    Busy {
+        /// The log directory.
+        path: PathBuf,
+        /// How many copies were tried.
+        attempts: u32,
     },
     /// An earlier append failed after it reached the storage engine: whether it is
     /// durable is unknown until the log is reopened.
@@ -55,7 +68,7 @@ pub enum LogError {
     Poisoned,
     /// The database holds fewer records than its head anchor says it had: it was
     /// cut short or replaced by an older copy. Appending would fork the history.
-    #[error("the log was rolled back: its anchor records position {anchor} but the database ends at {head}; restore the database from a backup (or run `grantledger log verify` to see what is missing) before writing to it")]
+    #[error("the log was rolled back: its anchor records position {anchor} but the database ends at {head}; restore the database from a backup before writing to it")]
     RolledBack {
         /// The anchor's position.
         anchor: Position,
@@ -64,7 +77,7 @@ pub enum LogError {
     },
     /// The database and its head anchor disagree; appends are refused so that the
     /// evidence stays as found.
-    #[error("the log does not match its head anchor ({reason}); appending is refused so the evidence stays as found: run `grantledger log verify`, and restore the database and its anchor file together from a backup")]
+    #[error("the log does not match its head anchor ({reason}); appending is refused so the evidence stays as found: restore the database and its anchor file together from a backup")]
     AnchorMismatch {
         /// What disagrees.
         reason: String,
@@ -90,6 +103,33 @@ pub enum LogError {
 }
 
 impl LogError {
+    /// The kind of the operating-system error behind this one, if there is one
+    /// (e.g. `StorageFull`, `PermissionDenied`, `ReadOnlyFilesystem`), so that
+    /// callers can classify failures by type.
+    pub fn io_kind(&self) -> Option<std::io::ErrorKind> {
+        match self {
+            LogError::Io { source, .. } => Some(source.kind()),
+            LogError::Storage {
+                source: sled::Error::Io(e),
+                ..
+            } => Some(e.kind()),
+            _ => None,
+        }
+    }
+
+    /// True when stored bytes could not be decoded: the files are damaged (the
+    /// storage engine's own checksums, or our decoder).
+    pub fn is_damage(&self) -> bool {
+        matches!(
+            self,
+            LogError::Corrupt { .. }
+                | LogError::Storage {
+                    source: sled::Error::Corruption { .. },
+                    ..
+                }
+        )
+    }
+
     /// The same refusal again, for a later append on a distrusted handle.
     pub(crate) fn clone_for_refusal(&self) -> LogError {
         match self {

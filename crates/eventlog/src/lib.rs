@@ -19,7 +19,8 @@
 //!
 //! What this crate does not do: interpret events (that is `grantledger-projection`),
 //! talk to Jira, or let anyone but the single writer in this process append (sled
-//! locks the directory against a second process).
+//! locks the directory against a second process, which gets [`LogError::Locked`]
+//! naming the holder; it can read a consistent copy with [`EventLog::open_copy`]).
 //!
 //! ```
 //! use grantledger_eventlog::{EventLog, ExpectedVersion, NewEvent};
@@ -41,6 +42,7 @@ mod anchor;
 pub mod codec;
 mod error;
 mod export;
+mod holder;
 mod keys;
 mod log;
 mod record;
@@ -49,6 +51,7 @@ mod verify;
 pub use anchor::{parse as parse_head, ANCHOR_FILE};
 pub use error::{LogError, Result};
 pub use export::{export_schema, verify_export, ExportExpectations, ExportRecord, ExportSummary};
+pub use holder::{Holder, HOLDER_FILE};
 pub use log::{EventLog, OpenOptions, RecordIter};
 pub use record::{Appended, ExpectedVersion, Hash, Head, NewEvent, Position, Record};
 pub use verify::{Problem, ProblemKind, VerifyReport};

@@ -13,6 +13,7 @@ use tracing::debug;
 use crate::anchor::{self, Anchor};
 use crate::codec::{self, ChunkWriter, Unsealed};
 use crate::error::{LogError, Result};
+use crate::holder::{self, Holder};
 use crate::keys;
 use crate::record::{Appended, ExpectedVersion, Hash, Head, NewEvent, Position, Record};
 
@@ -29,6 +30,8 @@ const SEGMENT_SIZE: usize = 8 * 1024 * 1024;
 const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 /// The storage layout this code reads and writes.
 const LAYOUT_VERSION: u8 = 1;
+/// How many times [`EventLog::open_copy`] tries to copy a log that keeps changing.
+const COPY_ATTEMPTS: u32 = 5;
 
 /// Options for [`EventLog::open_with`].
 #[derive(Clone)]
@@ -65,6 +68,9 @@ pub struct EventLog {
 struct Inner {
     db: sled::Db,
     dir: PathBuf,
+    /// Set on a handle opened by [`EventLog::open_copy`]: the directory it reads
+    /// is a private copy, so it never appends.
+    copy_of: Option<PathBuf>,
     db_file: File,
     clock: Arc<dyn Clock>,
     writer: Mutex<Writer>,
@@ -104,10 +110,57 @@ impl EventLog {
 
     /// Opens (or creates) the log in `dir`. Opening reads the stored head; it does
     /// not scan the log.
+    ///
+    /// A new directory is created readable by its owner alone (0700), and the
+    /// log's files are kept at 0600: they hold users' names and emails. While the
+    /// handle is open, a holder file beside the database names this process, so
+    /// that another process finding the log locked can say who holds it
+    /// ([`LogError::Locked`]).
     pub fn open_with(dir: impl AsRef<Path>, options: OpenOptions) -> Result<EventLog> {
-        let dir = dir.as_ref().to_path_buf();
+        Self::open_inner(dir.as_ref().to_path_buf(), options, None)
+    }
+
+    /// Opens a private copy of the log in `dir`, made in `scratch` (an empty
+    /// directory the caller owns and removes afterwards), for reading only: the
+    /// way to verify or export a log that another process holds, that sits on a
+    /// read-only file system, or on a full disk (when `scratch` is elsewhere).
+    ///
+    /// The copy is consistent: the files are copied whole and the copy is kept
+    /// only if no file of the log changed (length, modification time, anchor
+    /// line) while it was made; otherwise it is tried again, up to a few times
+    /// ([`LogError::Busy`]). A copy is what a crash at that moment would have left,
+    /// and the log recovers from that to its last acknowledged append. The handle
+    /// refuses appends.
+    pub fn open_copy(dir: impl AsRef<Path>, scratch: impl AsRef<Path>) -> Result<EventLog> {
+        let dir = dir.as_ref();
+        let scratch = scratch.as_ref();
+        for attempt in 1..=COPY_ATTEMPTS {
+            let before = fingerprint(dir)?;
+            copy_tree(dir, scratch)?;
+            if fingerprint(dir)? == before {
+                debug!(from = %dir.display(), to = %scratch.display(), attempt, "copied the log");
+                return Self::open_inner(
+                    scratch.to_path_buf(),
+                    OpenOptions::default(),
+                    Some(dir.to_path_buf()),
+                );
+            }
+            clear_dir(scratch)?;
+            std::thread::sleep(std::time::Duration::from_millis(20 * u64::from(attempt)));
+        }
+        Err(LogError::Busy {
+            path: dir.to_path_buf(),
+            attempts: COPY_ATTEMPTS,
+        })
+    }
+
+    fn open_inner(
+        dir: PathBuf,
+        options: OpenOptions,
+        copy_of: Option<PathBuf>,
+    ) -> Result<EventLog> {
         if !dir.exists() {
-            std::fs::create_dir_all(&dir).map_err(LogError::io(&dir))?;
+            create_private_dir(&dir).map_err(LogError::io(&dir))?;
             if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
                 fsync_dir(parent)?;
             }
@@ -127,7 +180,10 @@ impl EventLog {
                 Ok(db) => break db,
                 Err(sled::Error::Io(io)) if io.to_string().contains("could not acquire lock") => {
                     if std::time::Instant::now() >= deadline {
-                        return Err(LogError::Locked { path: dir.clone() });
+                        return Err(LogError::Locked {
+                            holder: Holder::read_live(&dir),
+                            path: dir.clone(),
+                        });
                     }
                     std::thread::sleep(std::time::Duration::from_millis(10));
                 }
@@ -141,6 +197,14 @@ impl EventLog {
         };
         let db_path = dir.join("db");
         let db_file = File::open(&db_path).map_err(LogError::io(&db_path))?;
+        // Ours now: a holder file left behind was stale.
+        let since = chrono::DateTime::from_timestamp_micros(options.clock.now().as_micros())
+            .map_or_else(String::new, |t| {
+                t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            });
+        if let Err(e) = Holder::this_process(since).write(&dir) {
+            tracing::info!(dir = %dir.display(), error = %e, "cannot write the log's holder file");
+        }
 
         let anchor_head = match anchor::read(&dir)? {
             Some(Ok(h)) => Some(h),
@@ -203,12 +267,14 @@ impl EventLog {
             }
             Some(anchor)
         };
+        restrict_files(&dir);
         let (head_tx, _) = watch::channel(head.position);
         debug!(dir = %dir.display(), head = head.position, "opened event log");
         Ok(EventLog {
             inner: Arc::new(Inner {
                 db,
                 dir,
+                copy_of,
                 db_file,
                 clock: options.clock,
                 writer: Mutex::new(Writer {
@@ -287,9 +353,14 @@ impl EventLog {
         Ok(None)
     }
 
-    /// The data directory.
+    /// The directory this handle reads (for a copy, the copy's).
     pub fn dir(&self) -> &Path {
         &self.inner.dir
+    }
+
+    /// For a handle from [`EventLog::open_copy`], the log it is a copy of.
+    pub fn copy_of(&self) -> Option<&Path> {
+        self.inner.copy_of.as_deref()
     }
 
     /// The last durable record's position and hash.
@@ -365,6 +436,12 @@ impl EventLog {
         }
         if let Err(e) = StreamId::parse(stream.as_str()) {
             return Err(LogError::InvalidBatch(e.to_string()));
+        }
+        if let Some(original) = &self.inner.copy_of {
+            return Err(LogError::InvalidBatch(format!(
+                "this handle reads a copy of the log at {}; it does not append",
+                original.display()
+            )));
         }
         let mut w = self.writer();
         if w.poisoned {
@@ -668,6 +745,121 @@ impl EventLog {
         let _w = self.writer();
         f()
     }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        holder::remove_own(&self.dir);
+    }
+}
+
+/// Creates `dir` and its missing parents readable by the owner alone.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt as _;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+/// Takes group and other permissions off the log's files (sled creates them with
+/// the process's umask). Best effort: a file that cannot be changed is logged.
+fn restrict_files(dir: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let Ok(meta) = entry.metadata() else { continue };
+            let mode = meta.permissions().mode();
+            if meta.is_file() && mode & 0o077 != 0 {
+                let tightened = std::fs::Permissions::from_mode(mode & 0o700);
+                if let Err(e) = std::fs::set_permissions(entry.path(), tightened) {
+                    tracing::warn!(file = %entry.path().display(), error = %e, "cannot restrict a log file to its owner");
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+}
+
+/// One file of a log directory: path, length, modification time, and (for the
+/// anchor) its content.
+type FileState = (PathBuf, u64, Option<std::time::SystemTime>, Vec<u8>);
+
+/// What identifies the state of a log directory's files: every file's path,
+/// length and modification time, and the anchor's line.
+fn fingerprint(dir: &Path) -> Result<Vec<FileState>> {
+    let mut out = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        for entry in std::fs::read_dir(&d).map_err(LogError::io(&d))? {
+            let entry = entry.map_err(LogError::io(&d))?;
+            let path = entry.path();
+            if entry.file_name() == holder::HOLDER_FILE {
+                continue;
+            }
+            let meta = entry.metadata().map_err(LogError::io(&path))?;
+            if meta.is_dir() {
+                pending.push(path);
+                continue;
+            }
+            let content = if entry.file_name() == anchor::ANCHOR_FILE {
+                std::fs::read(&path).map_err(LogError::io(&path))?
+            } else {
+                Vec::new()
+            };
+            out.push((path, meta.len(), meta.modified().ok(), content));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Copies the regular files of `from` (and its subdirectories) into `to`,
+/// leaving out the holder file. Symbolic links and special files are refused.
+fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+    for entry in std::fs::read_dir(from).map_err(LogError::io(from))? {
+        let entry = entry.map_err(LogError::io(from))?;
+        let src = entry.path();
+        let dst = to.join(entry.file_name());
+        if entry.file_name() == holder::HOLDER_FILE {
+            continue;
+        }
+        let kind = entry.file_type().map_err(LogError::io(&src))?;
+        if kind.is_dir() {
+            create_private_dir(&dst).map_err(LogError::io(&dst))?;
+            copy_tree(&src, &dst)?;
+        } else if kind.is_file() {
+            std::fs::copy(&src, &dst).map_err(LogError::io(&dst))?;
+        } else {
+            return Err(LogError::io(&src)(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "not a regular file; a log directory holds only files and directories",
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Empties `dir` (a failed copy attempt), keeping the directory.
+fn clear_dir(dir: &Path) -> Result<()> {
+    for entry in std::fs::read_dir(dir).map_err(LogError::io(dir))? {
+        let path = entry.map_err(LogError::io(dir))?.path();
+        let removed = if path.is_dir() {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        removed.map_err(LogError::io(&path))?;
+    }
+    Ok(())
 }
 
 /// fsyncs a directory, so the entries created in it are durable.

@@ -37,6 +37,9 @@ pub struct SyncOptions {
     pub clock: Arc<dyn Clock>,
     /// Told about progress after every scope.
     pub observer: Option<Arc<dyn SyncObserver>>,
+    /// When this turns `true` the run stops fetching, records the scopes already
+    /// listed and closes with `SyncFailed` ("interrupted").
+    pub cancel: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 impl SyncOptions {
@@ -50,6 +53,7 @@ impl SyncOptions {
             batch_events: 1_000,
             clock: Arc::new(SystemClock),
             observer: None,
+            cancel: None,
         }
     }
 }
@@ -141,6 +145,9 @@ pub struct SyncReport {
     pub dry_run_events: Vec<Event>,
     /// Things worth knowing that did not fail the run.
     pub warnings: Vec<String>,
+    /// Routine steps worth explaining (not problems), e.g. removals confirmed by a
+    /// second listing.
+    pub notes: Vec<String>,
 }
 
 /// A sync could not record its outcome.
@@ -1014,6 +1021,7 @@ pub async fn sync(
 
     let mut jobs: JoinSet<Done> = JoinSet::new();
     let limit = opts.concurrency.max(1);
+    let mut cancel = opts.cancel.clone();
     loop {
         while r.fatal.is_none() && jobs.len() < limit {
             let Some(job) = r.queue.pop_front() else {
@@ -1021,7 +1029,17 @@ pub async fn sync(
             };
             jobs.spawn(run_job(client.clone(), job));
         }
-        let Some(done) = jobs.join_next().await else {
+        let next = tokio::select! {
+            next = jobs.join_next() => Some(next),
+            () = cancelled(&mut cancel) => None,
+        };
+        let Some(next) = next else {
+            r.fatal.get_or_insert_with(|| "interrupted".to_owned());
+            jobs.abort_all();
+            while jobs.join_next().await.is_some() {}
+            break;
+        };
+        let Some(done) = next else {
             break;
         };
         match done {
@@ -1071,10 +1089,12 @@ pub async fn sync(
             unfinished: summarize_unfinished(&r.unfinished),
         },
     };
+    let mut notes = Vec::new();
     if r.confirm_relists > 0 {
-        r.warnings.push(format!(
-            "{} listings that implied removals were taken twice to confirm them (Jira pages by offset)",
-            r.confirm_relists
+        notes.push(format!(
+            "{} that implied removals {} taken twice to confirm them: Jira pages by offset, so an item can shift out of one listing unseen",
+            if r.confirm_relists == 1 { "1 listing".to_owned() } else { format!("{} listings", r.confirm_relists) },
+            if r.confirm_relists == 1 { "was" } else { "were" }
         ));
     }
     if r.kept_unconfirmed > 0 {
@@ -1140,7 +1160,19 @@ pub async fn sync(
         written: if r.access_events > 0 { written } else { None },
         dry_run_events: r.all_events,
         warnings: r.warnings,
+        notes,
     })
+}
+
+/// Resolves once `cancel` holds `true`; never when there is no signal or its
+/// sender is gone.
+async fn cancelled(cancel: &mut Option<tokio::sync::watch::Receiver<bool>>) {
+    if let Some(rx) = cancel {
+        if rx.wait_for(|c| *c).await.is_ok() {
+            return;
+        }
+    }
+    std::future::pending::<()>().await
 }
 
 #[cfg(test)]

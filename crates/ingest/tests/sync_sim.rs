@@ -135,11 +135,11 @@ async fn changes_made_through_the_jira_api_are_recorded_exactly() {
     // The group that lost a member was listed twice before the removal was recorded.
     assert!(
         report
-            .warnings
+            .notes
             .iter()
             .any(|w| w.contains("taken twice to confirm")),
         "{:?}",
-        report.warnings
+        report.notes
     );
     let member_listings = sim
         .stats()
