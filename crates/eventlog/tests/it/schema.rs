@@ -2,7 +2,7 @@
 //! fails when the checked-in copy is stale, and checks real export lines against it.
 //! Regenerate with `GRANTLEDGER_BLESS=1 cargo test -p grantledger-eventlog --test schema`.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 

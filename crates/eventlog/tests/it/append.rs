@@ -1,6 +1,6 @@
 //! Appending, reading, stream versions, idempotency and notifications.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

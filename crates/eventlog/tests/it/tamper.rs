@@ -3,7 +3,7 @@
 //! Each test writes a log through the public API, closes it, edits sled's contents
 //! directly (as someone with access to the files could), reopens it and verifies.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

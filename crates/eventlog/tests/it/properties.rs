@@ -1,6 +1,6 @@
 //! Property tests: encode/decode round trips, and stream versioning against a model.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 

@@ -1,7 +1,7 @@
 //! Sharing the log between processes: the holder file, a consistent private copy
 //! for readers, and the files' permissions.
 
-mod common;
+use crate::common;
 
 use common::user;
 use grantledger_eventlog::{EventLog, ExpectedVersion, Holder, LogError, HOLDER_FILE};
