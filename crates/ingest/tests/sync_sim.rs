@@ -4,7 +4,6 @@ mod common;
 
 use common::*;
 use grantledger_ingest::{minimum_requests, sync, Outcome, Scope, SyncOptions};
-use grantledger_jira::ActorRef;
 use grantledger_jira_sim::Preset;
 use grantledger_model::*;
 
@@ -101,15 +100,22 @@ async fn changes_made_through_the_jira_api_are_recorded_exactly() {
         .unwrap()
         .account_id
         .clone();
-    client.add_group_member(group, &joining).await.unwrap();
-    client.remove_group_member(group, &leaving).await.unwrap();
+    let gid = GroupId::new(group.as_str());
+    client
+        .add_group_member(&gid, &AccountId::new(joining.as_str()))
+        .await
+        .unwrap();
+    client
+        .remove_group_member(&gid, &AccountId::new(leaving.as_str()))
+        .await
+        .unwrap();
     let project = &org.projects[0];
     let role = &project.roles[0];
     client
         .add_role_actor(
-            &project.id,
-            &role.id.to_string(),
-            &ActorRef::User(joining.clone()),
+            &ProjectId::new(project.id.as_str()),
+            &RoleId::new(role.id.to_string()),
+            &Principal::User(AccountId::new(joining.as_str())),
         )
         .await
         .unwrap();

@@ -1400,7 +1400,10 @@ mod transport_tests {
         let (base, seen) = scripted(vec![None, reply("200 OK", &[], page)]).await;
         let clock = Arc::new(FakeClock::default());
         let c = client(&base, clock, RetryPolicy::default());
-        let out = c.add_group_member("g1", "u1").await.unwrap();
+        let out = c
+            .add_group_member(&"g1".into(), &"u1".into())
+            .await
+            .unwrap();
         assert_eq!(out, crate::types::WriteOutcome::ConfirmedAfterRetry);
         let seen = seen.lock().unwrap().clone();
         assert_eq!(seen.len(), 2, "{seen:?}");

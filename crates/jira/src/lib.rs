@@ -90,4 +90,3 @@ pub use error::JiraError;
 pub use metrics::{Metrics, Operation};
 pub use secret::{ApiToken, TokenError};
 pub use types::WriteOutcome;
-pub use writes::ActorRef;

@@ -6,19 +6,25 @@
 //! a 500/502/504 after the request may have reached Jira — the write reads the
 //! current state and only sends again if the change is not in effect. When
 //! Jira refuses the write (400/404), the state is read as well, so that "it
-//! was already so" is success, whatever Jira's wording:
+//! was already so" is success. The outcome is decided by the state read back,
+//! never by the wording of Jira's message:
 //!
 //! | write | before | outcome unknown | refused (400/404) |
 //! |---|---|---|---|
-//! | add group member | — | list the group's members (stops at the account): member → done, else send again | Jira's "already a member" → done; else list members: member → done, else the error |
-//! | remove group member | — | list members: absent → done, else send again | Jira's "not a member" → done; else list members: absent → done (a missing group stays an error), else the error |
+//! | add group member | — | list the group's members (stops at the account): member → done, else send again | list members: member → done, else the error |
+//! | remove group member | — | list members: absent → done, else send again | list members: absent → done (a missing group stays an error), else the error |
 //! | add role actor | read the role: present → done, no write | read the role: present → done, else send again | read the role: present → done, else the error |
 //! | remove role actor | — | read the role: absent → done, else send again | read the role: absent → done (a missing project/role stays an error), else the error |
 //!
 //! Group membership and role actors are sets, so a change applied twice lands
 //! once; the re-reads keep the number of *writes* at one where Jira already
 //! acted (which keeps Jira's audit log honest too).
+//!
+//! The writes take the model's typed ids ([`GroupId`], [`AccountId`],
+//! [`ProjectId`], [`RoleId`], and a [`Principal`] for a role actor), so a
+//! caller cannot pass a group where an account belongs.
 
+use grantledger_model::{AccountId, GroupId, Principal, ProjectId, RoleId};
 use reqwest::Method;
 use serde_json::json;
 
@@ -28,28 +34,17 @@ use crate::error::JiraError;
 use crate::metrics::Operation;
 use crate::types::{ProjectRole, WriteOutcome};
 
-/// A project role actor to add or remove.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ActorRef {
-    /// A user, by account id.
-    User(String),
-    /// A group, by group id.
-    Group(String),
+fn describe(actor: &Principal) -> String {
+    match actor {
+        Principal::User(a) => format!("user '{a}'"),
+        Principal::Group(g) => format!("group '{g}'"),
+    }
 }
 
-impl ActorRef {
-    fn describe(&self) -> String {
-        match self {
-            ActorRef::User(a) => format!("user '{a}'"),
-            ActorRef::Group(g) => format!("group '{g}'"),
-        }
-    }
-
-    fn is_in(&self, role: &ProjectRole) -> bool {
-        match self {
-            ActorRef::User(a) => role.has_user(a),
-            ActorRef::Group(g) => role.has_group(g, None),
-        }
+fn is_in(actor: &Principal, role: &ProjectRole) -> bool {
+    match actor {
+        Principal::User(a) => role.has_user(a.as_str()),
+        Principal::Group(g) => role.has_group(g.as_str(), None),
     }
 }
 
@@ -77,29 +72,17 @@ fn refused(e: &JiraError) -> bool {
     )
 }
 
-fn message_says(e: &JiraError, needles: &[&str]) -> bool {
-    let msg = match e {
-        JiraError::Rejected { message, .. } | JiraError::NotFound { message, .. } => message,
-        _ => return false,
-    };
-    let Some(m) = msg else { return false };
-    let m = m.to_ascii_lowercase();
-    needles.iter().any(|n| m.contains(n))
-}
-
 impl JiraClient {
     /// Sends a write and makes sure its effect holds, never resending blindly:
     /// - answered: `check_answer` validates the body, and the write was applied;
-    /// - refused (400/404/409): Jira's own "done already" wording (`jira_says_done`)
-    ///   or a re-read showing the desired state (`holds`) means it is in effect;
-    ///   otherwise the refusal stands;
+    /// - refused (400/404/409): a re-read showing the desired state (`holds`)
+    ///   means it is in effect; otherwise the refusal stands;
     /// - outcome unknown (timeout, dropped connection, 500/502/504): re-read; if
     ///   the desired state holds, the write took effect; else pause and resend, up
     ///   to the retry budget.
     async fn reconcile<F, Fut>(
         &self,
         call: &Call,
-        jira_says_done: &[&str],
         holds: F,
         check_answer: impl Fn(&[u8]) -> Result<(), JiraError>,
     ) -> Result<WriteOutcome, JiraError>
@@ -121,7 +104,7 @@ impl JiraClient {
                     return Ok(WriteOutcome::Applied);
                 }
                 Err(e) if refused(&e) => {
-                    if message_says(&e, jira_says_done) || holds().await? {
+                    if holds().await? {
                         return Ok(done);
                     }
                     return Err(e);
@@ -154,12 +137,12 @@ impl JiraClient {
     /// Pages through the member listing and stops at the account.
     pub async fn is_group_member(
         &self,
-        group_id: &str,
-        account_id: &str,
+        group_id: &GroupId,
+        account_id: &AccountId,
     ) -> Result<bool, JiraError> {
-        let mut pages = self.group_members_pages(group_id);
+        let mut pages = self.group_members_pages(group_id.as_str());
         while let Some(page) = pages.next_page().await? {
-            if page.iter().any(|u| u.account_id == account_id) {
+            if page.iter().any(|u| u.account_id == account_id.as_str()) {
                 return Ok(true);
             }
         }
@@ -170,22 +153,22 @@ impl JiraClient {
     /// Needs site-admin rights. Idempotent: see the module docs.
     pub async fn add_group_member(
         &self,
-        group_id: &str,
-        account_id: &str,
+        group_id: &GroupId,
+        account_id: &AccountId,
     ) -> Result<WriteOutcome, JiraError> {
         let mut url = self.api_url(&["group", "user"]);
-        url.query_pairs_mut().append_pair("groupId", group_id);
+        url.query_pairs_mut()
+            .append_pair("groupId", group_id.as_str());
         let call = Call {
             op: Operation::AddGroupMember,
             method: Method::POST,
             url,
-            body: Some(json!({ "accountId": account_id })),
+            body: Some(json!({ "accountId": account_id.as_str() })),
             resource: format!("group '{group_id}' (adding account '{account_id}')"),
             repeatable: false,
         };
         self.reconcile(
             &call,
-            &["already a member", "already member"],
             || self.is_group_member(group_id, account_id),
             |_| Ok(()),
         )
@@ -196,13 +179,13 @@ impl JiraClient {
     /// Needs site-admin rights. Idempotent: see the module docs.
     pub async fn remove_group_member(
         &self,
-        group_id: &str,
-        account_id: &str,
+        group_id: &GroupId,
+        account_id: &AccountId,
     ) -> Result<WriteOutcome, JiraError> {
         let mut url = self.api_url(&["group", "user"]);
         url.query_pairs_mut()
-            .append_pair("groupId", group_id)
-            .append_pair("accountId", account_id);
+            .append_pair("groupId", group_id.as_str())
+            .append_pair("accountId", account_id.as_str());
         let call = Call {
             op: Operation::RemoveGroupMember,
             method: Method::DELETE,
@@ -211,11 +194,9 @@ impl JiraClient {
             resource: format!("group '{group_id}' (removing account '{account_id}')"),
             repeatable: false,
         };
-        // Jira's "not a member" needs no listing; otherwise list (a missing group
-        // makes the listing fail with its own 404).
+        // A missing group makes the listing fail with its own 404.
         self.reconcile(
             &call,
-            &["not a member"],
             || async { Ok(!self.is_group_member(group_id, account_id).await?) },
             |_| Ok(()),
         )
@@ -227,16 +208,17 @@ impl JiraClient {
     /// writes nothing if the actor is already there. Idempotent: see the module docs.
     pub async fn add_role_actor(
         &self,
-        project: &str,
-        role_id: &str,
-        actor: &ActorRef,
+        project_id: &ProjectId,
+        role_id: &RoleId,
+        actor: &Principal,
     ) -> Result<WriteOutcome, JiraError> {
-        if actor.is_in(&self.role(project, role_id).await?) {
+        let (project, role_id) = (project_id.as_str(), role_id.as_str());
+        if is_in(actor, &self.role(project, role_id).await?) {
             return Ok(WriteOutcome::AlreadyInEffect);
         }
         let body = match actor {
-            ActorRef::User(a) => json!({ "user": [a] }),
-            ActorRef::Group(g) => json!({ "groupId": [g] }),
+            Principal::User(a) => json!({ "user": [a.as_str()] }),
+            Principal::Group(g) => json!({ "groupId": [g.as_str()] }),
         };
         let call = Call {
             op: Operation::AddRoleActor,
@@ -245,14 +227,13 @@ impl JiraClient {
             body: Some(body),
             resource: format!(
                 "role {role_id} of project '{project}' (adding {})",
-                actor.describe()
+                describe(actor)
             ),
             repeatable: false,
         };
         self.reconcile(
             &call,
-            &[],
-            || async { Ok(actor.is_in(&self.role(project, role_id).await?)) },
+            || async { Ok(is_in(actor, &self.role(project, role_id).await?)) },
             // The answer is the whole role; decoding checks it is one.
             |body| decode::<ProjectRole>(Operation::AddRoleActor, body).map(|_| ()),
         )
@@ -264,14 +245,15 @@ impl JiraClient {
     /// the module docs.
     pub async fn remove_role_actor(
         &self,
-        project: &str,
-        role_id: &str,
-        actor: &ActorRef,
+        project_id: &ProjectId,
+        role_id: &RoleId,
+        actor: &Principal,
     ) -> Result<WriteOutcome, JiraError> {
+        let (project, role_id) = (project_id.as_str(), role_id.as_str());
         let mut url = self.api_url(&["project", project, "role", role_id]);
         match actor {
-            ActorRef::User(a) => url.query_pairs_mut().append_pair("user", a),
-            ActorRef::Group(g) => url.query_pairs_mut().append_pair("groupId", g),
+            Principal::User(a) => url.query_pairs_mut().append_pair("user", a.as_str()),
+            Principal::Group(g) => url.query_pairs_mut().append_pair("groupId", g.as_str()),
         };
         let call = Call {
             op: Operation::RemoveRoleActor,
@@ -280,15 +262,14 @@ impl JiraClient {
             body: None,
             resource: format!(
                 "role {role_id} of project '{project}' (removing {})",
-                actor.describe()
+                describe(actor)
             ),
             repeatable: false,
         };
         // A missing project or role makes the read fail with its own 404.
         self.reconcile(
             &call,
-            &[],
-            || async { Ok(!actor.is_in(&self.role(project, role_id).await?)) },
+            || async { Ok(!is_in(actor, &self.role(project, role_id).await?)) },
             |_| Ok(()),
         )
         .await
@@ -333,6 +314,5 @@ mod tests {
         };
         assert!(!outcome_unknown(&r));
         assert!(refused(&r));
-        assert!(message_says(&r, &["already a member"]));
     }
 }

@@ -7,11 +7,12 @@ use std::time::{Duration, Instant};
 
 use grantledger_jira::types::AuditQuery;
 use grantledger_jira::{
-    ActorRef, ApiToken, JiraClient, JiraConfig, JiraError, RetryPolicy, TokenKind, WriteOutcome,
+    ApiToken, JiraClient, JiraConfig, JiraError, RetryPolicy, TokenKind, WriteOutcome,
 };
 use grantledger_jira_sim::{
     Credential, Faults, Org, Preset, SimGroup, SimProject, SimRole, SimServer, SimUser,
 };
+use grantledger_model::{AccountId, GroupId, Principal, ProjectId, RoleId};
 
 const EMAIL: &str = Credential::DEFAULT_EMAIL;
 const TOKEN: &str = Credential::DEFAULT_TOKEN;
@@ -421,7 +422,10 @@ async fn bad_credentials_and_missing_rights_say_what_to_do() {
     let client = client_for(&server, "user@example.test", "user-token");
     assert_eq!(client.myself().await.unwrap().account_id, plain);
     let g = &org.groups[0].group_id;
-    let e = client.add_group_member(g, &plain).await.unwrap_err();
+    let e = client
+        .add_group_member(&GroupId::new(g.as_str()), &AccountId::new(plain.as_str()))
+        .await
+        .unwrap_err();
     assert!(matches!(e, JiraError::Forbidden { .. }), "{e:?}");
     assert!(e.to_string().contains("site-admin"), "{e}");
     assert!(e.to_string().contains(g.as_str()), "{e}");
@@ -454,36 +458,28 @@ async fn writes_apply_once_and_repeat_as_no_ops() {
         .account_id
         .clone();
 
+    let gid = GroupId::new(group.group_id.as_str());
+    let aid = AccountId::new(account.as_str());
     let add = |c: &JiraClient| {
-        let (c, g, a) = (c.clone(), group.group_id.clone(), account.clone());
+        let (c, g, a) = (c.clone(), gid.clone(), aid.clone());
         async move { c.add_group_member(&g, &a).await }
     };
     assert_eq!(add(&client).await.unwrap(), WriteOutcome::Applied);
     assert_eq!(add(&client).await.unwrap(), WriteOutcome::AlreadyInEffect);
     assert!(server.org().memberships[&group.group_id].contains(&account));
-    assert!(client
-        .is_group_member(&group.group_id, &account)
-        .await
-        .unwrap());
+    assert!(client.is_group_member(&gid, &aid).await.unwrap());
     assert_eq!(
-        client
-            .remove_group_member(&group.group_id, &account)
-            .await
-            .unwrap(),
+        client.remove_group_member(&gid, &aid).await.unwrap(),
         WriteOutcome::Applied
     );
     let listings = ops(&server, "GET /rest/api/3/group/member");
     assert_eq!(
-        client
-            .remove_group_member(&group.group_id, &account)
-            .await
-            .unwrap(),
+        client.remove_group_member(&gid, &aid).await.unwrap(),
         WriteOutcome::AlreadyInEffect
     );
-    assert_eq!(
-        ops(&server, "GET /rest/api/3/group/member"),
-        listings,
-        "Jira's 'not a member' answer needs no re-check"
+    assert!(
+        ops(&server, "GET /rest/api/3/group/member") > listings,
+        "a refusal is decided by the members read back, not by Jira's wording"
     );
     assert!(!server.org().memberships[&group.group_id].contains(&account));
 
@@ -491,17 +487,18 @@ async fn writes_apply_once_and_repeat_as_no_ops() {
     let p = &org.projects[0];
     let role = &p.roles[0];
     let rid = role.id.to_string();
-    let user = ActorRef::User(account.clone());
+    let (pid, role_id) = (ProjectId::new(p.id.as_str()), RoleId::new(rid.as_str()));
+    let user = Principal::User(aid.clone());
     let posts_before = ops(
         &server,
         "POST /rest/api/3/project/{projectIdOrKey}/role/{id}",
     );
     assert_eq!(
-        client.add_role_actor(&p.key, &rid, &user).await.unwrap(),
+        client.add_role_actor(&pid, &role_id, &user).await.unwrap(),
         WriteOutcome::Applied
     );
     assert_eq!(
-        client.add_role_actor(&p.key, &rid, &user).await.unwrap(),
+        client.add_role_actor(&pid, &role_id, &user).await.unwrap(),
         WriteOutcome::AlreadyInEffect
     );
     assert_eq!(
@@ -512,10 +509,10 @@ async fn writes_apply_once_and_repeat_as_no_ops() {
         posts_before + 1,
         "the second add read the role and wrote nothing"
     );
-    let grp = ActorRef::Group(group.group_id.clone());
+    let grp = Principal::Group(gid.clone());
     if !role.group_actors.contains(&group.group_id) {
         assert_eq!(
-            client.add_role_actor(&p.key, &rid, &grp).await.unwrap(),
+            client.add_role_actor(&pid, &role_id, &grp).await.unwrap(),
             WriteOutcome::Applied
         );
     }
@@ -523,11 +520,17 @@ async fn writes_apply_once_and_repeat_as_no_ops() {
     assert!(after.has_user(&account) && after.has_group(&group.group_id, None));
     for actor in [&user, &grp] {
         assert_eq!(
-            client.remove_role_actor(&p.key, &rid, actor).await.unwrap(),
+            client
+                .remove_role_actor(&pid, &role_id, actor)
+                .await
+                .unwrap(),
             WriteOutcome::Applied
         );
         assert_eq!(
-            client.remove_role_actor(&p.key, &rid, actor).await.unwrap(),
+            client
+                .remove_role_actor(&pid, &role_id, actor)
+                .await
+                .unwrap(),
             WriteOutcome::AlreadyInEffect
         );
     }
@@ -586,7 +589,10 @@ async fn writes_after_a_dropped_connection_are_not_doubled() {
         ..Faults::default()
     });
     let out = client
-        .add_group_member(&group.group_id, &account)
+        .add_group_member(
+            &GroupId::new(group.group_id.as_str()),
+            &AccountId::new(account.as_str()),
+        )
         .await
         .unwrap();
     assert_eq!(out, WriteOutcome::ConfirmedAfterRetry);
@@ -616,7 +622,11 @@ async fn writes_after_a_dropped_connection_are_not_doubled() {
         ..Faults::default()
     });
     let out = client
-        .add_role_actor(&p.key, &rid, &ActorRef::User(account.clone()))
+        .add_role_actor(
+            &ProjectId::new(p.id.as_str()),
+            &RoleId::new(rid.as_str()),
+            &Principal::User(AccountId::new(account.as_str())),
+        )
         .await
         .unwrap();
     server.set_faults(Faults::default());

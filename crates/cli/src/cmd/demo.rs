@@ -7,8 +7,9 @@ use std::process::ExitCode;
 use anyhow::{bail, Context as _, Result};
 use clap::Args;
 use grantledger_ingest::{Outcome, SyncOptions, SyncReport};
-use grantledger_jira::{ActorRef, ApiToken, JiraClient, JiraConfig};
+use grantledger_jira::{ApiToken, JiraClient, JiraConfig};
 use grantledger_jira_sim::{Credential, Faults, Org, Preset, SimServer, JIRA_ADMINISTRATORS};
+use grantledger_model::{AccountId, GroupId, Principal, ProjectId, RoleId};
 use grantledger_projection::SiteState;
 
 use crate::datadir::DataDir;
@@ -91,29 +92,16 @@ async fn demo(args: DemoArgs, data_dir: &DataDir) -> Result<ExitCode> {
     step("changes made through the Jira REST API");
     let org = sim.org();
     let admins = org
-        .groups
-        .iter()
-        .find(|g| g.name == JIRA_ADMINISTRATORS)
+        .group_by_name(JIRA_ADMINISTRATORS)
         .context("the simulated org has no jira-administrators group")?
         .clone();
-    let members = org
-        .memberships
-        .get(&admins.group_id)
-        .cloned()
-        .unwrap_or_default();
     let newcomer = org
-        .users
-        .iter()
-        .find(|u| {
-            u.active
-                && u.account_type == "atlassian"
-                && !members.contains(&u.account_id)
-                && u.account_id != admin.account_id
-        })
+        .outsider(&admins.group_id, &[admin.account_id.as_str()])
         .context("no user to add")?
         .clone();
+    let newcomer_id = AccountId::new(newcomer.account_id.as_str());
     client
-        .add_group_member(&admins.group_id, &newcomer.account_id)
+        .add_group_member(&GroupId::new(admins.group_id.as_str()), &newcomer_id)
         .await?;
     println!(
         "POST /rest/api/3/group/user: added {} to {}",
@@ -121,37 +109,24 @@ async fn demo(args: DemoArgs, data_dir: &DataDir) -> Result<ExitCode> {
     );
 
     let (team, leaver) = org
-        .memberships
-        .iter()
-        .filter(|(g, _)| **g != admins.group_id)
-        .find_map(|(g, m)| {
-            m.iter()
-                .find(|a| **a != admin.account_id)
-                .map(|a| (g.clone(), a.clone()))
-        })
+        .membership_except(&admins.group_id, &[admin.account_id.as_str()])
         .context("no membership to remove")?;
-    let team_name = org
-        .groups
-        .iter()
-        .find(|g| g.group_id == team)
-        .map_or(team.clone(), |g| g.name.clone());
+    let team_name = org.group_name(team).unwrap_or(team).to_owned();
     let leaver_name = org
-        .user(&leaver)
-        .map_or(leaver.clone(), |u| u.display_name.clone());
-    client.remove_group_member(&team, &leaver).await?;
+        .user(leaver)
+        .map_or(leaver.to_owned(), |u| u.display_name.clone());
+    client
+        .remove_group_member(&GroupId::new(team), &AccountId::new(leaver))
+        .await?;
     println!("DELETE /rest/api/3/group/user: removed {leaver_name} from {team_name}");
 
-    if let Some(project) = org
-        .projects
-        .iter()
-        .find(|p| !p.archived && !p.roles.is_empty())
-    {
+    if let Some(project) = org.project_with_roles() {
         let role = &project.roles[0];
         client
             .add_role_actor(
-                &project.id,
-                &role.id.to_string(),
-                &ActorRef::User(newcomer.account_id.clone()),
+                &ProjectId::new(project.id.as_str()),
+                &RoleId::new(role.id.to_string()),
+                &Principal::User(newcomer_id.clone()),
             )
             .await?;
         println!(
@@ -161,14 +136,7 @@ async fn demo(args: DemoArgs, data_dir: &DataDir) -> Result<ExitCode> {
     }
 
     let departing = org
-        .users
-        .iter()
-        .find(|u| {
-            u.active
-                && u.account_type == "atlassian"
-                && u.account_id != admin.account_id
-                && u.account_id != newcomer.account_id
-        })
+        .active_human_except(&[admin.account_id.as_str(), newcomer.account_id.as_str()])
         .context("no user to deactivate")?
         .clone();
     sim.mutate(|o| {
