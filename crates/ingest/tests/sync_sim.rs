@@ -320,31 +320,9 @@ async fn bad_credentials_end_in_sync_failed_with_a_clear_reason() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_account_without_admin_rights_gets_sync_failed_naming_the_permission() {
-    use grantledger_jira_sim::{Credential, Faults, Org, SimServer, JIRA_ADMINISTRATORS};
+    use grantledger_jira_sim::{Credential, Faults, Org, SimServer};
     let org = Org::generate(Preset::Small, 2);
-    let admins: std::collections::BTreeSet<String> = org
-        .groups
-        .iter()
-        .filter(|g| g.name == JIRA_ADMINISTRATORS)
-        .flat_map(|g| {
-            org.memberships
-                .get(&g.group_id)
-                .cloned()
-                .unwrap_or_default()
-        })
-        .collect();
-    let plain = org
-        .users
-        .iter()
-        .find(|u| {
-            u.active
-                && u.account_type == "atlassian"
-                && !org.site_admins.contains(&u.account_id)
-                && !admins.contains(&u.account_id)
-        })
-        .unwrap()
-        .account_id
-        .clone();
+    let plain = org.plain_user().unwrap().account_id.clone();
     let cred = Credential::new("someone@example.test", "their-token", plain);
     let sim = SimServer::start(org, vec![cred], Faults::default())
         .await

@@ -293,14 +293,22 @@ async fn small_org_every_read_validates() {
 #[tokio::test]
 async fn small_org_writes_and_errors_validate() {
     let org = Org::generate(Preset::Small, common::SEED);
-    let plain = Credential::new("plain@example.test", "p", common::plain_user(&org));
+    let plain = Credential::new(
+        "plain@example.test",
+        "p",
+        org.plain_user().unwrap().account_id.clone(),
+    );
     let sim = start_org(org, vec![plain.clone()]).await;
     let org = sim.server.org();
     let group = org
         .group_by_name("jira-servicedesk-users")
         .expect("group")
         .clone();
-    let outsider = common::outsider(&org, &group.group_id);
+    let outsider = org
+        .outsider(&group.group_id, &[])
+        .unwrap()
+        .account_id
+        .clone();
     let add = format!("/rest/api/3/group/user?groupId={}", group.group_id);
     let r = sim
         .send(Method::POST, &add, Some(json!({ "accountId": outsider })))

@@ -132,7 +132,11 @@ async fn dropped_connections_are_connection_errors_and_the_write_still_happens()
         .group_by_name("jira-servicedesk-users")
         .expect("group")
         .clone();
-    let outsider = common::outsider(&org, &group.group_id);
+    let outsider = org
+        .outsider(&group.group_id, &[])
+        .unwrap()
+        .account_id
+        .clone();
     sim.server.set_faults(Faults {
         drop_every: Some(1),
         ..Faults::default()

@@ -5,7 +5,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{plain_user, start, start_org, Sim};
+use common::{start, start_org, Sim};
 use grantledger_jira_sim::{Credential, Org, Preset};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -416,7 +416,11 @@ async fn inactive_accounts_cannot_log_in() {
 #[tokio::test]
 async fn group_writes_need_a_site_admin_change_the_org_and_are_audited() {
     let org = Org::generate(Preset::Small, common::SEED);
-    let plain = Credential::new("plain@example.test", "p", plain_user(&org));
+    let plain = Credential::new(
+        "plain@example.test",
+        "p",
+        org.plain_user().unwrap().account_id.clone(),
+    );
     let sim = start_org(org, vec![plain.clone()]).await;
     let org = sim.server.org();
     let group = org
@@ -430,7 +434,11 @@ async fn group_writes_need_a_site_admin_change_the_org_and_are_audited() {
         })
         .expect("group")
         .clone();
-    let outsider = common::outsider(&org, &group.group_id);
+    let outsider = org
+        .outsider(&group.group_id, &[])
+        .unwrap()
+        .account_id
+        .clone();
     let add_path = format!("/rest/api/3/group/user?groupId={}", group.group_id);
 
     let denied = sim
@@ -534,7 +542,11 @@ async fn group_writes_need_a_site_admin_change_the_org_and_are_audited() {
 #[tokio::test]
 async fn role_actor_writes_answer_the_whole_role_or_204() {
     let org = Org::generate(Preset::Small, common::SEED);
-    let plain = Credential::new("plain@example.test", "p", plain_user(&org));
+    let plain = Credential::new(
+        "plain@example.test",
+        "p",
+        org.plain_user().unwrap().account_id.clone(),
+    );
     let sim = start_org(org, vec![plain.clone()]).await;
     let org = sim.server.org();
     let project = org.projects[1].clone();

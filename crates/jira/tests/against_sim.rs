@@ -383,27 +383,7 @@ async fn a_server_that_repeats_pages_is_stopped() {
 async fn bad_credentials_and_missing_rights_say_what_to_do() {
     let org = small();
     let admin = Credential::admin_of(&org);
-    let jira_admins: BTreeSet<String> = org
-        .group_by_name("jira-administrators")
-        .map(|g| {
-            org.memberships
-                .get(&g.group_id)
-                .cloned()
-                .unwrap_or_default()
-        })
-        .unwrap_or_default();
-    let plain = org
-        .users
-        .iter()
-        .find(|u| {
-            u.active
-                && u.account_type == "atlassian"
-                && !org.site_admins.contains(&u.account_id)
-                && !jira_admins.contains(&u.account_id)
-        })
-        .unwrap()
-        .account_id
-        .clone();
+    let plain = org.plain_user().unwrap().account_id.clone();
     let user = Credential::new("user@example.test", "user-token", plain.clone());
     let server = SimServer::start(org.clone(), vec![admin, user], Faults::default())
         .await
@@ -445,15 +425,7 @@ async fn writes_apply_once_and_repeat_as_no_ops() {
     let (server, client) = start(org.clone(), Faults::default()).await;
     let group = org.groups.iter().find(|g| g.name != "site-admins").unwrap();
     let account = org
-        .users
-        .iter()
-        .find(|u| {
-            u.active
-                && !org
-                    .memberships
-                    .get(&group.group_id)
-                    .is_some_and(|m| m.contains(&u.account_id))
-        })
+        .outsider(&group.group_id, &[])
         .unwrap()
         .account_id
         .clone();
@@ -569,15 +541,7 @@ async fn writes_after_a_dropped_connection_are_not_doubled() {
     let org = small();
     let group = org.groups.iter().find(|g| g.name != "site-admins").unwrap();
     let account = org
-        .users
-        .iter()
-        .find(|u| {
-            u.active
-                && !org
-                    .memberships
-                    .get(&group.group_id)
-                    .is_some_and(|m| m.contains(&u.account_id))
-        })
+        .outsider(&group.group_id, &[])
         .unwrap()
         .account_id
         .clone();

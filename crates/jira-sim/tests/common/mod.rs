@@ -95,33 +95,3 @@ impl Sim {
             .await
     }
 }
-
-/// An active atlassian account that is neither a site admin nor a Jira admin.
-pub fn plain_user(org: &Org) -> String {
-    let admins = org.members_of("jira-administrators");
-    org.users
-        .iter()
-        .find(|u| {
-            u.active
-                && u.account_type == "atlassian"
-                && !org.site_admins.contains(&u.account_id)
-                && !admins.contains(&u.account_id)
-                && !org.projects.iter().any(|p| {
-                    p.roles.iter().any(|r| {
-                        r.name == "Administrators" && r.user_actors.contains(&u.account_id)
-                    })
-                })
-        })
-        .map(|u| u.account_id.clone())
-        .expect("a plain user")
-}
-
-/// An active account that is not a member of the group.
-pub fn outsider(org: &Org, group_id: &str) -> String {
-    org.users
-        .iter()
-        .find(|u| u.active && !org.memberships[group_id].contains(&u.account_id))
-        .expect("an active account outside the group")
-        .account_id
-        .clone()
-}
