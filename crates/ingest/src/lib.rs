@@ -25,9 +25,13 @@
 
 #![warn(missing_docs)]
 
+mod confirm;
 pub mod diff;
 mod scope;
 mod sync;
 
 pub use scope::{minimum_requests, Scope};
-pub use sync::{sync, Counts, Outcome, Progress, SyncError, SyncObserver, SyncOptions, SyncReport};
+pub use sync::{
+    sync, Counts, Outcome, Progress, SyncError, SyncObserver, SyncOptions, SyncReport,
+    DEFAULT_DEADLINE,
+};
