@@ -23,9 +23,13 @@
 //! This crate does not talk HTTP itself (the client does), and does not decide what
 //! to grant or revoke (that is review and jit).
 
+mod confirm;
 pub mod diff;
 mod scope;
 mod sync;
 
 pub use scope::{minimum_requests, Scope};
-pub use sync::{sync, Counts, Outcome, Progress, SyncError, SyncObserver, SyncOptions, SyncReport};
+pub use sync::{
+    sync, Counts, Outcome, Progress, SyncError, SyncObserver, SyncOptions, SyncReport,
+    DEFAULT_DEADLINE,
+};

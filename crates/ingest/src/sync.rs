@@ -4,17 +4,19 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::mpsc;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use grantledger_eventlog::{EventLog, ExpectedVersion, LogError, NewEvent, Position};
 use grantledger_jira::paging::PageMeta;
 use grantledger_jira::types::{
     ApplicationRole, Group, GroupIndex, Project, ProjectRole, RoleRef, User,
 };
-use grantledger_jira::{JiraClient, JiraError, Metrics, GROUPS_PAGE, MEMBERS_PAGE, PROJECTS_PAGE};
+use grantledger_jira::{
+    JiraClient, JiraError, Metrics, Operation, GROUPS_PAGE, MEMBERS_PAGE, PROJECTS_PAGE,
+};
 use grantledger_model::*;
 use grantledger_projection::SiteState;
-use tokio::task::JoinSet;
+use tokio::task::{AbortHandle, JoinSet};
 use tracing::{debug, info, warn};
 
 use crate::diff::{self, ProductGroups};
@@ -40,7 +42,23 @@ pub struct SyncOptions {
     /// When this turns `true` the run stops fetching, records the scopes already
     /// listed and closes with `SyncFailed` ("interrupted").
     pub cancel: Option<tokio::sync::watch::Receiver<bool>>,
+    /// The most a run may take; past it the run stops its requests and ends
+    /// `SyncFailed` with what it finished.
+    pub deadline: Duration,
+    /// A role map, role or product listing that would remove at least this
+    /// share of what the scope holds (and it holds more than
+    /// `confirm_min_items`) is listed again, and nothing is removed unless both
+    /// listings agree on what is gone. (Users, groups, projects and members are
+    /// listed twice before any removal.)
+    pub confirm_share: f64,
+    /// See `confirm_share`: scopes this small are not confirmed by share.
+    pub confirm_min_items: usize,
 }
+
+/// Default for [`SyncOptions::deadline`]: the largest real site (200,000 users,
+/// 50,000 groups, 20,000 projects: about 100,000 requests) at the ~10 requests
+/// a second Jira's rate limits sustain is under three hours.
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(4 * 3600);
 
 impl SyncOptions {
     /// Defaults for `site`: concurrency 8, batches of 1,000 events, system clock.
@@ -54,6 +72,9 @@ impl SyncOptions {
             clock: Arc::new(SystemClock),
             observer: None,
             cancel: None,
+            deadline: DEFAULT_DEADLINE,
+            confirm_share: 1.0,
+            confirm_min_items: 3,
         }
     }
 }
@@ -66,6 +87,7 @@ impl std::fmt::Debug for SyncOptions {
             .field("dry_run", &self.dry_run)
             .field("run_id", &self.run_id)
             .field("batch_events", &self.batch_events)
+            .field("deadline", &self.deadline)
             .finish_non_exhaustive()
     }
 }
@@ -171,11 +193,37 @@ enum List {
 }
 
 impl List {
+    fn of(scope: &Scope) -> Option<List> {
+        match scope {
+            Scope::Groups => Some(List::Groups),
+            Scope::Projects => Some(List::Projects),
+            Scope::Members(g) => Some(List::Members(g.clone())),
+            _ => None,
+        }
+    }
+
+    fn ceiling(&self, client: &JiraClient) -> u64 {
+        let l = client.limits();
+        match self {
+            List::Groups => l.max_groups,
+            List::Projects => l.max_projects,
+            List::Members(_) => l.max_group_members,
+        }
+    }
+
     fn scope(&self) -> Scope {
         match self {
             List::Groups => Scope::Groups,
             List::Projects => Scope::Projects,
             List::Members(g) => Scope::Members(g.clone()),
+        }
+    }
+
+    fn endpoint(&self) -> &'static str {
+        match self {
+            List::Groups => Operation::GroupBulk.endpoint(),
+            List::Projects => Operation::ProjectSearch.endpoint(),
+            List::Members(_) => Operation::GroupMember.endpoint(),
         }
     }
 
@@ -188,7 +236,7 @@ impl List {
     }
 }
 
-enum Payload {
+pub(crate) enum Payload {
     Groups(Vec<Group>),
     Projects(Vec<Project>),
     Users(Vec<User>),
@@ -287,7 +335,7 @@ async fn run_job(client: JiraClient, job: Job) -> Done {
 }
 
 /// What a completely listed scope holds.
-enum Data {
+pub(crate) enum Data {
     Users(Vec<User>),
     Groups(Vec<Group>),
     Projects(Vec<Project>),
@@ -379,6 +427,7 @@ fn is_fatal(e: &JiraError) -> bool {
         e,
         JiraError::Unauthorized { .. }
             | JiraError::UnknownHost { .. }
+            | JiraError::Unreachable { .. }
             | JiraError::RateLimited { .. }
             | JiraError::Config(_)
             | JiraError::Token(_)
@@ -418,6 +467,13 @@ struct Run<'a> {
     /// First listings of scopes that implied removals, kept until a second listing
     /// confirms them (see [`Run::confirmed`]).
     first_listings: BTreeMap<Scope, Payload>,
+    /// First listings of role maps, roles and product access that would remove a
+    /// large share of their scope, kept until a second listing agrees.
+    first_others: BTreeMap<Scope, Data>,
+    /// Page requests of each paged listing, queued or in flight, to cancel
+    /// them when the listing fails.
+    inflight: BTreeMap<List, Vec<AbortHandle>>,
+    cancelled: u64,
     confirm_relists: u64,
     kept_unconfirmed: u64,
     scopes_done: u64,
@@ -447,43 +503,106 @@ impl Run<'_> {
         self.scopes.insert(scope, status);
     }
 
+    fn fail_scope(&mut self, scope: Scope, why: String) {
+        self.scopes.insert(scope, Status::Failed(why));
+    }
+
+    /// Cancels every queued and in-flight page request of a listing.
+    fn cancel(&mut self, list: &List) {
+        let before = self.queue.len();
+        self.queue
+            .retain(|j| !matches!(j, Job::Page(l, _) | Job::Relist(l) if l == list));
+        self.cancelled += (before - self.queue.len()) as u64;
+        for h in self.inflight.remove(list).unwrap_or_default() {
+            if !h.is_finished() {
+                h.abort();
+                self.cancelled += 1;
+            }
+        }
+    }
+
     fn on_done(&mut self, done: Done) {
         match done {
             Done::Users(Ok(users)) => match self.confirmed(Scope::Users, Payload::Users(users)) {
-                Some(Payload::Users(users)) => {
+                Some(Ok(Payload::Users(users))) => {
                     self.finish_scope(Scope::Users, Ok(Data::Users(users)))
                 }
-                Some(_) => unreachable!("a user listing stays a user listing"),
+                Some(Ok(_)) => self.fail_scope(Scope::Users, "a user listing changed type".into()),
+                Some(Err(why)) => self.fail_scope(Scope::Users, why),
                 None => {}
             },
             Done::Users(Err(e)) => self.finish_scope(Scope::Users, Err(e)),
-            Done::Products(r) => self.finish_scope(Scope::Products, r.map(Data::Products)),
-            Done::RoleMap(p, r) => {
-                if let Ok(roles) = &r {
-                    for role in roles {
-                        self.discover(
-                            Scope::Actors(p.clone(), role.id.clone()),
-                            Job::Role(p.clone(), role.id.clone()),
-                        );
-                    }
-                }
-                self.finish_scope(Scope::Roles(p), r.map(Data::Roles));
-            }
-            Done::Role(p, r, res) => self.finish_scope(Scope::Actors(p, r), res.map(Data::Actors)),
+            Done::Products(r) => self.finish_other(Scope::Products, r.map(Data::Products)),
+            Done::RoleMap(p, r) => self.finish_other(Scope::Roles(p), r.map(Data::Roles)),
+            Done::Role(p, r, res) => self.finish_other(Scope::Actors(p, r), res.map(Data::Actors)),
             Done::Page(list, start, r) => self.on_page(list, start, r),
             Done::Relisted(list, r) => {
                 self.gathers.remove(&list);
+                self.inflight.remove(&list);
                 self.list_done(list, r);
             }
         }
+    }
+
+    /// A role map, role or product listing: confirmed by a second listing when
+    /// it would remove a large share of its scope, then finished (a role map
+    /// also reveals its roles' actor scopes).
+    fn finish_other(&mut self, scope: Scope, result: Result<Data, JiraError>) {
+        let data = match result {
+            Ok(data) => data,
+            Err(e) => return self.finish_scope(scope, Err(e)),
+        };
+        let data = if let Some(first) = self.first_others.remove(&scope) {
+            let a =
+                crate::confirm::removed_by_other(&self.state, &self.group_index, &scope, &first);
+            let b = crate::confirm::removed_by_other(&self.state, &self.group_index, &scope, &data);
+            if a != b {
+                return self.fail_scope(scope, crate::confirm::disagreement(&a, &b));
+            }
+            data
+        } else {
+            let removed =
+                crate::confirm::removed_by_other(&self.state, &self.group_index, &scope, &data);
+            let held = crate::confirm::held(&self.state, &scope);
+            let job = match &scope {
+                Scope::Products => Some(Job::Products),
+                Scope::Roles(p) => Some(Job::RoleMap(p.clone())),
+                Scope::Actors(p, r) => Some(Job::Role(p.clone(), r.clone())),
+                _ => None,
+            };
+            match job {
+                Some(job)
+                    if held > self.opts.confirm_min_items
+                        && removed.len() as f64 >= self.opts.confirm_share * held as f64 =>
+                {
+                    debug!(%scope, held, removed = removed.len(), "a listing would remove a large share; listing it again");
+                    self.confirm_relists += 1;
+                    self.first_others.insert(scope, data);
+                    self.queue.push_front(job);
+                    return;
+                }
+                _ => data,
+            }
+        };
+        if let (Scope::Roles(p), Data::Roles(roles)) = (&scope, &data) {
+            for role in roles {
+                self.discover(
+                    Scope::Actors(p.clone(), role.id.clone()),
+                    Job::Role(p.clone(), role.id.clone()),
+                );
+            }
+        }
+        self.finish_scope(scope, Ok(data));
     }
 
     fn on_page(&mut self, list: List, start: u64, result: Result<(PageMeta, Payload), JiraError>) {
         let (meta, items) = match result {
             Ok(ok) => ok,
             Err(e) => {
-                // One failed page fails the listing; pages still in flight are ignored.
+                // One failed page fails the listing: its other page requests,
+                // queued or in flight, are cancelled at once.
                 self.gathers.remove(&list);
+                self.cancel(&list);
                 let scope = list.scope();
                 if matches!(self.scopes.get(&scope), Some(Status::Pending)) {
                     self.finish_scope(scope, Err(e));
@@ -492,17 +611,33 @@ impl Run<'_> {
             }
         };
         if start == 0 {
-            let size = meta
-                .max_results
-                .filter(|s| *s > 0)
-                .unwrap_or(list.requested_page_size());
+            let size = list.requested_page_size();
+            let ceiling = list.ceiling(self.client);
             let mut gather = Gather {
                 pages: BTreeMap::new(),
                 outstanding: 0,
             };
+            if let Some(total) = meta.total.filter(|t| *t > ceiling) {
+                self.inflight.remove(&list);
+                let e = JiraError::Limit {
+                    endpoint: list.endpoint(),
+                    what: format!("the listing's reported total ({total})"),
+                    limit: ceiling,
+                    unit: " items",
+                };
+                return self.finish_scope(list.scope(), Err(e));
+            }
             if meta.is_last != Some(true) {
                 match meta.total {
-                    Some(total) if total > size => {
+                    // Planned only when the server honours the page size asked
+                    // (Jira's documented cap) and echoes the offset: at most
+                    // ceil(ceiling / page size) pages, never a number the server
+                    // chose. Anything else is paged one by one by the cursor.
+                    Some(total)
+                        if total > size
+                            && meta.max_results == Some(size)
+                            && meta.start_at == Some(0) =>
+                    {
                         // Fetch the rest concurrently, ahead of new scopes, so a huge
                         // group does not end up as a long serial tail.
                         let starts: Vec<u64> =
@@ -513,8 +648,10 @@ impl Run<'_> {
                         }
                     }
                     _ => {
-                        // No total to plan with, or a total that contradicts isLast:
-                        // list it the careful way, page after page.
+                        // No total to plan with, a clamped page size, or a total
+                        // that contradicts isLast: list it the careful way, page
+                        // after page, within the cursor's ceilings.
+                        self.inflight.remove(&list);
                         self.queue.push_front(Job::Relist(list.clone()));
                         self.relisted += 1;
                         self.gathers.remove(&list);
@@ -535,20 +672,21 @@ impl Run<'_> {
         if !ready {
             return;
         }
-        let gather = self.gathers.remove(&list).expect("present");
-        let size = gather
-            .pages
-            .first_key_value()
-            .and_then(|(_, (m, _))| m.max_results)
-            .filter(|s| *s > 0)
-            .unwrap_or(list.requested_page_size());
-        // One page marked last needs no fitting, unless its total says otherwise.
+        let Some(gather) = self.gathers.remove(&list) else {
+            return;
+        };
+        self.inflight.remove(&list);
+        let size = list.requested_page_size();
+        // One page marked last, at the offset asked, needs no fitting, unless
+        // its total says otherwise.
         let single = gather.pages.len() == 1
             && gather
                 .pages
                 .first_key_value()
                 .is_some_and(|(_, (m, items))| {
-                    m.is_last == Some(true) && m.total.is_none_or(|t| t == items.len() as u64)
+                    m.is_last == Some(true)
+                        && m.start_at == Some(0)
+                        && m.total.is_none_or(|t| t == items.len() as u64)
                 });
         if !single && !consistent(&gather.pages, size) {
             warn!(list = ?list, "pages fetched concurrently do not fit together; listing again page by page");
@@ -563,7 +701,9 @@ impl Run<'_> {
                 Some(a) => a.append(items),
             }
         }
-        self.list_done(list, Ok(all.expect("at least one page")));
+        if let Some(all) = all {
+            self.list_done(list, Ok(all));
+        }
     }
 
     /// Jira pages by offset: a member removed from an early page while another is
@@ -571,71 +711,45 @@ impl Run<'_> {
     /// complete-looking listing misses them. So a listing that would remove
     /// anything is taken a second time, and only what is missing from both is
     /// removed. Returns the listing to diff, or `None` while the second is fetched.
-    fn confirmed(&mut self, scope: Scope, listing: Payload) -> Option<Payload> {
+    fn confirmed(&mut self, scope: Scope, listing: Payload) -> Option<Result<Payload, String>> {
         if let Some(first) = self.first_listings.remove(&scope) {
+            // Both listings must agree on what is gone: a server whose answers
+            // change from one listing to the next (or a site changing under the
+            // sync) proves no removal; the next sync decides.
+            let a = crate::confirm::removed_by(&self.state, &scope, &first);
+            let b = crate::confirm::removed_by(&self.state, &scope, &listing);
+            if a != b {
+                return Some(Err(crate::confirm::disagreement(&a, &b)));
+            }
             let (merged, kept) = merge_listings(first, listing);
             self.kept_unconfirmed += kept;
-            return Some(merged);
+            return Some(Ok(merged));
         }
-        if self.removal_candidates(&scope, &listing) == 0 {
-            return Some(listing);
+        if crate::confirm::removed_by(&self.state, &scope, &listing).is_empty() {
+            return Some(Ok(listing));
         }
         let job = match &scope {
             Scope::Users => Job::Users,
             Scope::Groups => Job::Page(List::Groups, 0),
             Scope::Projects => Job::Page(List::Projects, 0),
             Scope::Members(g) => Job::Page(List::Members(g.clone()), 0),
-            _ => return Some(listing),
+            _ => return Some(Ok(listing)),
         };
+        if let Some(list) = List::of(&scope) {
+            self.inflight.remove(&list);
+        }
         self.confirm_relists += 1;
         self.first_listings.insert(scope, listing);
         self.queue.push_front(job);
         None
     }
 
-    /// How many known items a listing no longer holds.
-    fn removal_candidates(&self, scope: &Scope, listing: &Payload) -> usize {
-        let s = &self.state;
-        match (scope, listing) {
-            (Scope::Users, Payload::Users(users)) => {
-                let listed: BTreeSet<&str> = users.iter().map(|u| u.account_id.as_str()).collect();
-                s.users
-                    .keys()
-                    .filter(|id| !listed.contains(id.as_str()))
-                    .count()
-            }
-            (Scope::Members(g), Payload::Users(users)) => {
-                let listed: BTreeSet<&str> = users.iter().map(|u| u.account_id.as_str()).collect();
-                s.members.get(g).map_or(0, |m| {
-                    m.iter().filter(|id| !listed.contains(id.as_str())).count()
-                })
-            }
-            (Scope::Groups, Payload::Groups(groups)) => {
-                let listed: BTreeSet<&str> = groups
-                    .iter()
-                    .filter_map(|g| g.group_id.as_deref())
-                    .collect();
-                s.groups
-                    .keys()
-                    .filter(|id| !listed.contains(id.as_str()))
-                    .count()
-            }
-            (Scope::Projects, Payload::Projects(projects)) => {
-                let listed: BTreeSet<&str> = projects.iter().map(|p| p.id.as_str()).collect();
-                s.projects
-                    .keys()
-                    .filter(|id| !listed.contains(id.as_str()))
-                    .count()
-            }
-            _ => 0,
-        }
-    }
-
     fn list_done(&mut self, list: List, result: Result<Payload, JiraError>) {
         let scope = list.scope();
         let result = match result {
             Ok(listing) => match self.confirmed(scope.clone(), listing) {
-                Some(listing) => Ok(listing),
+                Some(Ok(listing)) => Ok(listing),
+                Some(Err(why)) => return self.fail_scope(scope, why),
                 None => return,
             },
             Err(e) => Err(e),
@@ -760,6 +874,14 @@ impl Run<'_> {
         Ok(match data {
             Data::Users(users) => {
                 count(users.len(), self);
+                if users.is_empty() {
+                    return Err("the user listing is empty, yet the account running the sync is itself a user: the answer cannot be complete".into());
+                }
+                if let Some(me) = self.client.caller_account_id() {
+                    if !users.iter().any(|u| u.account_id == me) {
+                        return Err(format!("the user listing lacks the account running the sync ({me}, as Jira's X-AAccountId header names it): the answer cannot be complete"));
+                    }
+                }
                 let listed: Vec<UserRecord> = users.iter().map(User::to_record).collect();
                 unique(listed.iter().map(|u| &u.account_id), "user")?;
                 diff::users(&self.state, &listed)
@@ -917,6 +1039,35 @@ fn unique<'a, T: Ord + std::fmt::Display + 'a>(
     Ok(())
 }
 
+/// A failed run's figures in one line: what it sent and why it waited.
+fn figures(m: &Metrics, m0: &Metrics, cancelled: u64, took: Duration) -> String {
+    format!(
+        "{} requests sent in {} ({} retries, {} connection failures with {} ms waited after them, {} answered 429 with {} ms waited on rate limits, {} page requests cancelled)",
+        m.requests - m0.requests,
+        human(took),
+        m.retries - m0.retries,
+        m.connection_failures - m0.connection_failures,
+        m.connection_wait_ms - m0.connection_wait_ms,
+        m.rate_limited - m0.rate_limited,
+        m.wait_ms - m0.wait_ms,
+        cancelled
+    )
+}
+
+/// A duration as people read it: "4h", "90s", "250ms".
+fn human(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 3600 && s % 3600 == 0 {
+        format!("{}h", s / 3600)
+    } else if s >= 60 && s % 60 == 0 {
+        format!("{}min", s / 60)
+    } else if s >= 1 {
+        format!("{:.1}s", d.as_secs_f64())
+    } else {
+        format!("{}ms", d.as_millis())
+    }
+}
+
 /// At most this many unfinished scopes are named in `SyncFailed`; the rest are
 /// counted, so a run that fails early on a large site still writes a small record.
 const MAX_NAMED_UNFINISHED: usize = 50;
@@ -1009,6 +1160,9 @@ pub async fn sync(
         minimum: 0,
         relisted: 0,
         first_listings: BTreeMap::new(),
+        first_others: BTreeMap::new(),
+        inflight: BTreeMap::new(),
+        cancelled: 0,
         confirm_relists: 0,
         kept_unconfirmed: 0,
         scopes_done: 0,
@@ -1022,28 +1176,54 @@ pub async fn sync(
     let mut jobs: JoinSet<Done> = JoinSet::new();
     let limit = opts.concurrency.max(1);
     let mut cancel = opts.cancel.clone();
+    let deadline = tokio::time::Instant::from_std(started) + opts.deadline;
     loop {
         while r.fatal.is_none() && jobs.len() < limit {
             let Some(job) = r.queue.pop_front() else {
                 break;
             };
-            jobs.spawn(run_job(client.clone(), job));
+            let list = match &job {
+                Job::Page(l, _) | Job::Relist(l) => Some(l.clone()),
+                _ => None,
+            };
+            let handle = jobs.spawn(run_job(client.clone(), job));
+            if let Some(l) = list {
+                r.inflight.entry(l).or_default().push(handle);
+            }
         }
         let next = tokio::select! {
-            next = jobs.join_next() => Some(next),
+            next = tokio::time::timeout_at(deadline, jobs.join_next()) => Some(next),
             () = cancelled(&mut cancel) => None,
         };
-        let Some(next) = next else {
-            r.fatal.get_or_insert_with(|| "interrupted".to_owned());
-            jobs.abort_all();
-            while jobs.join_next().await.is_some() {}
-            break;
-        };
-        let Some(done) = next else {
-            break;
+        let done = match next {
+            None => {
+                r.fatal.get_or_insert_with(|| "interrupted".to_owned());
+                jobs.abort_all();
+                while jobs.join_next().await.is_some() {}
+                r.drain();
+                break;
+            }
+            Some(Ok(Some(done))) => done,
+            Some(Ok(None)) => break,
+            Some(Err(_)) => {
+                if r.fatal.is_none() {
+                    r.fatal = Some(format!(
+                        "the sync deadline of {} passed with {} of {} known scopes finished; raise the deadline for a site this large or slow",
+                        human(opts.deadline),
+                        r.scopes_done,
+                        r.scopes_done + r.scopes.len() as u64
+                    ));
+                }
+                jobs.abort_all();
+                while jobs.join_next().await.is_some() {}
+                r.drain();
+                break;
+            }
         };
         match done {
             Ok(done) => r.on_done(done),
+            // A page request cancelled because its listing failed.
+            Err(e) if e.is_cancelled() => {}
             Err(e) => {
                 if r.fatal.is_none() {
                     r.fatal = Some(format!("a listing task failed: {e}"));
@@ -1079,13 +1259,29 @@ pub async fn sync(
         wait_ms: m.wait_ms - m0.wait_ms,
         duration_ms: 0,
     };
+    // Not one request answered: say so first, whatever scope failed first.
+    let unreachable = m.requests > m0.requests
+        && m.connection_failures - m0.connection_failures == m.requests - m0.requests;
     let outcome = match (&r.fatal, &r.first_failure) {
         (None, None) if r.unfinished.is_empty() => Outcome::Completed,
         (fatal, first) => Outcome::Failed {
-            reason: fatal
-                .clone()
-                .or_else(|| first.clone())
-                .unwrap_or_else(|| "some scopes were not listed".into()),
+            reason: format!(
+                "{}{}; {}",
+                if unreachable
+                    && !fatal
+                        .as_deref()
+                        .is_some_and(|f| f.contains("could not be reached"))
+                {
+                    "Jira could not be reached (no request was answered): "
+                } else {
+                    ""
+                },
+                fatal
+                    .clone()
+                    .or_else(|| first.clone())
+                    .unwrap_or_else(|| "some scopes were not listed".into()),
+                figures(&m, m0, r.cancelled, started.elapsed())
+            ),
             unfinished: summarize_unfinished(&r.unfinished),
         },
     };

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::paging_faults::PagingFault;
+
 /// Faults injected into `/rest` requests. Change them while the server runs
 /// with [`crate::SimServer::set_faults`].
 ///
@@ -38,6 +40,15 @@ pub struct Faults {
     /// Paging endpoints ignore `startAt` and always answer the first page
     /// (a server that does not advance).
     pub repeat_page: bool,
+    /// A paging fault of the list endpoints (see [`PagingFault`]).
+    pub paging: PagingFault,
+    /// With a paging fault: list pages hold at most this many items whatever
+    /// was asked (so that small orgs have listings of several pages).
+    pub page_cap: Option<usize>,
+    /// The operations (`"GET /rest/api/3/group/member"`) the paging fault
+    /// applies to; empty means every list operation (`/users/search`,
+    /// `/group/bulk`, `/group/member`, `/project/search`).
+    pub paging_ops: Vec<String>,
 }
 
 /// Which fault, if any, a request gets.

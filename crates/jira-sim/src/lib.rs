@@ -20,6 +20,11 @@
 //! - [`Faults`]: latency, 429s (every Nth or a deterministic ratio, with or
 //!   without `Retry-After`), 503s, slow and malformed responses, dropped
 //!   connections and a server that repeats pages; changeable while running.
+//!   [`PagingFault`]: list endpoints with pages a client must not trust (page
+//!   sizes capped, paging fields left out, pages that skip ahead, totals that
+//!   lie, endless listings, status 200 with error or wrongly shaped bodies,
+//!   over-long names and bodies) and a seeded "hostile" mode answering every
+//!   list with random schema-valid bodies.
 //! - [`SimStats`]: requests per operation, also at `GET /__sim/stats`
 //!   (`POST /__sim/stats/reset` zeroes it).
 //!
@@ -49,10 +54,11 @@ mod finders;
 mod generate;
 mod handlers;
 mod org;
+mod paging_faults;
 mod server;
 
 pub use error::SimError;
-pub use faults::{Faults, SimStats};
+pub use faults::{Faults, PagingFault, SimStats};
 pub use generate::{
     mix64, SplitMix64, JIRA_ADMINISTRATORS, JIRA_SERVICEDESK_USERS, JIRA_SOFTWARE_USERS,
     SITE_ADMINS,

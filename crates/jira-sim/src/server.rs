@@ -21,8 +21,9 @@ use base64::Engine as _;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::faults::{Fault, Faults, SimStats};
+use crate::faults::{Fault, Faults, PagingFault, SimStats};
 use crate::org::Org;
+use crate::paging_faults;
 use crate::{handlers, Credential};
 
 /// Lookup tables over an [`Org`], rebuilt or patched on every change so that
@@ -572,7 +573,18 @@ async fn rest_middleware(
         None => StatusCode::UNAUTHORIZED.into_response(),
         Some(account_id) => {
             req.extensions_mut().insert(Caller(account_id.clone()));
+            let paging = (faults.paging != PagingFault::None
+                && if faults.paging_ops.is_empty() {
+                    paging_faults::LIST_OPS.contains(&op.as_str())
+                } else {
+                    faults.paging_ops.contains(&op)
+                })
+            .then_some(faults.paging);
+            let asked = paging.map(|f| paging_faults::before(f, faults.page_cap, &mut req));
             let mut resp = next.run(req).await;
+            if let (Some(f), Some(asked)) = (paging, asked) {
+                resp = paging_faults::after(f, &op, &asked, &shared.base_url, seq, resp).await;
+            }
             if let Ok(v) = HeaderValue::from_str(&account_id) {
                 resp.headers_mut().insert("x-aaccountid", v);
             }

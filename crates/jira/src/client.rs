@@ -72,6 +72,8 @@ pub(crate) struct Inner {
     sent: AtomicU64,
     /// Connection failures since the last answer, against the budget.
     outage: Mutex<Outage>,
+    /// The calling account, from the first `X-AAccountId` answer header.
+    caller: Mutex<Option<String>>,
 }
 
 /// The current run of connection failures (no answer in between), and the
@@ -256,6 +258,7 @@ impl JiraClient {
                 jitter: Jitter::from_entropy(),
                 sent: AtomicU64::new(0),
                 outage: Mutex::new(Outage::default()),
+                caller: Mutex::new(None),
                 config,
             }),
         })
@@ -265,6 +268,11 @@ impl JiraClient {
     /// `/ex/jira/<cloudId>`, or the override).
     pub fn api_base(&self) -> &Url {
         &self.inner.api_base
+    }
+
+    /// The limits this client holds servers to.
+    pub fn limits(&self) -> &crate::config::Limits {
+        &self.inner.config.limits
     }
 
     /// A snapshot of the counters.
@@ -405,6 +413,28 @@ impl JiraClient {
         Ok(Some(body))
     }
 
+    fn note_caller(&self, headers: &reqwest::header::HeaderMap) {
+        let Some(id) = headers.get("x-aaccountid").and_then(|v| v.to_str().ok()) else {
+            return;
+        };
+        let max = self.inner.config.limits.max_id_len;
+        let mut caller = self.inner.caller.lock().unwrap_or_else(|p| p.into_inner());
+        if caller.is_none() && !id.is_empty() && id.len() <= max {
+            *caller = Some(id.to_owned());
+        }
+    }
+
+    /// The account the client acts as, as Jira names it in the `X-AAccountId`
+    /// header of its answers (documented for every authenticated response);
+    /// `None` until an answer carried it.
+    pub fn caller_account_id(&self) -> Option<String> {
+        self.inner
+            .caller
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
     /// An answer came: Jira is reachable, the outage (if any) is over.
     fn reachable(&self) {
         let mut o = self.inner.outage.lock().unwrap_or_else(|p| p.into_inner());
@@ -474,7 +504,12 @@ impl JiraClient {
                         unit: " bytes",
                     });
                 }
-                Attempt::Answered { status, body, .. } if status.is_success() => {
+                Attempt::Answered {
+                    status,
+                    body,
+                    headers,
+                } if status.is_success() => {
+                    self.note_caller(&headers);
                     self.calm_down();
                     return Ok(Answer { body });
                 }
@@ -822,13 +857,32 @@ impl JiraClient {
     /// A role of a project with its actors (`/project/{k}/role/{id}`): users and
     /// groups (group actors are not expanded).
     pub async fn role(&self, project: &str, role_id: &str) -> Result<ProjectRole, JiraError> {
-        let role: ProjectRole = self
-            .get_json(
-                Operation::ProjectRole,
-                self.api_url(&["project", project, "role", role_id]),
-                format!("role {role_id} of project '{project}'"),
-            )
+        /// The field that makes a role body a role with actors.
+        #[derive(serde::Deserialize)]
+        struct WithActors {
+            #[allow(dead_code)]
+            actors: serde::de::IgnoredAny,
+        }
+        let op = Operation::ProjectRole;
+        let answer = self
+            .execute(&Call {
+                op,
+                method: Method::GET,
+                url: self.api_url(&["project", project, "role", role_id]),
+                body: None,
+                resource: format!("role {role_id} of project '{project}'"),
+                repeatable: true,
+            })
             .await?;
+        if let Some(msg) = error_body_200(&answer.body) {
+            return Err(JiraError::Decode {
+                endpoint: op.endpoint(),
+                reason: format!("Jira answered with status 200 but an error body: {msg}"),
+                excerpt: excerpt(&answer.body, 200),
+            });
+        }
+        decode::<WithActors>(op, &answer.body)?;
+        let role: ProjectRole = decode(op, &answer.body)?;
         self.check_lengths(
             Operation::ProjectRole.endpoint(),
             std::slice::from_ref(&role),
@@ -1038,6 +1092,16 @@ pub(crate) fn decode<T: DeserializeOwned>(op: Operation, body: &[u8]) -> Result<
         reason: e.to_string(),
         excerpt: excerpt(body, 200),
     })
+}
+
+/// The messages of a 2xx body that is Jira's error collection.
+fn error_body_200(body: &[u8]) -> Option<String> {
+    if body.iter().copied().find(|b| !b.is_ascii_whitespace()) != Some(b'{') {
+        return None;
+    }
+    serde_json::from_slice::<ErrorCollection>(body)
+        .ok()
+        .and_then(|ec| ec.summary())
 }
 
 /// Jira's message from an error body: the `ErrorCollection` summary, or a
@@ -1475,6 +1539,38 @@ mod limit_tests {
             ),
             "{e}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_role_body_without_actors_is_not_a_role_without_actors() {
+        let (base, _) = scripted(vec![
+            reply(
+                "200 OK",
+                &[],
+                r#"{"errorMessages":["Site temporarily unavailable"]}"#,
+            ),
+            reply("200 OK", &[], "{}"),
+            reply(
+                "200 OK",
+                &[],
+                r#"{"id":10002,"name":"Developers","actors":[]}"#,
+            ),
+        ])
+        .await;
+        let c = client(
+            &base,
+            Arc::new(FakeClock::default()),
+            RetryPolicy::default(),
+        );
+        let e = c.role("P", "10002").await.unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("error body: Site temporarily unavailable"),
+            "{e}"
+        );
+        let e = c.role("P", "10002").await.unwrap_err();
+        assert!(e.to_string().contains("missing field `actors`"), "{e}");
+        assert!(c.role("P", "10002").await.unwrap().actors.is_empty());
     }
 
     #[tokio::test]

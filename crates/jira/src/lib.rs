@@ -85,7 +85,7 @@ pub use client::{
     JiraClient, Pager, AUDIT_PAGE, GROUPS_PAGE, MEMBERS_PAGE, PROJECTS_PAGE, PROJECT_STATUSES,
     USERS_PAGE,
 };
-pub use config::{JiraConfig, RetryPolicy, TokenKind};
+pub use config::{JiraConfig, Limits, RetryPolicy, TokenKind};
 pub use error::JiraError;
 pub use metrics::{Metrics, Operation};
 pub use secret::{ApiToken, TokenError};

@@ -186,7 +186,9 @@ pub struct ProjectRole {
     /// The role name.
     #[serde(default)]
     pub name: Option<String>,
-    /// The actors: users and groups (groups are not expanded).
+    /// The actors: users and groups (groups are not expanded). Absent from
+    /// role lists (`ProjectRoleDetails`); [`crate::JiraClient::role`] requires
+    /// it, so an error body or `{}` is not a role with no actors.
     #[serde(default)]
     pub actors: Vec<RoleActor>,
 }

@@ -24,6 +24,9 @@ pub struct SyncArgs {
     /// Print the events a sync would append (JSON lines on stdout) without appending
     #[arg(long)]
     dry_run: bool,
+    /// End the sync as failed (recording what it finished) after this many minutes [default: 240]
+    #[arg(long, value_name = "MINUTES")]
+    deadline: Option<u64>,
 }
 
 /// Progress bars on a terminal; nothing otherwise (tracing logs the run with -v).
@@ -137,6 +140,9 @@ pub fn run(args: SyncArgs, globals: &Globals) -> Result<ExitCode> {
         let mut opts = SyncOptions::new(conn.site_name.clone());
         opts.concurrency = concurrency;
         opts.dry_run = args.dry_run;
+        if let Some(minutes) = args.deadline {
+            opts.deadline = std::time::Duration::from_secs(minutes.max(1).saturating_mul(60));
+        }
         opts.observer = Some(match &bars {
             Some(b) => b.clone() as Arc<dyn SyncObserver>,
             None => LogLines::new() as Arc<dyn SyncObserver>,
