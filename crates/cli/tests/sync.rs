@@ -20,6 +20,18 @@ fn grantledger(data_dir: &Path) -> Command {
     c
 }
 
+/// A temporary data directory readable by its owner alone (as grantledger
+/// creates one; an existing one that others can read gets a warning).
+fn private_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
+    dir
+}
+
 fn text(o: &Output) -> (String, String) {
     (
         String::from_utf8_lossy(&o.stdout).into_owned(),
@@ -54,7 +66,7 @@ fn sync_cmd(dir: &Path, sim: &Sim, token: &str) -> Command {
 #[test]
 fn sync_records_the_site_then_nothing_on_an_unchanged_site() {
     let sim = sim();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = private_dir();
     let first = sync_cmd(dir.path(), &sim, Credential::DEFAULT_TOKEN)
         .output()
         .unwrap();
@@ -78,16 +90,20 @@ fn sync_records_the_site_then_nothing_on_an_unchanged_site() {
 #[test]
 fn bad_credentials_fail_with_one_clear_line_and_a_recorded_failure() {
     let sim = sim();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = private_dir();
     let o = sync_cmd(dir.path(), &sim, "not-the-token")
         .output()
         .unwrap();
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(1), "{out}{err}");
+    // The failure is one line on stderr; the summary stays on stdout.
+    assert_eq!(err.lines().count(), 1, "{err}");
     assert!(
-        out.contains("FAILED") && out.contains("check the email and API token"),
-        "{out}"
+        err.starts_with("error: sync of ") && err.contains("check the email and API token"),
+        "{err}"
     );
+    assert!(out.contains("failed after"), "{out}");
+    assert!(!out.contains("FAILED"), "{out}");
     assert!(!out.contains("not-the-token") && !err.contains("not-the-token"));
     let export = grantledger(dir.path())
         .args(["log", "export"])
@@ -103,7 +119,7 @@ fn bad_credentials_fail_with_one_clear_line_and_a_recorded_failure() {
 #[test]
 fn a_dry_run_prints_events_and_appends_nothing() {
     let sim = sim();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = private_dir();
     let o = sync_cmd(dir.path(), &sim, Credential::DEFAULT_TOKEN)
         .arg("--dry-run")
         .output()
@@ -148,7 +164,7 @@ fn a_dry_run_prints_events_and_appends_nothing() {
 #[test]
 fn init_writes_a_private_config_and_checks_the_credentials() {
     let sim = sim();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = private_dir();
     let o = grantledger(dir.path())
         .args([
             "init",
@@ -192,7 +208,7 @@ fn init_writes_a_private_config_and_checks_the_credentials() {
 #[test]
 fn a_config_file_with_a_token_that_others_can_read_is_refused() {
     use std::os::unix::fs::PermissionsExt as _;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = private_dir();
     let path = dir.path().join("grantledger.toml");
     std::fs::write(
         &path,
@@ -209,7 +225,7 @@ fn a_config_file_with_a_token_that_others_can_read_is_refused() {
 
 #[test]
 fn the_demo_runs_offline_and_leaves_a_verifiable_log() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = private_dir();
     let data = dir.path().join("demo");
     let o = grantledger(&data).arg("demo").output().unwrap();
     let (out, err) = text(&o);
@@ -234,7 +250,7 @@ fn the_demo_runs_offline_and_leaves_a_verifiable_log() {
 
 #[test]
 fn verify_checks_a_head_noted_earlier() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = private_dir();
     let data = dir.path().join("demo");
     assert!(grantledger(&data)
         .arg("demo")
@@ -244,20 +260,29 @@ fn verify_checks_a_head_noted_earlier() {
         .success());
     let o = grantledger(&data).args(["log", "verify"]).output().unwrap();
     let (out, _) = text(&o);
-    // "ok: N records in M streams, head P (sha256 H)"
-    let head = out.split("head ").nth(1).unwrap();
-    let position = head.split_whitespace().next().unwrap();
-    let hash = head
-        .split("sha256 ")
-        .nth(1)
-        .unwrap()
-        .trim_end_matches([')', '\n']);
-    let noted = format!("{position}:{hash}");
+    // "ok: N records in M streams, head P:H", the form --expect-head takes.
+    let noted = out.split("head ").nth(1).unwrap().trim().to_owned();
+    let (position, hash) = noted.split_once(':').unwrap();
+    assert_eq!(hash.len(), 64, "{out}");
     let ok = grantledger(&data)
         .args(["log", "verify", "--expect-head", &noted])
         .output()
         .unwrap();
     assert!(ok.status.success(), "{:?}", text(&ok));
+    // An unambiguous prefix of 16 hex digits is enough.
+    let short = format!("{position}:{}", &hash[..16]);
+    let ok = grantledger(&data)
+        .args(["log", "verify", "--expect-head", &short])
+        .output()
+        .unwrap();
+    assert!(ok.status.success(), "{:?}", text(&ok));
+    let wrong = format!("{position}:{}", "0".repeat(16));
+    let bad = grantledger(&data)
+        .args(["log", "verify", "--expect-head", &wrong])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(text(&bad).0.contains("rewritten"), "{:?}", text(&bad));
     let forged = format!("{position}:{}", "0".repeat(64));
     let bad = grantledger(&data)
         .args(["log", "verify", "--expect-head", &forged])
