@@ -252,7 +252,7 @@ pub fn check_site(site: &str) -> Result<()> {
         let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
         if authority.contains('@') {
             bail!(UsageError::new(
-                "the Jira site must not carry credentials in its URL (user:password@): give the site's address only, the email with --email and the token in JIRA_API_TOKEN"
+                "the Jira site must not carry credentials in its URL (a name or secret before an @): give the site's address only, the email with --email and the token in JIRA_API_TOKEN"
             ));
         }
     }

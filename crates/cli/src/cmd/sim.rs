@@ -94,6 +94,12 @@ fn load_org(path: &std::path::Path) -> Result<Org> {
     if !meta.is_file() {
         anyhow::bail!("{shown} is not a regular file: name an org file written by --save-org");
     }
+    if meta.len() > MAX_ORG_FILE {
+        anyhow::bail!(
+            "{shown} is larger than {} MiB, which no org file is: check the path",
+            MAX_ORG_FILE / 1024 / 1024
+        );
+    }
     let mut bytes = Vec::new();
     file.take(MAX_ORG_FILE + 1)
         .read_to_end(&mut bytes)
