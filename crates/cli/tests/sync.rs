@@ -715,3 +715,42 @@ fn demos_started_together_get_their_own_directories_and_explain_themselves() {
         let _ = std::fs::remove_dir_all(d);
     }
 }
+
+#[test]
+fn init_failures_go_to_stderr_and_jira_names_are_escaped() {
+    let sim = sim();
+    let dir = private_dir();
+    let o = grantledger(dir.path())
+        .args([
+            "init",
+            "--site",
+            &sim.server.base_url(),
+            "--email",
+            Credential::DEFAULT_EMAIL,
+        ])
+        .env("JIRA_API_TOKEN", "wrong-token")
+        .output()
+        .unwrap();
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}{err}");
+    assert!(out.starts_with("wrote ") && !out.contains("FAILED"), "{out}");
+    assert!(err.starts_with("error: credentials check FAILED"), "{err}");
+    assert!(!err.contains("wrong-token"), "{err}");
+
+    // A display name from Jira holding terminal escapes is printed escaped.
+    sim.server.mutate(|o| {
+        let u = o.users.iter_mut().find(|u| u.active).unwrap();
+        u.display_name = "Mallory\u{1b}]0;owned\u{7}\u{1b}[2J".into();
+    });
+    let o = sync_cmd(dir.path(), &sim, Credential::DEFAULT_TOKEN)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{:?}", text(&o));
+    let o = grantledger(dir.path())
+        .args(["log", "export", "--format", "text"])
+        .output()
+        .unwrap();
+    let (listing, _) = text(&o);
+    assert!(listing.contains("Mallory\\u{1b}]0;owned"), "{listing}");
+    assert!(!listing.contains('\u{1b}') && !listing.contains('\u{7}'));
+}
