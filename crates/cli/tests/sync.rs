@@ -733,7 +733,10 @@ fn init_failures_go_to_stderr_and_jira_names_are_escaped() {
         .unwrap();
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(1), "{out}{err}");
-    assert!(out.starts_with("wrote ") && !out.contains("FAILED"), "{out}");
+    assert!(
+        out.starts_with("wrote ") && !out.contains("FAILED"),
+        "{out}"
+    );
     assert!(err.starts_with("error: credentials check FAILED"), "{err}");
     assert!(!err.contains("wrong-token"), "{err}");
 
