@@ -128,7 +128,11 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            report_error(&err, globals.data_dir.as_deref(), globals.verbose);
+            let shown_dir = match &globals.data_dir {
+                Some(d) => Some(d.clone()),
+                None => DataDir::resolve(None).ok().map(|d| d.root().to_path_buf()),
+            };
+            report_error(&err, shown_dir.as_deref(), globals.verbose);
             if errors::is_usage(&err) {
                 ExitCode::from(2)
             } else {

@@ -117,9 +117,7 @@ pub fn run(args: SyncArgs, globals: &Globals) -> Result<ExitCode> {
     // on drop): it creates nothing here.
     let scratch = if args.dry_run && !data_dir.has_log() {
         Some(
-            tempfile::Builder::new()
-                .prefix("grantledger-dry-run-")
-                .tempdir()
+            crate::datadir::private_tempdir("grantledger-dry-run-")
                 .context("cannot create a temporary directory for the dry run")?,
         )
     } else {
