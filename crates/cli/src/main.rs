@@ -10,11 +10,14 @@
 //! numbers and sizes; [`datadir`] resolves the data directory and opens the log.
 //!
 //! Exit codes: 0 success; 1 a failed verification or a failed operation; 2 a
-//! usage error (clap's). A closed stdout (`grantledger log export | head`) ends
-//! the program quietly with 0.
+//! usage error (clap's, or [`errors::UsageError`]: a missing site, email or
+//! token); 130 a sync interrupted by Ctrl-C. A closed stdout (`grantledger log
+//! export | head`) ends the program quietly with 0. Errors go to stderr as one
+//! line (see [`errors`]); with `-v` the raw causes follow.
 
 mod cmd;
 mod datadir;
+mod errors;
 mod output;
 mod settings;
 mod summary;
@@ -23,13 +26,21 @@ use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{ArgAction, Parser, Subcommand};
+use clap::{ArgAction, CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 
 use crate::datadir::DataDir;
 
 /// Access governance for Jira Cloud on a tamper-evident event log.
 #[derive(Debug, Parser)]
-#[command(name = "grantledger", version, propagate_version = true)]
+#[command(
+    name = "grantledger",
+    version,
+    propagate_version = true,
+    after_help = "Examples:
+  grantledger demo                          try it on a simulated site (no network)
+  grantledger init --site acme --email admin@acme.com && grantledger sync
+  grantledger log verify                    walk the hash chain of the log"
+)]
 struct Cli {
     /// The data directory [default: the platform data directory + /grantledger]
     #[arg(long, global = true, env = "GRANTLEDGER_DATA_DIR", value_name = "PATH")]
@@ -46,15 +57,34 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the simulator on loopback, sync it twice around a few changes, and show what was recorded
+    #[command(after_help = "Examples:
+  grantledger demo                        (a fresh directory in the temporary directory)
+  grantledger demo --seed 7               (another simulated org)
+  grantledger --data-dir ./demo-data demo (keep it somewhere, then `grantledger --data-dir ./demo-data log stats`)")]
     Demo(cmd::demo::DemoArgs),
     /// Record what changed on the Jira site since the last sync
+    #[command(after_help = "Examples:
+  JIRA_API_TOKEN=... grantledger sync --site acme --email admin@acme.com
+  grantledger sync                  (site and email from grantledger.toml, see `grantledger init`)
+  grantledger sync --dry-run | jq . (the events it would append, appending nothing)
+
+Ctrl-C stops fetching, records every scope already listed, closes the run as
+failed (\"interrupted\") and exits with 130; a second Ctrl-C exits at once.")]
     Sync(cmd::sync::SyncArgs),
     /// Write a commented config file and check the credentials
+    #[command(after_help = "Examples:
+  JIRA_API_TOKEN=... grantledger init --site acme --email admin@acme.com
+  grantledger init --site https://acme.atlassian.net --email admin@acme.com --token-file ~/.jira-token
+  grantledger init --site acme --email admin@acme.com --force     (replace the config file)")]
     Init(cmd::init::InitArgs),
     /// Inspect, verify and export the event log
     #[command(subcommand)]
     Log(cmd::log::LogCommand),
     /// Serve the Jira Cloud simulator on 127.0.0.1 until Ctrl-C
+    #[command(after_help = "Examples:
+  grantledger sim                                      (a small org on a free port)
+  grantledger sim --preset medium --port 8080
+  grantledger sim --org org.json --save-org org.json   (serve a saved org, keep its changes)")]
     Sim(cmd::sim::SimArgs),
 }
 
@@ -81,7 +111,7 @@ fn main() -> ExitCode {
     if std::env::var_os("GRANTLEDGER_DATA_DIR").is_some_and(|v| v.is_empty()) {
         std::env::remove_var("GRANTLEDGER_DATA_DIR");
     }
-    let cli = Cli::parse();
+    let cli = parse();
     init_logging(cli.verbose);
     let globals = Globals {
         data_dir: cli.data_dir,
@@ -98,10 +128,36 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            report_error(&err, globals.verbose);
-            ExitCode::FAILURE
+            let shown_dir = match &globals.data_dir {
+                Some(d) => Some(d.clone()),
+                None => DataDir::resolve(None).ok().map(|d| d.root().to_path_buf()),
+            };
+            report_error(&err, shown_dir.as_deref(), globals.verbose);
+            if errors::is_usage(&err) {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
+}
+
+/// Parses the command line. `--data-dir` is global, but `sim` does not use it,
+/// so its help does not list it.
+fn parse() -> Cli {
+    // A subcommand that has an argument of the global's id does not get the
+    // global: give `sim` a hidden one.
+    let command = Cli::command().mut_subcommand("sim", |sim| {
+        sim.arg(
+            clap::Arg::new("data_dir")
+                .long("data-dir")
+                .value_name("PATH")
+                .value_parser(clap::value_parser!(PathBuf))
+                .hide(true),
+        )
+    });
+    let matches = command.get_matches();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
 }
 
 /// Logs go to stderr. `RUST_LOG`, when set, decides the filter; otherwise
@@ -141,14 +197,26 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
     })
 }
 
-/// One line `error: ...` with every cause whose text is not already in it; with
-/// `-v`, the top message and then each cause on its own line.
-fn report_error(err: &anyhow::Error, verbose: u8) {
+/// One line `error: ...`: the explanation of a failure that needs one (see
+/// [`errors::explain`]), else the message with every cause whose text is not
+/// already in it. With `-v`, the raw message and each cause follow on lines of
+/// their own.
+fn report_error(err: &anyhow::Error, data_dir: Option<&std::path::Path>, verbose: u8) {
+    let explained = errors::explain(err, data_dir);
     if verbose > 0 {
-        eprintln!("error: {err}");
-        for cause in err.chain().skip(1) {
-            eprintln!("  caused by: {cause}");
+        if let Some(line) = &explained {
+            eprintln!("error: {line}");
+            eprintln!("  because: {}", output::safe(&err.to_string()));
+        } else {
+            eprintln!("error: {}", output::safe(&err.to_string()));
         }
+        for cause in err.chain().skip(1) {
+            eprintln!("  caused by: {}", output::safe(&cause.to_string()));
+        }
+        return;
+    }
+    if let Some(line) = explained {
+        eprintln!("error: {line}");
         return;
     }
     let mut line = err.to_string();
@@ -159,5 +227,5 @@ fn report_error(err: &anyhow::Error, verbose: u8) {
             line.push_str(&text);
         }
     }
-    eprintln!("error: {line}");
+    eprintln!("error: {}", output::safe(&line));
 }

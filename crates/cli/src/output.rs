@@ -1,4 +1,36 @@
-//! Number and size formatting for human-readable output.
+//! Formatting for human-readable output: numbers, sizes, heads, and untrusted
+//! text made safe for a terminal.
+
+use std::borrow::Cow;
+
+use grantledger_eventlog::Head;
+
+/// Text from outside (a Jira site's names, an org file, a holder file) with its
+/// control characters escaped (`\u{1b}`), so that it cannot move the cursor, set
+/// the terminal's title or clear the screen.
+pub fn safe(text: &str) -> String {
+    escape(text).into_owned()
+}
+
+fn escape(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// A head as `POSITION:HASH`, the form `log verify --expect-head` takes.
+pub fn head(h: &Head) -> String {
+    format!("{}:{}", h.position, h.hash)
+}
 
 /// `1234567` → `1,234,567`.
 pub fn thousands(n: u64) -> String {
@@ -58,6 +90,14 @@ mod tests {
         assert_eq!(bytes(1536), "1.5 KiB");
         assert_eq!(bytes(12 * 1024 * 1024), "12.0 MiB");
         assert_eq!(bytes(u64::MAX), "16.0 EiB");
+    }
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(safe("acme"), "acme");
+        assert_eq!(safe("a\u{1b}]0;pwned\u{7}b"), "a\\u{1b}]0;pwned\\u{7}b");
+        assert_eq!(safe("x\ny\u{9b}"), "x\\u{a}y\\u{9b}");
+        assert_eq!(safe("Zoë 李"), "Zoë 李");
     }
 
     #[test]

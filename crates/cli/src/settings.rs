@@ -10,10 +10,20 @@
 
 use std::path::{Path, PathBuf};
 
+use std::io::Read as _;
+
 use anyhow::{bail, Context as _, Result};
 use clap::Args;
 use grantledger_jira::{ApiToken, JiraConfig, TokenKind};
 use serde::Deserialize;
+
+use crate::errors::UsageError;
+
+/// A token file larger than this is not a token file (API tokens are about 200
+/// characters).
+const MAX_TOKEN_FILE: u64 = 16 * 1024;
+/// A config file larger than this is refused unread.
+const MAX_CONFIG_FILE: u64 = 1024 * 1024;
 
 /// Flags shared by `sync` and `init`.
 #[derive(Debug, Args, Clone, Default)]
@@ -90,15 +100,12 @@ pub fn config_path(args: &ConnectArgs, data_dir: &Path) -> PathBuf {
 /// Reads the config file; a missing file is an empty config unless it was named
 /// explicitly.
 pub fn load_config(path: &Path, explicit: bool) -> Result<ConfigFile> {
-    let text = match std::fs::read_to_string(path) {
+    let text = match read_small_text(path, MAX_CONFIG_FILE) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {
+        Err(SmallRead::Io(e)) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {
             return Ok(ConfigFile::default())
         }
-        Err(e) => {
-            return Err(e)
-                .with_context(|| format!("cannot read the config file {}", path.display()))
-        }
+        Err(e) => return Err(e.into_error(path, "the config file")),
     };
     // toml's own error message quotes the offending line, which may hold the
     // token: report only what is wrong and where.
@@ -115,13 +122,142 @@ pub fn load_config(path: &Path, explicit: bool) -> Result<ConfigFile> {
         anyhow::anyhow!(
             "the config file {} is not valid{place}: {}",
             path.display(),
-            e.message()
+            redact(e.message())
         )
     })?;
     if config.jira.api_token.is_some() {
         check_private(path)?;
     }
     Ok(config)
+}
+
+/// A config error's message without any value it quoted: serde and toml quote
+/// the offending value (`invalid type: string "…"`), which may be a misplaced
+/// token. Double-quoted text is dropped; back-quoted text is kept only when it
+/// looks like a key name (a letter, then up to 31 letters, digits, `_` or `-`).
+fn redact(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(i) = rest.find(['"', '`']) {
+        let quote = rest[i..].chars().next().expect("found");
+        let Some(len) = rest[i + 1..].find(quote) else {
+            break;
+        };
+        let inner = &rest[i + 1..i + 1 + len];
+        let keep = quote == '`'
+            && inner.len() <= 32
+            && inner.starts_with(|c: char| c.is_ascii_alphabetic())
+            && inner
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if keep {
+            out.push_str(&rest[..i + len + 2]);
+        } else {
+            out.push_str(rest[..i].trim_end());
+        }
+        rest = &rest[i + len + 2..];
+    }
+    if rest.contains(['"', '`']) {
+        // An unbalanced quote: drop what follows it.
+        out.push_str(rest[..rest.find(['"', '`']).expect("found")].trim_end());
+    } else {
+        out.push_str(rest);
+    }
+    out
+}
+
+/// Why a small text file could not be read.
+pub enum SmallRead {
+    /// The file could not be opened or read.
+    Io(std::io::Error),
+    /// It is a directory, a device, a pipe...
+    NotAFile,
+    /// It is larger than allowed.
+    TooLarge(u64),
+    /// Its content is not UTF-8.
+    NotText,
+}
+
+impl SmallRead {
+    /// The error for `path`, described as `what`.
+    pub fn into_error(self, path: &Path, what: &str) -> anyhow::Error {
+        let p = path.display();
+        match self {
+            SmallRead::Io(e) => anyhow::Error::new(e).context(format!("cannot read {what} {p}")),
+            SmallRead::NotAFile => {
+                anyhow::anyhow!("{what} {p} is not a regular file: name a file")
+            }
+            SmallRead::TooLarge(limit) => anyhow::anyhow!(
+                "{what} {p} is larger than {} bytes, so it is not {what}: check the path",
+                crate::output::thousands(limit)
+            ),
+            SmallRead::NotText => {
+                anyhow::anyhow!("{what} {p} is not valid UTF-8 text: save it as plain text")
+            }
+        }
+    }
+}
+
+/// Reads a regular file of at most `limit` bytes as UTF-8 text.
+pub fn read_small_text(path: &Path, limit: u64) -> std::result::Result<String, SmallRead> {
+    let file = std::fs::File::open(path).map_err(SmallRead::Io)?;
+    let meta = file.metadata().map_err(SmallRead::Io)?;
+    if !meta.is_file() {
+        return Err(SmallRead::NotAFile);
+    }
+    let mut bytes = Vec::new();
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(SmallRead::Io)?;
+    if bytes.len() as u64 > limit {
+        return Err(SmallRead::TooLarge(limit));
+    }
+    String::from_utf8(bytes).map_err(|_| SmallRead::NotText)
+}
+
+/// Reads an API token from a file: a regular file of sane size, readable by its
+/// owner alone, holding UTF-8 text.
+pub fn token_from_file(path: &Path) -> Result<ApiToken> {
+    let text =
+        read_small_text(path, MAX_TOKEN_FILE).map_err(|e| e.into_error(path, "the token file"))?;
+    check_private(path)?;
+    Ok(ApiToken::checked(
+        &text,
+        &format!("the token file {}", path.display()),
+    )?)
+}
+
+/// Reads an API token from the environment variable `var`: `None` when unset or
+/// blank.
+pub fn token_from_env(var: &str) -> Result<Option<ApiToken>> {
+    match std::env::var_os(var) {
+        None => Ok(None),
+        Some(raw) => match raw.into_string() {
+            Ok(text) if text.trim().is_empty() => Ok(None),
+            Ok(text) => Ok(Some(ApiToken::checked(
+                &text,
+                &format!("environment variable {var}"),
+            )?)),
+            Err(_) => bail!(
+                "the environment variable {var} is set but is not valid UTF-8 text, so it cannot be an API token: set it to the token as created at https://id.atlassian.com/manage-profile/security/api-tokens"
+            ),
+        },
+    }
+}
+
+/// Checks a site as given (flag, environment or config file) before it is used
+/// or stored: a URL with embedded credentials is refused without repeating them.
+pub fn check_site(site: &str) -> Result<()> {
+    if let Some((_, rest)) = site.split_once("://") {
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+        if authority.contains('@') {
+            bail!(UsageError::new(
+                "the Jira site must not carry credentials in its URL (a name or secret before an @): give the site's address only, the email with --email and the token in JIRA_API_TOKEN"
+            ));
+        }
+    }
+    grantledger_jira::config::site_url(site).map_err(|e| UsageError::new(e.to_string()))?;
+    Ok(())
 }
 
 /// Refuses a file holding a secret that others may read.
@@ -158,47 +294,53 @@ pub struct Connection {
     pub site_name: String,
 }
 
+/// An environment variable's value, `None` when unset, blank or not UTF-8.
+pub fn env_text(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
 /// Resolves flags > environment > config file.
 pub fn resolve(args: &ConnectArgs, data_dir: &Path) -> Result<Connection> {
     let path = config_path(args, data_dir);
     let file = load_config(&path, args.config.is_some())?;
-    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
     let site = args
         .site
         .clone()
-        .or_else(|| env("JIRA_SITE"))
+        .or_else(|| env_text("JIRA_SITE"))
         .or(file.jira.site.clone())
-        .with_context(|| {
-            format!(
+        .ok_or_else(|| {
+            UsageError::new(format!(
                 "no Jira site: pass --site, set JIRA_SITE, or run `grantledger init` to write {}",
                 path.display()
-            )
+            ))
         })?;
     let email = args
         .email
         .clone()
-        .or_else(|| env("JIRA_EMAIL"))
+        .or_else(|| env_text("JIRA_EMAIL"))
         .or(file.jira.email.clone())
-        .context(
-            "no admin email: pass --email, set JIRA_EMAIL, or set `email` in the config file",
-        )?;
+        .ok_or_else(|| {
+            UsageError::new(
+                "no admin email: pass --email, set JIRA_EMAIL, or set `email` in the config file",
+            )
+        })?;
     let token = if let Some(f) = &args.token_file {
-        check_private(f)?;
-        ApiToken::from_file(f)?
-    } else if env(&args.token_env).is_some() {
-        ApiToken::from_env(&args.token_env)?
+        token_from_file(f)?
+    } else if let Some(t) = token_from_env(&args.token_env)? {
+        t
     } else if let Some(f) = &file.jira.api_token_file {
-        check_private(f)?;
-        ApiToken::from_file(f)?
+        token_from_file(f)?
     } else if let Some(t) = &file.jira.api_token {
         ApiToken::checked(t, &format!("api_token in {}", path.display()))?
     } else {
-        bail!(
+        return Err(UsageError::new(format!(
             "no API token: set {} (create one at https://id.atlassian.com/manage-profile/security/api-tokens), pass --token-file, or set api_token_file in {}",
             args.token_env,
             path.display()
-        );
+        ))
+        .into());
     };
+    check_site(&site)?;
     let url = grantledger_jira::config::site_url(&site)?;
     let site_name = match url.port() {
         Some(port) => format!("{}:{port}", url.host_str().unwrap_or("site")),
@@ -252,6 +394,35 @@ mod tests {
             ..JiraSection::default()
         };
         assert!(!format!("{section:?}").contains("sekrit"));
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_is_not_quoted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.toml");
+        std::fs::write(&path, "[jira]\nscoped = \"CFGSECRET77\"\n").unwrap();
+        let err = format!("{:#}", load_config(&path, true).unwrap_err());
+        assert!(!err.contains("CFGSECRET77"), "{err}");
+        assert!(
+            err.contains("line 2") && err.contains("expected a boolean"),
+            "{err}"
+        );
+        std::fs::write(&path, "[sync]\nconcurrency = \"ATATT-x\"\n").unwrap();
+        let err = format!("{:#}", load_config(&path, true).unwrap_err());
+        assert!(!err.contains("ATATT"), "{err}");
+        assert_eq!(
+            redact("invalid type: string \"s3cret\", expected a boolean"),
+            "invalid type: string, expected a boolean"
+        );
+        assert_eq!(
+            redact("unknown field `sight`, expected one of `site`, `email`"),
+            "unknown field `sight`, expected one of `site`, `email`"
+        );
+        assert_eq!(
+            redact("invalid value `ATATT3xFf0123456789abcdefABCDEF0123`"),
+            "invalid value"
+        );
+        assert_eq!(redact("unbalanced \"s3cret"), "unbalanced");
     }
 
     #[test]

@@ -6,10 +6,28 @@ use grantledger_ingest::{Outcome, SyncReport};
 use grantledger_model::{Entitlement, Event, Grant, Principal};
 use grantledger_projection::SiteState;
 
-use crate::output::{bytes, thousands};
+use crate::output::{bytes, safe, thousands};
 
-/// The summary printed after a sync.
-pub fn sync_summary(site: &str, report: &SyncReport) -> String {
+/// The line for stderr when a sync failed (`None` when it completed).
+pub fn failure_line(site: &str, report: &SyncReport) -> Option<String> {
+    match &report.outcome {
+        Outcome::Completed => None,
+        Outcome::Failed { reason, unfinished } => Some(format!(
+            "sync of {} FAILED: {}; {} not finished: no removal was recorded for them, everything listed before stands, and the next sync converges",
+            safe(site),
+            safe(reason),
+            match unfinished.len() {
+                1 => "1 scope".to_owned(),
+                n => format!("{} scopes", thousands(n as u64)),
+            }
+        )),
+    }
+}
+
+/// The summary printed after a sync (on stdout; a failure's own line goes to
+/// stderr, see [`failure_line`]). Notes on routine steps come with `-v`.
+pub fn sync_summary(site: &str, report: &SyncReport, verbose: u8) -> String {
+    let site = safe(site);
     let s = &report.stats;
     let c = &report.counts;
     let mut out = String::new();
@@ -22,16 +40,11 @@ pub fn sync_summary(site: &str, report: &SyncReport) -> String {
                 report.run
             );
         }
-        Outcome::Failed { reason, unfinished } => {
+        Outcome::Failed { .. } => {
             let _ = writeln!(
                 out,
-                "sync of {site} FAILED after {secs:.1} s (run {}): {reason}",
+                "sync of {site} failed after {secs:.1} s (run {}); what it recorded:",
                 report.run
-            );
-            let _ = writeln!(
-                out,
-                "  {} scopes not finished; no removal was recorded for them, and the next sync converges",
-                thousands(unfinished.len() as u64)
             );
         }
     }
@@ -87,13 +100,18 @@ pub fn sync_summary(site: &str, report: &SyncReport) -> String {
     if let Some((first, last)) = report.written {
         let _ = writeln!(
             out,
-            "  log          positions {}..{}",
+            "  log          positions {}..{} (the run's access events; its start and end records sit just before and after)",
             thousands(first),
             thousands(last)
         );
     }
     for w in &report.warnings {
-        let _ = writeln!(out, "  warning: {w}");
+        let _ = writeln!(out, "  warning: {}", safe(w));
+    }
+    if verbose > 0 {
+        for n in &report.notes {
+            let _ = writeln!(out, "  info: {}", safe(n));
+        }
     }
     out
 }
@@ -152,14 +170,18 @@ pub fn describe(state: &SiteState, event: &Event) -> String {
         Event::UserReactivated(e) => format!("user reactivated: {}", user(state, &e.account_id)),
         Event::UserVanished(e) => format!("user gone: {}", e.account_id),
         Event::GroupObserved(e) => format!("new group {}", e.group.name),
+        Event::ProjectRoleObserved(e) => {
+            let key = state
+                .projects
+                .get(&e.role.project_id)
+                .map_or_else(|| e.role.project_id.to_string(), |p| p.key.clone());
+            format!("role {} in project {key}", e.role.name)
+        }
         Event::GroupRenamed(e) => format!("group renamed: {} -> {}", e.from, e.to),
         Event::GroupVanished(e) => format!("group gone: {}", e.name),
         Event::ProjectObserved(e) => format!("new project {} ({})", e.project.key, e.project.name),
         Event::ProjectChanged(e) => format!("project changed: {}", e.after.key),
         Event::ProjectVanished(e) => format!("project gone: {}", e.key),
-        Event::ProjectRoleObserved(e) => {
-            format!("role {} in project {}", e.role.name, e.role.project_id)
-        }
         Event::ProjectRoleVanished(e) => {
             format!("role {} gone from project {}", e.role_id, e.project_id)
         }

@@ -72,9 +72,11 @@ fn data_dir_with_log() -> tempfile::TempDir {
     dir
 }
 
+/// The hash of `head POSITION:HASH` in a line.
 fn head_hash_of(line: &str) -> String {
-    let start = line.find("(sha256 ").expect("a hash") + "(sha256 ".len();
-    let hash = &line[start..start + 64];
+    let after = &line[line.find("head ").expect("a head") + "head ".len()..];
+    let start = after.find(':').expect("POSITION:HASH") + 1;
+    let hash = &after[start..start + 64];
     assert!(hash.chars().all(|c| c.is_ascii_hexdigit()), "{line}");
     hash.to_owned()
 }
@@ -97,7 +99,7 @@ fn verify_reports_counts_and_head() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let out = stdout(&o);
     assert!(
-        out.starts_with("ok: 10 records in 3 streams, head 10 (sha256 "),
+        out.starts_with("ok: 10 records in 3 streams, head 10:"),
         "{out}"
     );
     head_hash_of(&out);
@@ -111,10 +113,9 @@ fn stats_as_text_and_json() {
     let text = stdout(&o);
     assert!(text.contains("events:        10\n"), "{text}");
     assert!(text.contains("streams:       3\n"), "{text}");
-    assert!(
-        text.contains("head:          position 10 (sha256 "),
-        "{text}"
-    );
+    assert!(text.contains("head:          10:"), "{text}");
+    // Meaningless at this size: explained instead of shown.
+    assert!(text.contains("bytes/event:   not shown below"), "{text}");
     assert!(text.contains(" bytes)\n"), "{text}");
     assert!(!text.contains("jira:acme"), "streams listed only with -v");
 
@@ -139,6 +140,10 @@ fn stats_as_text_and_json() {
 
     let verify = stdout(&run_in(dir.path(), &["log", "verify"]));
     assert_eq!(v["head"]["hash"], head_hash_of(&verify));
+    assert_eq!(
+        text.lines().find(|l| l.starts_with("head:")).unwrap(),
+        format!("head:          10:{}", head_hash_of(&verify))
+    );
 }
 
 #[test]
@@ -189,7 +194,7 @@ fn an_export_verifies_offline_with_the_logs_head() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let out = stdout(&o);
     assert!(
-        out.starts_with("ok: export chain intact, positions 1..10 (10 records), head 10 (sha256 "),
+        out.starts_with("ok: export chain intact, positions 1..10 (10 records), head 10:"),
         "{out}"
     );
     assert!(!nowhere.exists());
@@ -296,7 +301,8 @@ fn read_commands_on_an_empty_data_dir_create_nothing() {
             err.starts_with(&format!("error: no event log in {}: ", missing.display())),
             "{err}"
         );
-        assert!(err.contains("grantledger demo"), "{err}");
+        assert!(err.contains("grantledger sync"), "{err}");
+        assert!(err.contains("prints the directory it used"), "{err}");
         assert!(!missing.exists(), "{args:?} created the data directory");
     }
     // An existing but empty directory stays empty too.
@@ -328,10 +334,16 @@ fn the_data_dir_comes_from_the_environment() {
     // --data-dir wins over the environment.
     let empty = tempfile::tempdir().unwrap();
     // Set but empty is the same as unset (the platform default, not a usage error).
+    let file = dir.path().join("export.jsonl");
+    assert!(
+        run_in(dir.path(), &["log", "export", "-o", file.to_str().unwrap()])
+            .status
+            .success()
+    );
     let o = grantledger()
         .env("GRANTLEDGER_DATA_DIR", "")
         .args(["log", "verify", "--export", "-"])
-        .stdin(Stdio::null())
+        .stdin(std::fs::File::open(&file).unwrap())
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -413,18 +425,6 @@ fn operational_errors_are_one_line_and_exit_1() {
     let o = run(&["sim", "--org", missing.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).starts_with("error: cannot load the org"));
-}
-
-#[test]
-fn a_log_in_use_is_reported() {
-    let dir = data_dir_with_log();
-    let held = EventLog::open(dir.path().join("log")).unwrap();
-    let o = run_in(dir.path(), &["log", "verify"]);
-    drop(held);
-    assert_eq!(o.status.code(), Some(1));
-    let err = stderr(&o);
-    assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains("in use by another process"), "{err}");
 }
 
 #[test]
@@ -652,4 +652,366 @@ fn sim_saves_its_org_on_sigterm_and_serves_it_again() {
         Some((&reloaded.email, &reloaded.token)),
     );
     assert_eq!(status, 200);
+}
+
+/// The binary with site and email given, so that what is checked next is the token.
+fn connect_in(data_dir: &Path) -> Command {
+    let mut c = grantledger();
+    c.env_remove("JIRA_SITE")
+        .env_remove("JIRA_EMAIL")
+        .env_remove("JIRA_API_TOKEN")
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(["sync", "--site", "acme", "--email", "a@b.c"]);
+    c
+}
+
+fn private_tempdir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn a_config_value_of_the_wrong_type_is_not_echoed() {
+    let dir = private_tempdir();
+    std::fs::write(
+        dir.path().join("grantledger.toml"),
+        "[jira]\nsite = \"acme\"\nscoped = \"CFGSECRET77\"\n",
+    )
+    .unwrap();
+    let o = run_in(dir.path(), &["sync"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("line 3") && err.contains("expected a boolean"),
+        "{err}"
+    );
+    assert!(!err.contains("CFGSECRET77") && !stdout(&o).contains("CFGSECRET77"));
+}
+
+#[test]
+fn missing_site_email_or_token_are_usage_errors() {
+    let dir = private_tempdir();
+    let base = || {
+        let mut c = grantledger();
+        c.env_remove("JIRA_SITE")
+            .env_remove("JIRA_EMAIL")
+            .env_remove("JIRA_API_TOKEN")
+            .arg("--data-dir")
+            .arg(dir.path())
+            .arg("sync");
+        c
+    };
+    for (extra, needle) in [
+        (&[][..], "no Jira site"),
+        (&["--site", "acme"][..], "no admin email"),
+        (&["--site", "acme", "--email", "a@b.c"][..], "no API token"),
+    ] {
+        let o = base().args(extra).output().unwrap();
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{extra:?}: {err}");
+        assert!(err.starts_with("error: ") && err.contains(needle), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn token_files_must_be_small_regular_text() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = private_tempdir();
+    let big = dir.path().join("big");
+    std::fs::write(&big, vec![b'a'; 64 * 1024]).unwrap();
+    let binary = dir.path().join("binary");
+    std::fs::write(&binary, [0xff, 0xfe, 0x41]).unwrap();
+    for f in [&big, &binary] {
+        std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    for (file, needle) in [
+        (dir.path().to_path_buf(), "not a regular file"),
+        (PathBuf::from("/dev/zero"), "not a regular file"),
+        (big, "larger than"),
+        (binary, "not valid UTF-8"),
+    ] {
+        let started = std::time::Instant::now();
+        let o = connect_in(dir.path())
+            .arg("--token-file")
+            .arg(&file)
+            .output()
+            .unwrap();
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{}: {err}", file.display());
+        assert!(err.contains(needle), "{}: {err}", file.display());
+        assert!(!err.contains("chmod"), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+    // A token in the environment that is not UTF-8 is named as such.
+    use std::os::unix::ffi::OsStrExt as _;
+    let o = connect_in(dir.path())
+        .env("JIRA_API_TOKEN", std::ffi::OsStr::from_bytes(&[0xff, 0x41]))
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert!(
+        err.contains("JIRA_API_TOKEN is set but is not valid UTF-8"),
+        "{err}"
+    );
+}
+
+#[test]
+fn init_checks_the_site_before_writing_anything() {
+    let dir = private_tempdir();
+    let config = dir.path().join("grantledger.toml");
+    for site in [
+        "ftp://acme.example",
+        "http://user:password@acme.example",
+        "https://admin:hunter2@acme.atlassian.net",
+        "acme site",
+    ] {
+        let o = grantledger()
+            .env_remove("JIRA_API_TOKEN")
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(["init", "--site", site, "--email", "a@b.c"])
+            .output()
+            .unwrap();
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{site}: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            !err.contains("password") && !err.contains("hunter2"),
+            "{err}"
+        );
+        assert!(!config.exists(), "{site}: the config file was written");
+    }
+    let o = grantledger()
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["init", "--site", "acme", "--email", "not-an-email"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(!config.exists());
+}
+
+#[test]
+fn an_empty_export_fails_verification() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.jsonl");
+    std::fs::write(&empty, "").unwrap();
+    let o = run(&["log", "verify", "--export", empty.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(stdout(&o).contains("holds no records"), "{}", stdout(&o));
+    let o = grantledger()
+        .args(["log", "verify", "--export", "-"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+}
+
+#[cfg(unix)]
+#[test]
+fn exports_are_written_through_an_exclusive_temporary_file() {
+    use std::os::unix::fs::{FileTypeExt as _, PermissionsExt as _};
+    let dir = data_dir_with_log();
+    let out_dir = tempfile::tempdir().unwrap();
+    let victim = out_dir.path().join("victim");
+    std::fs::write(&victim, "precious\n").unwrap();
+    // The name the export used to write first: a planted link is not followed.
+    std::os::unix::fs::symlink(&victim, out_dir.path().join(".out.jsonl.partial")).unwrap();
+    let target = out_dir.path().join("out.jsonl");
+    let o = run_in(
+        dir.path(),
+        &["log", "export", "-o", target.to_str().unwrap()],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+    assert_eq!(
+        std::fs::read_to_string(&target).unwrap().lines().count(),
+        10
+    );
+    let mode = std::fs::metadata(&target).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    // No temporary file is left behind.
+    let names: Vec<_> = std::fs::read_dir(out_dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(names.len(), 3, "{names:?}");
+
+    // A link as the output is refused, and so is a device.
+    let link = out_dir.path().join("link.jsonl");
+    std::os::unix::fs::symlink(&victim, &link).unwrap();
+    for (output, needle) in [
+        (link.clone(), "symbolic link"),
+        (PathBuf::from("/dev/null"), "not a regular file"),
+    ] {
+        let o = run_in(
+            dir.path(),
+            &["log", "export", "-o", output.to_str().unwrap()],
+        );
+        assert_eq!(o.status.code(), Some(1));
+        assert!(stderr(&o).contains(needle), "{}", stderr(&o));
+    }
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert!(std::fs::metadata("/dev/null")
+        .unwrap()
+        .file_type()
+        .is_char_device());
+}
+
+#[test]
+fn a_data_dir_that_is_a_file_or_lost_its_database_is_explained() {
+    let base = tempfile::tempdir().unwrap();
+    let file = base.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    for args in [&["log", "stats"][..], &["sync", "--site", "acme"][..]] {
+        let o = run_in(&file, args);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains("is not a directory"), "{err}");
+        assert!(err.contains("--data-dir"), "{err}");
+    }
+
+    let dir = data_dir_with_log();
+    std::fs::remove_file(dir.path().join("log").join("db")).unwrap();
+    for args in [&["log", "stats"][..], &["log", "verify"][..]] {
+        let o = run_in(dir.path(), args);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.contains("missing, but its anchor says a log of 10 records"),
+            "{err}"
+        );
+        assert!(err.contains("restore"), "{err}");
+        assert!(!err.contains("grantledger demo first"), "{err}");
+    }
+    assert!(
+        !dir.path().join("log").join("db").exists(),
+        "nothing recreated"
+    );
+}
+
+#[test]
+fn a_damaged_database_gets_one_line_and_the_raw_cause_only_with_v() {
+    // A log larger than one 8 MiB segment, so that the storage engine keeps a
+    // snapshot that points into it.
+    let dir = tempfile::tempdir().unwrap();
+    let log = EventLog::open(dir.path().join("log")).unwrap();
+    let stream = StreamId::jira_site("acme");
+    for batch in 0..60 {
+        log.append(
+            &stream,
+            ExpectedVersion::Any,
+            events("acme", batch * 1000, 1000),
+        )
+        .unwrap();
+    }
+    drop(log);
+    let db = dir.path().join("log").join("db");
+    let mut bytes = std::fs::read(&db).unwrap();
+    // Damage one stretch in each MiB of the file.
+    for start in (0..bytes.len()).step_by(1 << 20).skip(1) {
+        let end = (start + 4096).min(bytes.len());
+        for b in &mut bytes[start..end] {
+            *b ^= 0x5A;
+        }
+    }
+    std::fs::write(&db, &bytes).unwrap();
+    let o = run_in(dir.path(), &["log", "verify"]);
+    let (out, err) = (stdout(&o), stderr(&o));
+    eprintln!("damaged log: {out}{err}");
+    assert_eq!(o.status.code(), Some(1), "{out}{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    if out.is_empty() {
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.contains("is damaged") && err.contains("backup"),
+            "{err}"
+        );
+        assert!(
+            !err.contains("offset") && !err.contains("backtrace"),
+            "{err}"
+        );
+        let v = run_in(dir.path(), &["-v", "log", "verify"]);
+        assert!(stderr(&v).contains("caused by"), "{}", stderr(&v));
+    } else {
+        assert!(out.starts_with("log verification FAILED at "), "{out}");
+    }
+}
+
+#[test]
+fn every_help_shows_examples_and_sim_hides_what_it_ignores() {
+    for args in [
+        &["--help"][..],
+        &["demo", "--help"][..],
+        &["sync", "--help"][..],
+        &["init", "--help"][..],
+        &["sim", "--help"][..],
+        &["log", "verify", "--help"][..],
+        &["log", "stats", "--help"][..],
+        &["log", "export", "--help"][..],
+    ] {
+        let o = run(args);
+        assert_eq!(o.status.code(), Some(0), "{args:?}");
+        let out = stdout(&o);
+        let examples = out
+            .split("Examples:\n")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{args:?}: no examples in\n{out}"));
+        let lines = examples
+            .lines()
+            .take_while(|l| l.starts_with("  "))
+            .filter(|l| l.trim_start().starts_with("grantledger") || l.contains(" grantledger "))
+            .count();
+        assert!(
+            (2..=3).contains(&lines),
+            "{args:?}: {lines} examples in\n{out}"
+        );
+    }
+    let sim = stdout(&run(&["sim", "--help"]));
+    assert!(!sim.contains("--data-dir"), "{sim}");
+    assert!(sim.contains("--preset"), "{sim}");
+}
+
+#[test]
+fn a_hostile_org_file_is_bounded_and_its_names_escaped() {
+    let base = tempfile::tempdir().unwrap();
+    let o = run(&["sim", "--org", "/dev/zero"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("not a regular file"), "{}", stderr(&o));
+    let huge = base.path().join("huge.json");
+    std::fs::File::create(&huge)
+        .unwrap()
+        .set_len(300 * 1024 * 1024)
+        .unwrap();
+    let o = run(&["sim", "--org", huge.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("larger than"), "{}", stderr(&o));
+
+    let saved = base.path().join("org.json");
+    {
+        let (_sim, _) = start_sim(&["--save-org", saved.to_str().unwrap()]);
+    }
+    let mut org: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&saved).unwrap()).unwrap();
+    org["site"] = "evil\u{1b}]0;pwned\u{7}\u{1b}[2J".into();
+    std::fs::write(&saved, serde_json::to_string(&org).unwrap()).unwrap();
+    let (_sim, printed) = start_sim(&["--org", saved.to_str().unwrap()]);
+    let all = printed.lines.join("\n");
+    assert!(!all.contains('\u{1b}') && !all.contains('\u{7}'), "{all:?}");
+    assert!(all.contains("evil\\u{1b}]0;pwned"), "{all}");
 }

@@ -765,8 +765,8 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     builder.create(dir)
 }
 
-/// Takes group and other permissions off the log's files (sled creates them with
-/// the process's umask). Best effort: a file that cannot be changed is logged.
+/// Takes group and other permissions off the log's files and directories (sled
+/// creates them with the process's umask). Best effort: a file that cannot be changed is logged.
 fn restrict_files(dir: &Path) {
     #[cfg(unix)]
     {
@@ -777,7 +777,7 @@ fn restrict_files(dir: &Path) {
         for entry in entries.flatten() {
             let Ok(meta) = entry.metadata() else { continue };
             let mode = meta.permissions().mode();
-            if meta.is_file() && mode & 0o077 != 0 {
+            if (meta.is_file() || meta.is_dir()) && mode & 0o077 != 0 {
                 let tightened = std::fs::Permissions::from_mode(mode & 0o700);
                 if let Err(e) = std::fs::set_permissions(entry.path(), tightened) {
                     tracing::warn!(file = %entry.path().display(), error = %e, "cannot restrict a log file to its owner");

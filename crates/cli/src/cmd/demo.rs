@@ -13,6 +13,7 @@ use grantledger_model::{AccountId, GroupId, Principal, ProjectId, RoleId};
 use grantledger_projection::SiteState;
 
 use crate::datadir::DataDir;
+use crate::output::{head as show_head, safe};
 use crate::summary::{describe, sync_summary};
 use crate::Globals;
 
@@ -27,25 +28,30 @@ pub struct DemoArgs {
 /// Runs `grantledger demo`.
 pub fn run(args: DemoArgs, globals: &Globals) -> Result<ExitCode> {
     let data_dir = match &globals.data_dir {
-        Some(dir) => DataDir::resolve(Some(dir))?,
+        Some(dir) => {
+            let d = DataDir::resolve(Some(dir))?;
+            if d.has_log() {
+                bail!(
+                    "{} already holds an event log; the demo needs a fresh data directory (omit --data-dir, and unset GRANTLEDGER_DATA_DIR, to get one)",
+                    safe(&d.root().display().to_string())
+                );
+            }
+            d
+        }
         None => {
-            let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S");
-            DataDir::resolve(Some(
-                &std::env::temp_dir().join(format!("grantledger-demo-{stamp}")),
-            ))?
+            // A fresh directory of its own (random name, mode 0700), kept after
+            // the demo so that its log can be explored.
+            let dir = crate::datadir::private_tempdir("grantledger-demo-")
+                .context("cannot create the demo's data directory in the temporary directory")?
+                .keep();
+            DataDir::resolve(Some(&dir))?
         }
     };
-    if data_dir.has_log() {
-        bail!(
-            "{} already holds an event log; the demo needs a fresh data directory (omit --data-dir to get one)",
-            data_dir.root().display()
-        );
-    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(demo(args, &data_dir))
+    runtime.block_on(demo(args, &data_dir, globals.verbose))
 }
 
 fn step(text: &str) {
@@ -56,16 +62,17 @@ async fn sync_once(
     log: &grantledger_eventlog::EventLog,
     client: &JiraClient,
     site: &str,
+    verbose: u8,
 ) -> Result<SyncReport> {
     let report = grantledger_ingest::sync(log, client, SyncOptions::new(site)).await?;
-    print!("{}", sync_summary(site, &report));
+    print!("{}", sync_summary(site, &report, verbose));
     if let Outcome::Failed { reason, .. } = &report.outcome {
         bail!("the demo's sync failed: {reason}");
     }
     Ok(report)
 }
 
-async fn demo(args: DemoArgs, data_dir: &DataDir) -> Result<ExitCode> {
+async fn demo(args: DemoArgs, data_dir: &DataDir, verbose: u8) -> Result<ExitCode> {
     let org = Org::generate(Preset::Small, args.seed);
     let site = format!("{}.atlassian.net", org.site);
     let admin = Credential::admin_of(&org);
@@ -87,7 +94,8 @@ async fn demo(args: DemoArgs, data_dir: &DataDir) -> Result<ExitCode> {
     let log = data_dir.open_log()?;
 
     step(&format!("first sync into {}", data_dir.root().display()));
-    sync_once(&log, &client, &site).await?;
+    println!("(every record has a position in the log, from 1; a sync opens with a start record and closes with an end record around the access events it found)");
+    sync_once(&log, &client, &site, verbose).await?;
 
     step("changes made through the Jira REST API");
     let org = sim.org();
@@ -154,17 +162,22 @@ async fn demo(args: DemoArgs, data_dir: &DataDir) -> Result<ExitCode> {
     );
 
     step("second sync");
-    let report = sync_once(&log, &client, &site).await?;
+    let report = sync_once(&log, &client, &site, verbose).await?;
 
     step("what the second sync recorded");
     if let Some((first, last)) = report.written {
+        println!(
+            "(positions {first}..{last}; {} and {} are the run's start and end records)",
+            first - 1,
+            last + 1
+        );
         let state = SiteState::load(&log, &site)?;
         for record in log.read_from(first).take((last - first + 1) as usize) {
             let record = record?;
             println!(
                 "  #{:<6} {}",
                 record.position,
-                describe(&state, &record.event)
+                safe(&describe(&state, &record.event))
             );
         }
     }
@@ -172,20 +185,41 @@ async fn demo(args: DemoArgs, data_dir: &DataDir) -> Result<ExitCode> {
     step("verify the hash chain");
     let verify = log.verify()?;
     match &verify.problem {
-        None => println!(
-            "ok: {} records in {} stream(s), head {} (sha256 {})",
-            verify.records, verify.streams, verify.stored_head.position, verify.stored_head.hash
-        ),
+        None => {
+            println!(
+                "ok: {} records in {} stream(s), head {}",
+                verify.records,
+                verify.streams,
+                show_head(&verify.stored_head)
+            );
+            println!("(the head is the last position and its hash: note it, and `log verify --expect-head` proves later that the log still holds it)");
+        }
         Some(p) => bail!("log verification FAILED at {p}"),
     }
     drop(log);
     sim.shutdown().await;
 
-    let dir = data_dir.root().display();
+    let dir = shell_word(&data_dir.root().display().to_string());
+    let exe = std::env::current_exe()
+        .map(|p| shell_word(&p.display().to_string()))
+        .unwrap_or_else(|_| "grantledger".to_owned());
     step("explore it");
-    println!("  grantledger --data-dir {dir} log stats");
-    println!("  grantledger --data-dir {dir} log verify");
-    println!("  grantledger --data-dir {dir} log export | less");
-    println!("(from the source tree: cargo run --release -- --data-dir {dir} log stats)");
+    println!("  {exe} --data-dir {dir} log stats");
+    println!("  {exe} --data-dir {dir} log verify");
+    println!("  {exe} --data-dir {dir} log export --format text | less");
+    println!("(or, from the source tree: cargo run --release -- --data-dir {dir} log stats)");
     Ok(ExitCode::SUCCESS)
+}
+
+/// A path as one shell word: as it is when it holds only safe characters, else
+/// in single quotes.
+fn shell_word(text: &str) -> String {
+    let plain = text
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-+:,@".contains(c));
+    if plain {
+        text.to_owned()
+    } else {
+        format!("'{}'", safe(text).replace('\'', "'\\''"))
+    }
 }

@@ -7,6 +7,8 @@ use anyhow::{bail, Context as _, Result};
 use clap::Args;
 use grantledger_jira::JiraClient;
 
+use crate::errors::UsageError;
+use crate::output::safe;
 use crate::settings::{self, ConnectArgs};
 use crate::Globals;
 
@@ -56,26 +58,36 @@ email = {email}
 pub fn run(args: InitArgs, globals: &Globals) -> Result<ExitCode> {
     let data_dir = globals.data_dir()?;
     let path = settings::config_path(&args.connect, data_dir.root());
-    if path.exists() && !args.force {
-        bail!(
-            "{} exists already: pass --force to replace it",
-            path.display()
-        );
-    }
-    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    // Everything is checked before anything is written.
     let site = args
         .connect
         .site
         .clone()
-        .or_else(|| env("JIRA_SITE"))
-        .context("no Jira site: pass --site (e.g. --site acme) or set JIRA_SITE")?;
+        .or_else(|| settings::env_text("JIRA_SITE"))
+        .ok_or_else(|| {
+            UsageError::new("no Jira site: pass --site (e.g. --site acme) or set JIRA_SITE")
+        })?;
     let email = args
         .connect
         .email
         .clone()
-        .or_else(|| env("JIRA_EMAIL"))
-        .context("no admin email: pass --email or set JIRA_EMAIL")?;
-    if let Some(parent) = path.parent() {
+        .or_else(|| settings::env_text("JIRA_EMAIL"))
+        .ok_or_else(|| UsageError::new("no admin email: pass --email or set JIRA_EMAIL"))?;
+    settings::check_site(&site)?;
+    if !email.contains('@') || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        bail!(UsageError::new(
+            "the admin email is not an email address: pass --email admin@example.com"
+        ));
+    }
+    if path.exists() && !args.force {
+        bail!(
+            "{} exists already: pass --force to replace it",
+            safe(&path.display().to_string())
+        );
+    }
+    if path == data_dir.root().join("grantledger.toml") {
+        data_dir.prepare()?;
+    } else if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("cannot create {}", parent.display()))?;
     }
@@ -101,15 +113,10 @@ pub fn run(args: InitArgs, globals: &Globals) -> Result<ExitCode> {
             .and_then(|_| f.sync_all())
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
-    println!("wrote {}", path.display());
+    println!("wrote {}", safe(&path.display().to_string()));
 
-    let conn = match settings::resolve(&args.connect, data_dir.root()) {
-        Ok(c) => c,
-        Err(e) => {
-            println!("credentials not checked: {e:#}");
-            return Ok(ExitCode::FAILURE);
-        }
-    };
+    let conn = settings::resolve(&args.connect, data_dir.root())
+        .context("the config file is written, but the credentials were not checked")?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -122,15 +129,18 @@ pub fn run(args: InitArgs, globals: &Globals) -> Result<ExitCode> {
         Ok(me) => {
             println!(
                 "credentials OK: {} ({}) on {}",
-                me.display_name.as_deref().unwrap_or("?"),
-                me.account_id,
-                conn.site_name
+                safe(me.display_name.as_deref().unwrap_or("?")),
+                safe(&me.account_id),
+                safe(&conn.site_name)
             );
             println!("next: grantledger sync");
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
-            println!("credentials check FAILED: {e:#}");
+            eprintln!(
+                "error: credentials check FAILED (the config file is written; fix the credentials and run `grantledger sync`): {}",
+                safe(&format!("{e:#}"))
+            );
             Ok(ExitCode::FAILURE)
         }
     }

@@ -1,25 +1,46 @@
 //! `grantledger log verify | stats | export`.
+//!
+//! All three only read: they open the log in place when they can and otherwise
+//! read a consistent private copy (another process holds the log, the data
+//! directory is read-only, the disk is full); see `datadir`.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context as _, Result};
+use anyhow::{bail, Context as _, Result};
 use clap::{Args, Subcommand, ValueEnum};
-use grantledger_eventlog::{verify_export, EventLog, ExportExpectations, Head, Problem};
+use grantledger_eventlog::{
+    verify_export, EventLog, ExportExpectations, Hash, Head, Position, Problem,
+};
+use grantledger_projection::SiteState;
 
-use crate::output::{bytes, count, thousands};
+use crate::output::{bytes, count, head as show_head, safe, thousands};
+use crate::summary::describe;
 use crate::Globals;
 
 /// `grantledger log ...`
 #[derive(Debug, Subcommand)]
 pub enum LogCommand {
     /// Walk the hash chain from position 1 to the head; name the first bad position
+    #[command(after_help = "Examples:
+  grantledger log verify
+  grantledger log verify --expect-head 324:9f86d081884c7d65     (a head noted earlier; 16+ hex digits)
+  grantledger log verify --export log.jsonl                     (offline: no data directory needed)")]
     Verify(VerifyArgs),
     /// Events, streams, head, size on disk
+    #[command(after_help = "Examples:
+  grantledger log stats
+  grantledger -v log stats          (also each stream's version)
+  grantledger log stats --json")]
     Stats(StatsArgs),
-    /// Write the log as JSON lines (one record per line)
+    /// Write the log as JSON lines (one record per line), or as text with names
+    #[command(after_help = "Examples:
+  grantledger log export -o log.jsonl
+  grantledger log export --from 300 | less
+  grantledger log export --format text      (one line per record, with names)")]
     Export(ExportArgs),
 }
 
@@ -31,17 +52,79 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "FILE")]
     export: Option<PathBuf>,
     /// Also check that the log still holds this head, noted earlier from a `verify`
-    /// (e.g. by an auditor): `POSITION:SHA256`
+    /// (e.g. by an auditor): `POSITION:HASH`, the hash in full or its first 16 or
+    /// more hex digits
     #[arg(long, value_name = "POS:HASH", value_parser = parse_expected_head)]
-    expect_head: Option<Head>,
+    expect_head: Option<ExpectedHead>,
     /// With --export: the position the export starts at (an export made with
     /// `log export --from POS`); without it the export must start at position 1
     #[arg(long, value_name = "POS", requires = "export")]
     from: Option<u64>,
 }
 
-fn parse_expected_head(raw: &str) -> std::result::Result<Head, String> {
-    grantledger_eventlog::parse_head(&raw.replacen(':', " ", 1))
+/// A head noted earlier: a position and all or the start of its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpectedHead {
+    position: Position,
+    /// Lowercase hex, 16 to 64 digits.
+    prefix: String,
+}
+
+impl ExpectedHead {
+    /// The full head, when the whole hash was given.
+    fn full(&self) -> Option<Head> {
+        Hash::from_hex(&self.prefix).map(|hash| Head {
+            position: self.position,
+            hash,
+        })
+    }
+
+    /// The full head if `found` (the hash at the position) matches.
+    fn resolve(&self, found: Option<Hash>) -> Option<Head> {
+        found
+            .filter(|h| h.to_hex().starts_with(&self.prefix))
+            .map(|hash| Head {
+                position: self.position,
+                hash,
+            })
+    }
+
+    /// What verification says when the head is not there.
+    fn missing(&self, found: Option<Hash>, what: &str) -> String {
+        match found {
+            None => format!(
+                "at position {}: the head noted earlier ({}:{}) is not in {what}: it ends before that position (cut short or replaced)",
+                self.position, self.position, self.prefix
+            ),
+            Some(h) => format!(
+                "at position {}: the head noted earlier ({}:{}) is not in {what}: the record there has hash {h} (rewritten or replaced)",
+                self.position, self.position, self.prefix
+            ),
+        }
+    }
+}
+
+fn parse_expected_head(raw: &str) -> std::result::Result<ExpectedHead, String> {
+    let form = "expected POSITION:HASH as printed by `grantledger log verify`, e.g. 324:9f86d081884c7d65 (the hash in full, or its first 16 or more hex digits)";
+    let (pos, hash) = raw
+        .trim()
+        .split_once([':', ' '])
+        .ok_or_else(|| form.to_owned())?;
+    let position: Position = pos
+        .trim()
+        .parse()
+        .map_err(|_| format!("{:?} is not a position: {form}", safe(pos)))?;
+    let hash = hash.trim().to_ascii_lowercase();
+    if hash.len() < 16 || hash.len() > 64 || !hash.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(format!(
+            "the hash must be 16 to 64 hex digits, found {} characters: {form}",
+            hash.chars().count()
+        ));
+    }
+    Ok(ExpectedHead {
+        position,
+        prefix: hash,
+    })
 }
 
 /// `grantledger log stats`
@@ -71,6 +154,9 @@ pub struct ExportArgs {
 pub enum ExportFormat {
     /// One JSON object per line (schemas/export-record.schema.json)
     Jsonl,
+    /// One line per record for people: position, time, stream and what happened,
+    /// with the names the log knows (not verifiable; use jsonl for that)
+    Text,
 }
 
 /// Runs a `log` subcommand.
@@ -80,13 +166,7 @@ pub fn run(command: LogCommand, globals: &Globals) -> Result<ExitCode> {
             export: Some(file),
             expect_head,
             from,
-        }) => verify_export_file(
-            &file,
-            ExportExpectations {
-                from: from.unwrap_or(1),
-                head: expect_head,
-            },
-        ),
+        }) => verify_export_file(&file, from.unwrap_or(1), expect_head),
         LogCommand::Verify(VerifyArgs {
             export: None,
             expect_head,
@@ -97,39 +177,50 @@ pub fn run(command: LogCommand, globals: &Globals) -> Result<ExitCode> {
     }
 }
 
-fn open(globals: &Globals) -> Result<EventLog> {
-    globals.data_dir()?.open_existing_log()
-}
-
-fn verify_log(globals: &Globals, expected: Option<Head>) -> Result<ExitCode> {
-    let log = open(globals)?;
+fn verify_log(globals: &Globals, expected: Option<ExpectedHead>) -> Result<ExitCode> {
+    let log = globals.data_dir()?.open_for_reading(globals.verbose)?;
+    let mut out = io::stdout().lock();
+    let expected = match expected {
+        None => None,
+        Some(e) => {
+            let found = log.get(e.position)?.map(|r| r.hash);
+            match e.resolve(found) {
+                Some(head) => Some(head),
+                None => {
+                    writeln!(
+                        out,
+                        "log verification FAILED {}",
+                        e.missing(found, "the log")
+                    )?;
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
+        }
+    };
     let report = match expected {
         Some(head) => log.verify_against(head),
         None => log.verify(),
     }
     .context("cannot verify the log")?;
-    let mut out = io::stdout().lock();
     match &report.problem {
         None => {
             writeln!(
                 out,
-                "ok: {} in {}, head {} (sha256 {})",
+                "ok: {} in {}, head {}",
                 count(report.records, "record"),
                 count(report.streams, "stream"),
-                report.stored_head.position,
-                report.stored_head.hash
+                show_head(&report.stored_head)
             )?;
             Ok(ExitCode::SUCCESS)
         }
         Some(problem) => {
-            writeln!(out, "log verification FAILED {}", describe(problem))?;
+            writeln!(out, "log verification FAILED {}", describe_problem(problem))?;
             if globals.verbose > 0 {
                 writeln!(
                     out,
-                    "{} verified before it; the stored head is position {} (sha256 {})",
+                    "{} verified before it; the stored head is {}",
                     count(report.records, "record"),
-                    report.stored_head.position,
-                    report.stored_head.hash
+                    show_head(&report.stored_head)
                 )?;
             }
             Ok(ExitCode::FAILURE)
@@ -137,39 +228,99 @@ fn verify_log(globals: &Globals, expected: Option<Head>) -> Result<ExitCode> {
     }
 }
 
-fn verify_export_file(file: &Path, expect: ExportExpectations) -> Result<ExitCode> {
-    let (name, outcome) = if file == Path::new("-") {
-        let outcome = verify_export(&mut io::stdin().lock(), expect)
-            .context("cannot read the export from standard input")?;
-        ("standard input".to_owned(), outcome)
+/// The hash an export's line at `position` claims, scanning the file.
+fn hash_in_export(file: &Path, position: Position) -> Result<Option<Hash>> {
+    let f =
+        File::open(file).with_context(|| format!("cannot open export file {}", file.display()))?;
+    for line in BufReader::new(f).lines() {
+        let line = line.with_context(|| format!("cannot read export file {}", file.display()))?;
+        let Ok(value) = serde_json::from_str::<serde_json::Value>(&line) else {
+            continue;
+        };
+        if value["position"].as_u64() == Some(position) {
+            return Ok(value["hash"].as_str().and_then(Hash::from_hex));
+        }
+    }
+    Ok(None)
+}
+
+fn verify_export_file(
+    file: &Path,
+    from: Position,
+    expected: Option<ExpectedHead>,
+) -> Result<ExitCode> {
+    let stdin = file == Path::new("-");
+    let name = if stdin {
+        "standard input".to_owned()
+    } else {
+        file.display().to_string()
+    };
+    let head = match &expected {
+        None => None,
+        Some(e) => match e.full() {
+            Some(full) => Some(full),
+            None if stdin => bail!(crate::errors::UsageError::new(
+                "with --export -, give --expect-head with the full 64-digit hash (a prefix needs the export read twice)"
+            )),
+            None => {
+                let found = hash_in_export(file, e.position)?;
+                match e.resolve(found) {
+                    Some(h) => Some(h),
+                    None => {
+                        println!(
+                            "export verification FAILED {}",
+                            e.missing(found, "the export")
+                        );
+                        return Ok(ExitCode::FAILURE);
+                    }
+                }
+            }
+        },
+    };
+    let expect = ExportExpectations { from, head };
+    let outcome = if stdin {
+        verify_export(&mut io::stdin().lock(), expect)
+            .context("cannot read the export from standard input")?
     } else {
         let f = File::open(file)
             .with_context(|| format!("cannot open export file {}", file.display()))?;
-        let mut reader: Box<dyn BufRead> = Box::new(BufReader::new(f));
-        let outcome = verify_export(&mut reader, expect)
+        let meta = f
+            .metadata()
             .with_context(|| format!("cannot read export file {}", file.display()))?;
-        (file.display().to_string(), outcome)
+        if meta.is_dir() {
+            bail!("export file {} is a directory: name a file", file.display());
+        }
+        let mut reader: Box<dyn BufRead> = Box::new(BufReader::new(f));
+        verify_export(&mut reader, expect)
+            .with_context(|| format!("cannot read export file {}", file.display()))?
     };
     let mut out = io::stdout().lock();
     match outcome {
         Ok(summary) if summary.records == 0 => {
-            writeln!(out, "ok: {name} holds no records")?;
-            Ok(ExitCode::SUCCESS)
+            writeln!(
+                out,
+                "export verification FAILED: {} holds no records (an export holds at least one; was it written completely?)",
+                safe(&name)
+            )?;
+            Ok(ExitCode::FAILURE)
         }
         Ok(summary) => {
             writeln!(
                 out,
-                "ok: export chain intact, positions {}..{} ({}), head {} (sha256 {})",
+                "ok: export chain intact, positions {}..{} ({}), head {}",
                 summary.first,
                 summary.head.position,
                 count(summary.records, "record"),
-                summary.head.position,
-                summary.head.hash
+                show_head(&summary.head)
             )?;
             Ok(ExitCode::SUCCESS)
         }
         Err(problem) => {
-            writeln!(out, "export verification FAILED {}", describe(&problem))?;
+            writeln!(
+                out,
+                "export verification FAILED {}",
+                describe_problem(&problem)
+            )?;
             Ok(ExitCode::FAILURE)
         }
     }
@@ -177,7 +328,7 @@ fn verify_export_file(file: &Path, expect: ExportExpectations) -> Result<ExitCod
 
 /// `at position N: what`, or for a problem before any position is known (an
 /// export's unreadable first line) `at its first record: what`.
-fn describe(problem: &Problem) -> String {
+fn describe_problem(problem: &Problem) -> String {
     if problem.position == 0 {
         format!("at its first record: {}", problem.kind)
     } else {
@@ -185,9 +336,13 @@ fn describe(problem: &Problem) -> String {
     }
 }
 
+/// Below this many events the size on disk is mostly sled's preallocated
+/// segments, and bytes per event says nothing.
+const PER_EVENT_FROM: u64 = 10_000;
+
 fn stats(args: StatsArgs, globals: &Globals) -> Result<ExitCode> {
     let dir = globals.data_dir()?;
-    let log = dir.open_existing_log()?;
+    let log = dir.open_for_reading(globals.verbose)?;
     let head = log.head();
     let mut streams = log.streams().context("cannot list the log's streams")?;
     streams.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
@@ -213,19 +368,24 @@ fn stats(args: StatsArgs, globals: &Globals) -> Result<ExitCode> {
         writeln!(out, "{value:#}")?;
         return Ok(ExitCode::SUCCESS);
     }
-    writeln!(out, "data dir:      {}", dir.root().display())?;
+    writeln!(
+        out,
+        "data dir:      {}",
+        safe(&dir.root().display().to_string())
+    )?;
     writeln!(out, "events:        {}", thousands(events))?;
     writeln!(out, "streams:       {}", thousands(streams.len() as u64))?;
     if globals.verbose > 0 {
         for (stream, version) in &streams {
-            writeln!(out, "  {stream}  version {}", thousands(*version))?;
+            writeln!(
+                out,
+                "  {}  version {}",
+                safe(stream.as_str()),
+                thousands(*version)
+            )?;
         }
     }
-    writeln!(
-        out,
-        "head:          position {} (sha256 {})",
-        head.position, head.hash
-    )?;
+    writeln!(out, "head:          {}", show_head(&head))?;
     writeln!(
         out,
         "size on disk:  {} ({} bytes)",
@@ -233,67 +393,136 @@ fn stats(args: StatsArgs, globals: &Globals) -> Result<ExitCode> {
         thousands(size)
     )?;
     match per_event {
-        Some(b) => writeln!(out, "bytes/event:   {b:.1}")?,
+        Some(b) if events >= PER_EVENT_FROM => writeln!(out, "bytes/event:   {b:.1}")?,
+        Some(_) => writeln!(
+            out,
+            "bytes/event:   not shown below {} events (the storage engine allocates space in 8 MiB segments, so a small log looks large)",
+            thousands(PER_EVENT_FROM)
+        )?,
         None => writeln!(out, "bytes/event:   n/a (no events)")?,
     }
     Ok(ExitCode::SUCCESS)
 }
 
 fn export(args: ExportArgs, globals: &Globals) -> Result<ExitCode> {
-    let ExportFormat::Jsonl = args.format;
-    let log = open(globals)?;
-    match args.output.as_deref() {
-        None => export_to_stdout(&log, args.from),
-        Some(p) if p == Path::new("-") => export_to_stdout(&log, args.from),
-        Some(path) => export_to_file(&log, args.from, path),
+    let data_dir = globals.data_dir()?;
+    // Check the target before reading anything.
+    let target = match args.output.as_deref() {
+        None => None,
+        Some(p) if p == Path::new("-") => None,
+        Some(path) => Some(check_output(path)?),
+    };
+    let log = data_dir.open_for_reading(globals.verbose)?;
+    let write = |out: &mut dyn Write| -> Result<u64> {
+        match args.format {
+            ExportFormat::Jsonl => Ok(log.export_jsonl(args.from, out).context("export failed")?),
+            ExportFormat::Text => export_text(&log, args.from, out),
+        }
+    };
+    match target {
+        None => {
+            let mut out = BufWriter::new(io::stdout().lock());
+            let n = write(&mut out)?;
+            out.flush()
+                .context("export failed: cannot write to stdout")?;
+            tracing::info!(records = n, from = args.from, "exported");
+        }
+        Some(target) => {
+            let n = write_atomically(&target, write)?;
+            eprintln!(
+                "exported {} to {}",
+                count(n, "record"),
+                safe(&target.display().to_string())
+            );
+        }
     }
-}
-
-fn export_to_stdout(log: &EventLog, from: u64) -> Result<ExitCode> {
-    let mut out = BufWriter::new(io::stdout().lock());
-    let n = log.export_jsonl(from, &mut out).context("export failed")?;
-    out.flush()
-        .context("export failed: cannot write to stdout")?;
-    tracing::info!(records = n, from, "exported");
     Ok(ExitCode::SUCCESS)
 }
 
-/// Writes next to `path` first and renames when complete, so `path` never holds
-/// a partial export.
-fn export_to_file(log: &EventLog, from: u64, path: &Path) -> Result<ExitCode> {
-    if path.is_dir() {
-        anyhow::bail!("--output {} is a directory; name a file", path.display());
+/// One line per record with the names the log knows (the state of each site
+/// at the head: a name is the latest one, an id whose owner is gone stays an id).
+fn export_text(log: &EventLog, from: Position, out: &mut dyn Write) -> Result<u64> {
+    let mut states: BTreeMap<String, SiteState> = BTreeMap::new();
+    let mut n = 0;
+    for record in log.read_from(from) {
+        let record = record.context("export failed")?;
+        let stream = record.stream.as_str();
+        let line = match stream.strip_prefix("jira:") {
+            Some(site) => {
+                if !states.contains_key(site) {
+                    let state = SiteState::load(log, site).context("export failed")?;
+                    states.insert(site.to_owned(), state);
+                }
+                describe(&states[site], &record.event)
+            }
+            None => record.event.event_type().to_owned(),
+        };
+        let when = chrono::DateTime::from_timestamp_micros(record.recorded_at.as_micros())
+            .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "#{:<7} {when}  {}  {}",
+            record.position,
+            safe(stream),
+            safe(&line)
+        )
+        .context("export failed")?;
+        n += 1;
     }
-    let file_name = path
-        .file_name()
-        .with_context(|| format!("--output {} names no file", path.display()))?;
-    let mut partial_name = std::ffi::OsString::from(".");
-    partial_name.push(file_name);
-    partial_name.push(".partial");
-    let partial = path.with_file_name(partial_name);
-    let write = || -> Result<u64> {
-        let file = File::create(&partial)
-            .with_context(|| format!("cannot create {}", partial.display()))?;
-        let mut out = BufWriter::new(file);
-        let n = log.export_jsonl(from, &mut out).context("export failed")?;
-        let file = out
-            .into_inner()
-            .map_err(|e| e.into_error())
-            .with_context(|| format!("cannot write {}", partial.display()))?;
-        file.sync_all()
-            .with_context(|| format!("cannot write {}", partial.display()))?;
-        std::fs::rename(&partial, path)
-            .with_context(|| format!("cannot move the export into place at {}", path.display()))?;
-        Ok(n)
+    Ok(n)
+}
+
+/// Refuses an output that is not a regular file (a directory, a device, a
+/// symbolic link, a pipe), before any work is done.
+fn check_output(path: &Path) -> Result<PathBuf> {
+    let shown = safe(&path.display().to_string());
+    if path.file_name().is_none() {
+        bail!("--output {shown} names no file");
+    }
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => bail!(
+            "--output {shown} is a symbolic link: name the file itself (the export replaces its target by renaming, and does not follow links)"
+        ),
+        Ok(meta) if meta.is_dir() => bail!("--output {shown} is a directory; name a file"),
+        Ok(meta) if !meta.is_file() => bail!(
+            "--output {shown} is not a regular file (a device, a pipe or a socket): name a regular file, or omit --output to write to stdout"
+        ),
+        Ok(_) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot inspect --output {shown}")),
+    }
+    Ok(path.to_path_buf())
+}
+
+/// Writes through a temporary file created exclusively (a fresh random name,
+/// mode 0600, no symbolic link followed) in the target's directory, then renames
+/// it over the target, so the target never holds a partial export.
+fn write_atomically(
+    target: &Path,
+    write: impl FnOnce(&mut dyn Write) -> Result<u64>,
+) -> Result<u64> {
+    let shown = safe(&target.display().to_string());
+    let dir = match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
     };
-    match write() {
-        Ok(n) => {
-            eprintln!("exported {} to {}", count(n, "record"), path.display());
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(e) => {
-            let _ = std::fs::remove_file(&partial);
-            Err(e)
-        }
-    }
+    let temp = tempfile::Builder::new()
+        .prefix(".grantledger-export-")
+        .suffix(".partial")
+        .tempfile_in(&dir)
+        .with_context(|| format!("cannot create a temporary file beside {shown}"))?;
+    let mut out = BufWriter::new(temp);
+    let n = write(&mut out)?;
+    let temp = out
+        .into_inner()
+        .map_err(|e| e.into_error())
+        .with_context(|| format!("cannot write the export beside {shown}"))?;
+    temp.as_file()
+        .sync_all()
+        .with_context(|| format!("cannot write the export beside {shown}"))?;
+    temp.persist(target)
+        .map_err(|e| e.error)
+        .with_context(|| format!("cannot move the export into place at {shown}"))?;
+    Ok(n)
 }

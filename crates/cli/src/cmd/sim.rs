@@ -9,8 +9,12 @@ use anyhow::{Context as _, Result};
 use clap::{Args, ValueEnum};
 use grantledger_jira_sim::{Credential, Faults, Org, Preset, SimServer};
 
-use crate::output::thousands;
+use crate::output::{safe, thousands};
 use crate::Globals;
+
+/// An org file larger than this is refused unread (the `large` preset saves to
+/// about 30 MB).
+const MAX_ORG_FILE: u64 = 256 * 1024 * 1024;
 
 /// `grantledger sim`
 #[derive(Debug, Args)]
@@ -57,7 +61,7 @@ impl From<PresetArg> for Preset {
 pub fn run(args: SimArgs, _globals: &Globals) -> Result<ExitCode> {
     let (org, origin) = match &args.org {
         Some(path) => (
-            Org::load_json(path).context("cannot load the org")?,
+            load_org(path).context("cannot load the org")?,
             format!("loaded from {}", path.display()),
         ),
         None => {
@@ -78,14 +82,49 @@ pub fn run(args: SimArgs, _globals: &Globals) -> Result<ExitCode> {
     runtime.block_on(serve(args, org, origin))
 }
 
+/// Reads an org file: a regular file of bounded size, then the simulator's own
+/// checks.
+fn load_org(path: &std::path::Path) -> Result<Org> {
+    use std::io::Read as _;
+    let shown = safe(&path.display().to_string());
+    let file = std::fs::File::open(path).with_context(|| format!("cannot read {shown}"))?;
+    let meta = file
+        .metadata()
+        .with_context(|| format!("cannot read {shown}"))?;
+    if !meta.is_file() {
+        anyhow::bail!("{shown} is not a regular file: name an org file written by --save-org");
+    }
+    if meta.len() > MAX_ORG_FILE {
+        anyhow::bail!(
+            "{shown} is larger than {} MiB, which no org file is: check the path",
+            MAX_ORG_FILE / 1024 / 1024
+        );
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_ORG_FILE + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("cannot read {shown}"))?;
+    if bytes.len() as u64 > MAX_ORG_FILE {
+        anyhow::bail!(
+            "{shown} is larger than {} MiB, which no org file is: check the path",
+            MAX_ORG_FILE / 1024 / 1024
+        );
+    }
+    let org: Org = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{shown} is not an org file (JSON as written by --save-org)"))?;
+    org.validate()?;
+    Ok(org)
+}
+
 async fn serve(args: SimArgs, org: Org, origin: String) -> Result<ExitCode> {
     let admin = Credential::admin_of(&org);
     if admin.account_id.is_empty() {
         tracing::warn!("the org has no site admin: the printed credentials will be refused (401)");
     }
     let summary = format!(
-        "site {} ({origin}): {} users, {} groups, {} memberships, {} projects",
-        org.site,
+        "site {} ({}): {} users, {} groups, {} memberships, {} projects",
+        safe(&org.site),
+        safe(&origin),
         thousands(org.users.len() as u64),
         thousands(org.groups.len() as u64),
         thousands(org.membership_count() as u64),
@@ -107,7 +146,8 @@ async fn serve(args: SimArgs, org: Org, origin: String) -> Result<ExitCode> {
         writeln!(
             out,
             "JIRA_SITE={url} JIRA_EMAIL={} JIRA_API_TOKEN={}",
-            admin.email, admin.token
+            safe(&admin.email),
+            safe(&admin.token)
         )?;
         writeln!(
             out,

@@ -10,8 +10,11 @@ use grantledger_ingest::{Outcome, Progress, SyncObserver, SyncOptions};
 use grantledger_jira::JiraClient;
 
 use crate::settings::{self, ConnectArgs};
-use crate::summary::sync_summary;
+use crate::summary::{failure_line, sync_summary};
 use crate::Globals;
+
+/// The exit code of a sync stopped by Ctrl-C (128 + SIGINT, as shells report it).
+const INTERRUPTED: u8 = 130;
 
 /// `grantledger sync`
 #[derive(Debug, Args)]
@@ -117,9 +120,7 @@ pub fn run(args: SyncArgs, globals: &Globals) -> Result<ExitCode> {
     // on drop): it creates nothing here.
     let scratch = if args.dry_run && !data_dir.has_log() {
         Some(
-            tempfile::Builder::new()
-                .prefix("grantledger-dry-run-")
-                .tempdir()
+            crate::datadir::private_tempdir("grantledger-dry-run-")
                 .context("cannot create a temporary directory for the dry run")?,
         )
     } else {
@@ -135,7 +136,9 @@ pub fn run(args: SyncArgs, globals: &Globals) -> Result<ExitCode> {
     }
     let concurrency = jira.concurrency;
     let bars = Bars::on_terminal();
+    let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
     let report = runtime.block_on(async {
+        watch_interrupts(cancel_tx, bars.clone());
         let client = JiraClient::connect(jira).await?;
         let mut opts = SyncOptions::new(conn.site_name.clone());
         opts.concurrency = concurrency;
@@ -143,6 +146,7 @@ pub fn run(args: SyncArgs, globals: &Globals) -> Result<ExitCode> {
         if let Some(minutes) = args.deadline {
             opts.deadline = std::time::Duration::from_secs(minutes.max(1).saturating_mul(60));
         }
+        opts.cancel = Some(cancel_rx.clone());
         opts.observer = Some(match &bars {
             Some(b) => b.clone() as Arc<dyn SyncObserver>,
             None => LogLines::new() as Arc<dyn SyncObserver>,
@@ -152,6 +156,7 @@ pub fn run(args: SyncArgs, globals: &Globals) -> Result<ExitCode> {
     if let Some(b) = &bars {
         b.finish();
     }
+    let interrupted = *cancel_rx.borrow();
     // The log before its directory.
     drop(log);
     drop(scratch);
@@ -167,12 +172,61 @@ pub fn run(args: SyncArgs, globals: &Globals) -> Result<ExitCode> {
         }
         out.flush()?;
         eprintln!("dry run: nothing was appended");
-        eprint!("{}", sync_summary(&conn.site_name, &report));
+        eprint!(
+            "{}",
+            sync_summary(&conn.site_name, &report, globals.verbose)
+        );
     } else {
-        print!("{}", sync_summary(&conn.site_name, &report));
+        print!(
+            "{}",
+            sync_summary(&conn.site_name, &report, globals.verbose)
+        );
+    }
+    if interrupted && matches!(report.outcome, Outcome::Failed { .. }) {
+        eprintln!(
+            "error: sync of {} interrupted: the scopes listed before Ctrl-C are recorded, the run is closed as failed, and the next sync converges",
+            crate::output::safe(&conn.site_name)
+        );
+        return Ok(ExitCode::from(INTERRUPTED));
+    }
+    if let Some(line) = failure_line(&conn.site_name, &report) {
+        eprintln!("error: {line}");
     }
     Ok(match report.outcome {
         Outcome::Completed => ExitCode::SUCCESS,
         Outcome::Failed { .. } => ExitCode::FAILURE,
     })
+}
+
+/// The first Ctrl-C (or SIGTERM) asks the sync to stop; a second one ends the
+/// process at once (the log stays valid: appends are atomic).
+fn watch_interrupts(cancel: tokio::sync::watch::Sender<bool>, bars: Option<Arc<Bars>>) {
+    tokio::spawn(async move {
+        if stop_signal().await.is_err() {
+            return;
+        }
+        if let Some(b) = &bars {
+            b.finish();
+        }
+        cancel.send_replace(true);
+        if stop_signal().await.is_ok() {
+            std::process::exit(i32::from(INTERRUPTED));
+        }
+    });
+}
+
+/// Ctrl-C, or on Unix also SIGTERM.
+async fn stop_signal() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r,
+            _ = term.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await
+    }
 }
