@@ -37,11 +37,11 @@
 //! assert!(log.verify().unwrap().is_ok());
 //! ```
 
-
 mod anchor;
 pub mod codec;
 mod error;
 mod export;
+mod follow;
 mod keys;
 mod log;
 mod record;
@@ -50,6 +50,7 @@ mod verify;
 pub use anchor::{parse as parse_head, ANCHOR_FILE};
 pub use error::{LogError, Result};
 pub use export::{export_schema, verify_export, ExportExpectations, ExportRecord, ExportSummary};
+pub use follow::{fold_until, Follower, Projection};
 pub use log::{EventLog, OpenOptions, RecordIter};
 pub use record::{Appended, ExpectedVersion, Hash, Head, NewEvent, Position, Record};
 pub use verify::{Problem, ProblemKind, VerifyReport};

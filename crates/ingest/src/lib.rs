@@ -23,7 +23,6 @@
 //! This crate does not talk HTTP itself (the client does), and does not decide what
 //! to grant or revoke (that is review and jit).
 
-
 pub mod diff;
 mod scope;
 mod sync;

@@ -584,15 +584,25 @@ fn vendored_spec_is_self_contained() {
     }
     let mut all = Vec::new();
     refs(spec(), &mut all);
-    assert!(all.len() > 50, "the subset refers to only {} schemas", all.len());
+    assert!(
+        all.len() > 50,
+        "the subset refers to only {} schemas",
+        all.len()
+    );
     let schemas = spec()["components"]["schemas"].as_object().unwrap();
     for r in &all {
         let name = r
             .strip_prefix("#/components/schemas/")
             .unwrap_or_else(|| panic!("a reference outside the component schemas: {r}"));
-        assert!(schemas.contains_key(name), "{r} is not in the vendored subset");
+        assert!(
+            schemas.contains_key(name),
+            "{r} is not in the vendored subset"
+        );
     }
     for op in [USERS, BULK, MEMBER, PROJECTS, ROLES, ROLE] {
-        assert!(spec()["paths"][op]["get"].is_object(), "GET {op} is missing");
+        assert!(
+            spec()["paths"][op]["get"].is_object(),
+            "GET {op} is missing"
+        );
     }
 }

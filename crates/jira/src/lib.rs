@@ -70,7 +70,6 @@
 //! (Jira Cloud platform REST v3), not Jira Server/Data Center, and it does not
 //! create or delete groups, users or projects.
 
-
 pub mod backoff;
 mod client;
 pub mod config;

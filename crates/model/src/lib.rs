@@ -23,7 +23,6 @@
 //! assert_eq!(e.event_type(), "GrantAdded");
 //! ```
 
-
 pub mod access;
 pub mod clock;
 pub mod directory;
