@@ -11,6 +11,7 @@
 //! - [`snapshot`]: the [`SnapshotStore`], a disposable cache of projections
 //!   beside the log, checked against the log's hash before use.
 //! - [`query`]: [`Queries`], the point-in-time state, history and diffs.
+//! - [`report`]: the answers as data, and their JSON Schemas.
 //! - [`resolve`]: names as people type them.
 //! - [`text`]: escaping untrusted names for terminals.
 //!
@@ -22,6 +23,7 @@ pub mod effective;
 mod error;
 pub mod index;
 pub mod query;
+pub mod report;
 pub mod resolve;
 pub mod snapshot;
 pub mod state;
