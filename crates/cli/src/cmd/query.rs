@@ -211,7 +211,8 @@ pub fn run_access(command: AccessCommand, globals: &Globals) -> Result<ExitCode>
                 || {
                     let u = &r.user;
                     let mut out = vec![
-                        format!("{} as of {}", who_line(u), moment_line(&r.as_of)),
+                        fit(&who_line(u)),
+                        fit(&format!("as of {}", moment_line(&r.as_of))),
                         String::new(),
                     ];
                     let rows = r
@@ -270,11 +271,8 @@ pub fn run_access(command: AccessCommand, globals: &Globals) -> Result<ExitCode>
                     let names: Vec<String> =
                         r.entitlements.iter().map(|e| e.name.clone()).collect();
                     let mut out = vec![
-                        format!(
-                            "Who holds {} as of {}",
-                            names.join(", "),
-                            moment_line(&r.as_of)
-                        ),
+                        fit(&format!("Who holds {}", names.join(", "))),
+                        fit(&format!("as of {}", moment_line(&r.as_of))),
                         String::new(),
                     ];
                     let mut header = vec!["HOLDER", "EMAIL / ID", "STATUS", "PATH"];
@@ -356,17 +354,21 @@ pub fn run_history(a: HistoryArgs, globals: &Globals) -> Result<ExitCode> {
         &r,
         || {
             let mut out = vec![
-                format!(
-                    "History of {} {} up to {}",
+                fit(&format!(
+                    "History of {} {}",
                     r.subject_kind.replace('_', " "),
                     if r.subject_name.is_empty() {
                         &r.subject_id
                     } else {
                         &r.subject_name
                     },
-                    moment_line(&r.as_of)
-                ),
-                format!("{} of {} changes, newest first", r.entries.len(), r.total),
+                )),
+                fit(&format!(
+                    "up to {}: {} of {} changes, newest first",
+                    moment_line(&r.as_of),
+                    r.entries.len(),
+                    r.total
+                )),
                 String::new(),
             ];
             let rows = r
@@ -440,11 +442,8 @@ pub fn run_diff(a: DiffArgs, globals: &Globals) -> Result<ExitCode> {
         &r,
         || {
             let mut out = vec![
-                format!(
-                    "Changes after {} up to {}",
-                    moment_line(&r.from),
-                    moment_line(&r.to)
-                ),
+                fit(&format!("Changes after {}", moment_line(&r.from))),
+                fit(&format!("      up to {}", moment_line(&r.to))),
                 String::new(),
                 format!("Net: {} changes", r.net.len()),
             ];
@@ -540,16 +539,25 @@ fn name_or_id(p: &PrincipalView) -> String {
 }
 
 fn who_line(u: &PrincipalView) -> String {
-    let mut s = escape(if u.name.is_empty() { &u.id } else { &u.name });
+    let mut s = if u.name.is_empty() {
+        u.id.clone()
+    } else {
+        u.name.clone()
+    };
     if let Some(e) = &u.email {
-        s.push_str(&format!(" <{}>", escape(e)));
+        s.push_str(&format!(" <{e}>"));
     }
     s.push_str(&format!(
         " ({}, {})",
-        escape(&u.id),
+        u.id,
         u.status.as_deref().unwrap_or("unknown")
     ));
     s
+}
+
+/// One line of free text for the terminal: escaped, and cut to [`WIDTH`].
+fn fit(line: &str) -> String {
+    cut(&escape(line), WIDTH)
 }
 
 fn via_text(via: Option<&PrincipalView>) -> String {
