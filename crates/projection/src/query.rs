@@ -7,8 +7,11 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use grantledger_eventlog::{fold_until, EventLog, Position, Projection, Record};
-use grantledger_model::{Clock, Event, Grant, GrantCause, SystemClock, Timestamp};
+use grantledger_model::{
+    Clock, Entitlement, Event, Grant, GrantCause, Principal, SystemClock, Timestamp,
+};
 
+use crate::effective::Target;
 use crate::error::{rfc3339, QueryError};
 use crate::index::{HistoryIndex, Subject};
 use crate::snapshot::SnapshotStore;
@@ -64,6 +67,22 @@ impl std::fmt::Display for Moment {
             Moment::Position(p) => write!(f, "position {p}"),
             Moment::Time(t) => f.write_str(&rfc3339(*t)),
         }
+    }
+}
+
+fn entitles(grant: &Grant, target: &Target) -> bool {
+    match (&grant.entitlement, target) {
+        (Entitlement::GroupMembership { group }, Target::Group { group: g }) => {
+            group == g && matches!(grant.principal, Principal::User(_))
+        }
+        (
+            Entitlement::ProjectRole { project, role },
+            Target::ProjectRole {
+                project: p,
+                role: r,
+            },
+        ) => project == p && role == r,
+        _ => false,
     }
 }
 
@@ -382,6 +401,66 @@ impl Queries {
             _ => return Ok(false),
         }
         Ok(!gone.iter().any(|s| index.vanished_between(s, last, at)))
+    }
+
+    /// The direct holders of one group (its members) or one role (its actors) just
+    /// after `at`, folded from that entitlement's own records only (through the
+    /// index), so the cost follows its history, not the log's length.
+    pub fn direct_holders_at(
+        &self,
+        index: &HistoryIndex,
+        target: &Target,
+        at: Position,
+    ) -> Result<BTreeSet<Principal>, QueryError> {
+        let subject = match target {
+            Target::Group { group } => Subject::Group(group.clone()),
+            Target::ProjectRole { project, role } => Subject::Role(project.clone(), role.clone()),
+            Target::Product { .. } => return Ok(BTreeSet::new()),
+        };
+        let (records, _) = self.history(index, &subject, at, None)?;
+        let mut held: BTreeMap<Principal, Position> = BTreeMap::new();
+        // Records touching a role also include its project's vanishing.
+        let project_gone = match target {
+            Target::ProjectRole { project, .. } => {
+                index.positions(&Subject::Project(project.clone()))
+            }
+            _ => &[],
+        };
+        let mut events: Vec<(Position, Event)> = records
+            .into_iter()
+            .rev()
+            .map(|r| (r.position, r.event))
+            .collect();
+        for &p in project_gone.iter().take_while(|p| **p <= at) {
+            if let Some(r) = self.log.get(p)? {
+                if matches!(r.event, Event::ProjectVanished(_)) {
+                    events.push((p, r.event));
+                }
+            }
+        }
+        events.sort_by_key(|(p, _)| *p);
+        for (position, event) in events {
+            match (&event, target) {
+                (Event::GrantAdded(e), _) if entitles(&e.grant, target) => {
+                    held.insert(e.grant.principal.clone(), position);
+                }
+                (Event::GrantRemoved(e), _) if entitles(&e.grant, target) => {
+                    held.remove(&e.grant.principal);
+                }
+                (Event::GroupVanished(e), Target::Group { group }) if &e.group_id == group => {
+                    held.clear()
+                }
+                (Event::ProjectRoleVanished(_), Target::ProjectRole { .. })
+                | (Event::ProjectVanished(_), Target::ProjectRole { .. }) => held.clear(),
+                _ => {}
+            }
+        }
+        // A group actor went with its group.
+        held.retain(|principal, added| match principal {
+            Principal::Group(g) => !index.vanished_between(&Subject::Group(g.clone()), *added, at),
+            Principal::User(_) => true,
+        });
+        Ok(held.into_keys().collect())
     }
 
     /// The default diff window: the ends of the last two completed syncs.

@@ -348,3 +348,31 @@ async fn a_follower_wakes_on_new_appends_and_keeps_the_index_current() {
         SiteState::load(&log, SITE).unwrap()
     );
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// One entitlement's holders, folded from its own records through the index,
+    /// equal the full state's at every position.
+    #[test]
+    fn one_entitlement_as_of_equals_the_full_state(batches in batches()) {
+        let dir = tempfile::tempdir().unwrap();
+        let log = EventLog::open(dir.path()).unwrap();
+        write(&log, &batches);
+        let q = Queries::new(log.clone(), SITE);
+        let index = q.index().unwrap();
+        for at in 0..=log.head().position {
+            let state = q.state_at(at).unwrap();
+            for g in 0..3 {
+                let group = GroupId::new(format!("g{g}"));
+                let want: BTreeSet<Principal> = state.members.get(&group).into_iter().flatten().map(|u| Principal::User(u.clone())).collect();
+                prop_assert_eq!(q.direct_holders_at(&index, &Target::Group { group }, at).unwrap(), want, "g{} at {}", g, at);
+            }
+            for r in 0..2 {
+                let (project, role) = (ProjectId::from("p1"), RoleId::new(format!("r{r}")));
+                let want = state.role_actors.get(&(project.clone(), role.clone())).cloned().unwrap_or_default();
+                prop_assert_eq!(q.direct_holders_at(&index, &Target::ProjectRole { project, role }, at).unwrap(), want, "r{} at {}", r, at);
+            }
+        }
+    }
+}
