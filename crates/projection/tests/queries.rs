@@ -376,3 +376,13 @@ proptest! {
         }
     }
 }
+
+/// A server moves these into blocking tasks and shares them across requests.
+#[test]
+fn the_query_handles_can_cross_threads() {
+    fn shareable<T: Send + Sync + Clone + 'static>() {}
+    shareable::<Queries>();
+    shareable::<SnapshotStore>();
+    shareable::<SiteState>();
+    shareable::<HistoryIndex>();
+}
