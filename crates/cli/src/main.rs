@@ -86,6 +86,13 @@ failed (\"interrupted\") and exits with 130; a second Ctrl-C exits at once.")]
   grantledger sim --preset medium --port 8080
   grantledger sim --org org.json --save-org org.json   (serve a saved org, keep its changes)")]
     Sim(cmd::sim::SimArgs),
+    /// Who has what: a user's access, or everyone holding a group, role or product
+    #[command(subcommand)]
+    Access(cmd::query::AccessCommand),
+    /// Every change to a user, group, project or role, newest first, with its cause
+    History(cmd::query::HistoryArgs),
+    /// Grants added and removed between two moments (default: the last two completed syncs)
+    Diff(cmd::query::DiffArgs),
 }
 
 /// What every command gets besides its own arguments.
@@ -123,6 +130,9 @@ fn main() -> ExitCode {
         Command::Init(a) => cmd::init::run(a, &globals),
         Command::Log(c) => cmd::log::run(c, &globals),
         Command::Sim(a) => cmd::sim::run(a, &globals),
+        Command::Access(c) => cmd::query::run_access(c, &globals),
+        Command::History(a) => cmd::query::run_history(a, &globals),
+        Command::Diff(a) => cmd::query::run_diff(a, &globals),
     };
     match result {
         Ok(code) => code,

@@ -6,5 +6,6 @@
 pub mod demo;
 pub mod init;
 pub mod log;
+pub mod query;
 pub mod sim;
 pub mod sync;

@@ -135,6 +135,9 @@ async fn serve(args: SimArgs, org: Org, origin: String) -> Result<ExitCode> {
         .await
         .with_context(|| format!("cannot serve the simulator on {addr}"))?;
     let url = server.base_url();
+    // Listen for the stop signals before saying we are ready: a signal sent as
+    // soon as the ready lines appear must stop us cleanly, not kill us.
+    let stop = StopSignal::listen().context("cannot listen for Ctrl-C")?;
     {
         let mut out = io::stdout().lock();
         writeln!(out, "jira-sim serving {summary}")?;
@@ -156,7 +159,7 @@ async fn serve(args: SimArgs, org: Org, origin: String) -> Result<ExitCode> {
         writeln!(out, "press Ctrl-C to stop")?;
         out.flush()?;
     }
-    stop_signal().await.context("cannot wait for Ctrl-C")?;
+    stop.wait().await;
     if let Some(path) = &args.save_org {
         server
             .org()
@@ -169,18 +172,41 @@ async fn serve(args: SimArgs, org: Org, origin: String) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Ctrl-C, or on Unix also SIGTERM.
-async fn stop_signal() -> io::Result<()> {
+/// Ctrl-C, or on Unix also SIGTERM, listened for from the moment it is made.
+struct StopSignal {
     #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        tokio::select! {
-            r = tokio::signal::ctrl_c() => r,
-            _ = term.recv() => Ok(()),
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl StopSignal {
+    fn listen() -> io::Result<StopSignal> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Ok(StopSignal {
+                interrupt: signal(SignalKind::interrupt())?,
+                terminate: signal(SignalKind::terminate())?,
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(StopSignal {})
         }
     }
-    #[cfg(not(unix))]
-    {
-        tokio::signal::ctrl_c().await
+
+    async fn wait(mut self) {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.interrupt.recv() => {}
+                _ = self.terminate.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

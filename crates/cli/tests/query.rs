@@ -1,0 +1,346 @@
+//! `access`, `history` and `diff` through the real binary, on a hand-built log
+//! (a fixed clock, unicode names, two users with the same display name, a name
+//! with terminal control characters, a group that is both a role actor and a
+//! product-access group). The table, JSON and CSV outputs are compared with
+//! checked-in files in `tests/expected/`; regenerate them with
+//! `GRANTLEDGER_BLESS=1 cargo test -p grantledger-cli --test query`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+use grantledger_eventlog::{EventLog, ExpectedVersion, NewEvent, OpenOptions};
+use grantledger_model::*;
+
+const BIN: &str = env!("CARGO_BIN_EXE_grantledger");
+const SITE: &str = "acme.atlassian.net";
+/// 2026-01-05T09:00:00Z.
+const T0: i64 = 1_767_603_600_000_000;
+const HOUR: i64 = 3_600_000_000;
+
+fn user(id: &str, name: &str, email: Option<&str>, active: bool) -> Event {
+    UserObserved {
+        user: UserRecord {
+            account_id: id.into(),
+            account_type: AccountType::Atlassian,
+            display_name: name.into(),
+            email: email.map(str::to_owned),
+            active,
+        },
+    }
+    .into()
+}
+
+fn group(id: &str, name: &str) -> Event {
+    GroupObserved {
+        group: GroupRecord {
+            group_id: id.into(),
+            name: name.into(),
+        },
+    }
+    .into()
+}
+
+fn add(grant: Grant, run: &str) -> Event {
+    GrantAdded {
+        grant,
+        cause: GrantCause::ObservedInSync { run: run.into() },
+    }
+    .into()
+}
+
+fn remove(grant: Grant, run: &str) -> Event {
+    GrantRemoved {
+        grant,
+        cause: GrantCause::ObservedInSync { run: run.into() },
+    }
+    .into()
+}
+
+/// One sync run: started, the events, completed; an hour after the previous one.
+fn sync(log: &EventLog, clock: &ManualClock, run: &str, events: Vec<Event>) {
+    let stream = StreamId::jira_site(SITE);
+    let by = || Causation::SyncRun(run.into());
+    let mut batch = vec![NewEvent::new(SyncStarted {
+        run: run.into(),
+        site: SITE.into(),
+        started_at: clock.now(),
+    })
+    .caused_by(by())];
+    batch.extend(events.into_iter().map(|e| NewEvent::new(e).caused_by(by())));
+    batch.push(
+        NewEvent::new(SyncCompleted {
+            run: run.into(),
+            stats: SyncStats::default(),
+        })
+        .caused_by(by()),
+    );
+    log.append(&stream, ExpectedVersion::Any, batch).unwrap();
+    clock.advance_micros(HOUR);
+}
+
+fn data_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(Timestamp::from_micros(T0)));
+    let log = EventLog::open_with(
+        dir.path().join("log"),
+        OpenOptions {
+            clock: clock.clone(),
+            ..OpenOptions::default()
+        },
+    )
+    .unwrap();
+    let devs = GroupId::from("g-devs");
+    let admins = GroupId::from("g-admins");
+    let role = |p: Principal, r: &str| Grant::role(p, "10000".into(), r.into());
+    sync(
+        &log,
+        &clock,
+        "run-1",
+        vec![
+            user("u-zoe", "Zoë Ångström", Some("zoe@acme.example"), true),
+            user(
+                "u-alex1",
+                "Alex Smith",
+                Some("alex.smith@acme.example"),
+                true,
+            ),
+            user("u-alex2", "Alex Smith", Some("asmith@acme.example"), false),
+            user("u-evil", "Mallory\x1b[2J\nroot", None, true),
+            group("g-devs", "développeurs"),
+            group("g-admins", "jira-administrators"),
+            ProjectObserved {
+                project: ProjectRecord {
+                    project_id: "10000".into(),
+                    key: "CS".into(),
+                    name: "Customer Service".into(),
+                    archived: false,
+                },
+            }
+            .into(),
+            ProjectRoleObserved {
+                role: RoleRecord {
+                    project_id: "10000".into(),
+                    role_id: "10002".into(),
+                    name: "Administrators".into(),
+                },
+            }
+            .into(),
+            ProjectRoleObserved {
+                role: RoleRecord {
+                    project_id: "10000".into(),
+                    role_id: "10100".into(),
+                    name: "Developers".into(),
+                },
+            }
+            .into(),
+            ProductAccessGroupsChanged {
+                product: "jira-software".into(),
+                name: "Jira Software".into(),
+                groups: vec![devs.clone()],
+            }
+            .into(),
+            add(Grant::membership("u-zoe".into(), devs.clone()), "run-1"),
+            add(Grant::membership("u-alex2".into(), devs.clone()), "run-1"),
+            add(Grant::membership("u-alex1".into(), admins.clone()), "run-1"),
+            add(Grant::membership("u-evil".into(), admins.clone()), "run-1"),
+            add(role(Principal::Group(devs.clone()), "10100"), "run-1"),
+            add(role(Principal::Group(admins.clone()), "10002"), "run-1"),
+            add(role(Principal::User("u-zoe".into()), "10002"), "run-1"),
+        ],
+    );
+    sync(
+        &log,
+        &clock,
+        "run-2",
+        vec![
+            remove(Grant::membership("u-evil".into(), admins.clone()), "run-2"),
+            add(Grant::membership("u-alex1".into(), devs.clone()), "run-2"),
+            add(Grant::membership("u-zoe".into(), admins.clone()), "run-2"),
+            remove(Grant::membership("u-zoe".into(), admins.clone()), "run-2"),
+            UserDeactivated {
+                account_id: "u-zoe".into(),
+            }
+            .into(),
+        ],
+    );
+    dir
+}
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .env_remove("GRANTLEDGER_DATA_DIR")
+        .env_remove("RUST_LOG")
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let o = run(dir, args);
+    assert!(
+        o.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}
+
+fn fails(dir: &Path, args: &[&str]) -> String {
+    let o = run(dir, args);
+    assert!(!o.status.success(), "{args:?} should fail");
+    String::from_utf8(o.stderr).unwrap()
+}
+
+fn expected(name: &str, got: &str) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/expected")
+        .join(name);
+    if std::env::var_os("GRANTLEDGER_BLESS").is_some() {
+        std::fs::write(&path, got).unwrap();
+    }
+    let want = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        want == got,
+        "{} differs (GRANTLEDGER_BLESS=1 to accept):\n--- want\n{want}\n--- got\n{got}",
+        path.display()
+    );
+}
+
+#[test]
+fn outputs_match_the_checked_in_answers() {
+    let dir = data_dir();
+    let d = dir.path();
+    for (name, args) in [
+        ("access-user.txt", vec!["access", "user", "zoë ångström"]),
+        (
+            "access-user.json",
+            vec!["access", "user", "u-zoe", "--format", "json"],
+        ),
+        (
+            "access-user.csv",
+            vec!["access", "user", "ZOE@acme.example", "--format", "csv"],
+        ),
+        (
+            "access-who-role.txt",
+            vec!["access", "who", "cs:administrators"],
+        ),
+        ("access-who-project.txt", vec!["access", "who", "CS"]),
+        (
+            "access-who-product.json",
+            vec!["access", "who", "Jira Software", "--format", "json"],
+        ),
+        (
+            "access-who-product.csv",
+            vec!["access", "who", "jira-software", "--format", "csv"],
+        ),
+        (
+            "access-who-as-of.txt",
+            vec![
+                "access",
+                "who",
+                "jira-administrators",
+                "--as-of",
+                "2026-01-05T09:30:00Z",
+            ],
+        ),
+        ("history-user.txt", vec!["history", "u-zoe"]),
+        (
+            "history-group.csv",
+            vec!["history", "jira-administrators", "--format", "csv"],
+        ),
+        (
+            "history-group.json",
+            vec![
+                "history",
+                "développeurs",
+                "--format",
+                "json",
+                "--limit",
+                "3",
+            ],
+        ),
+        ("diff.txt", vec!["diff", "--all"]),
+        (
+            "diff.json",
+            vec!["diff", "--format", "json", "--by", "user"],
+        ),
+        (
+            "diff.csv",
+            vec![
+                "diff",
+                "--from",
+                "2026-01-05T09:00:00Z",
+                "--to",
+                "26",
+                "--all",
+                "--format",
+                "csv",
+            ],
+        ),
+    ] {
+        let out = ok(d, &args);
+        for line in out.lines() {
+            assert!(
+                !line.contains('\x1b'),
+                "{name}: a raw escape reached the output"
+            );
+            if name.ends_with(".txt") {
+                assert!(
+                    line.chars().count() <= 80,
+                    "{name}: {line:?} is wider than 80 columns"
+                );
+            }
+        }
+        expected(name, &out);
+    }
+}
+
+#[test]
+fn names_are_resolved_like_a_person_expects() {
+    let dir = data_dir();
+    let d = dir.path();
+    let err = fails(d, &["access", "user", "alex smith"]);
+    assert!(err.contains("matches 2 users"), "{err}");
+    assert!(
+        err.contains("u-alex1") && err.contains("asmith@acme.example"),
+        "{err}"
+    );
+    let err = fails(d, &["access", "user", "Zoe Angstrom"]);
+    assert!(
+        err.contains("no user matches") && err.contains("u-zoe"),
+        "{err}"
+    );
+    let err = fails(d, &["access", "who", "jira-admins"]);
+    assert!(
+        err.contains("closest") && err.contains("jira-administrators"),
+        "{err}"
+    );
+    // Before the first completed sync, and in the future.
+    let err = fails(
+        d,
+        &["access", "who", "CS", "--as-of", "2025-12-31T00:00:00Z"],
+    );
+    assert!(err.contains("before the first sync"), "{err}");
+    let err = fails(d, &["access", "who", "CS", "--as-of", "3"]);
+    assert!(err.contains("before the first sync"), "{err}");
+    let err = fails(
+        d,
+        &["access", "who", "CS", "--as-of", "2999-01-01T00:00:00Z"],
+    );
+    assert!(err.contains("in the future"), "{err}");
+    let err = fails(d, &["access", "who", "CS", "--as-of", "99999"]);
+    assert!(err.contains("past the log's head"), "{err}");
+    assert!(!err.contains('\x1b'));
+}
+
+#[test]
+fn deleting_the_snapshot_cache_changes_no_answer() {
+    let dir = data_dir();
+    let d = dir.path();
+    let first = ok(d, &["access", "who", "CS", "--format", "json"]);
+    let _ = std::fs::remove_dir_all(d.join("snapshots"));
+    assert_eq!(ok(d, &["access", "who", "CS", "--format", "json"]), first);
+}

@@ -1,0 +1,535 @@
+//! Answers from the log: the state at any moment, history, diffs. [`Queries`] is
+//! a cheap, clonable, `Send + Sync` handle that an async server can move into a
+//! blocking task; nothing here prints.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::str::FromStr;
+use std::sync::Arc;
+
+use grantledger_eventlog::{fold_until, EventLog, Position, Projection, Record};
+use grantledger_model::{
+    Clock, Entitlement, Event, Grant, GrantCause, Principal, SystemClock, Timestamp,
+};
+
+use crate::effective::Target;
+use crate::error::{rfc3339, QueryError};
+use crate::index::{HistoryIndex, Subject};
+use crate::snapshot::SnapshotStore;
+use crate::state::{Site, SiteState};
+
+/// The snapshot kind of [`Site`] state.
+pub const STATE_KIND: &str = "state";
+/// The format of state snapshots; bump it whenever [`SiteState`] or [`Site`]
+/// changes shape, and every older snapshot is ignored and rebuilt.
+pub const STATE_FORMAT: u32 = 1;
+/// The snapshot kind of the [`HistoryIndex`].
+pub const INDEX_KIND: &str = "index";
+/// The format of index snapshots.
+pub const INDEX_FORMAT: u32 = 1;
+/// Default distance between periodic state snapshots, in log positions.
+pub const DEFAULT_SNAPSHOT_EVERY: u64 = 250_000;
+/// A replay at the head at least this long leaves a snapshot at the head.
+const HEAD_SNAPSHOT_MIN_TAIL: u64 = 5_000;
+
+/// A moment in the log: a position, or a time (the last record at or before it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Moment {
+    /// Just after this position.
+    Position(Position),
+    /// As of this time.
+    Time(Timestamp),
+}
+
+impl FromStr for Moment {
+    type Err = String;
+
+    /// A number is a position; anything else must be an RFC 3339 time
+    /// (`2026-03-01T12:00:00Z`).
+    fn from_str(raw: &str) -> Result<Self, String> {
+        let raw = raw.trim();
+        if !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit()) {
+            return raw
+                .parse()
+                .map(Moment::Position)
+                .map_err(|e| format!("{raw:?} is not a position: {e}"));
+        }
+        chrono::DateTime::parse_from_rfc3339(raw)
+            .map(|t| Moment::Time(Timestamp::from_micros(t.timestamp_micros())))
+            .map_err(|e| {
+                format!("{raw:?} is neither a log position nor an RFC 3339 time such as 2026-03-01T12:00:00Z ({e})")
+            })
+    }
+}
+
+impl std::fmt::Display for Moment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Moment::Position(p) => write!(f, "position {p}"),
+            Moment::Time(t) => f.write_str(&rfc3339(*t)),
+        }
+    }
+}
+
+fn entitles(grant: &Grant, target: &Target) -> bool {
+    match (&grant.entitlement, target) {
+        (Entitlement::GroupMembership { group }, Target::Group { group: g }) => {
+            group == g && matches!(grant.principal, Principal::User(_))
+        }
+        (
+            Entitlement::ProjectRole { project, role },
+            Target::ProjectRole {
+                project: p,
+                role: r,
+            },
+        ) => project == p && role == r,
+        _ => false,
+    }
+}
+
+/// A grant added or removed, as one record says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// The grant.
+    pub grant: Grant,
+    /// True for `GrantAdded`.
+    pub added: bool,
+    /// Where.
+    pub position: Position,
+    /// When.
+    pub recorded_at: Timestamp,
+    /// Why.
+    pub cause: GrantCause,
+}
+
+/// A net change between two moments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetChange {
+    /// The grant.
+    pub grant: Grant,
+    /// True if held at the end and not at the start.
+    pub added: bool,
+    /// The last record in the window that changed it (`None` when only a vanished
+    /// group, project or role took it away).
+    pub last: Option<Change>,
+}
+
+/// What changed between two positions.
+#[derive(Debug, Clone)]
+pub struct Diff {
+    /// The state at the start.
+    pub from: SiteState,
+    /// The state at the end.
+    pub to: SiteState,
+    /// Grants held at one end and not the other, in grant order.
+    pub net: Vec<NetChange>,
+    /// Every grant record in the window, oldest first (a grant added and removed
+    /// within the window is here, not in `net`).
+    pub all: Vec<Change>,
+}
+
+/// Queries over one site's part of the log.
+#[derive(Clone)]
+pub struct Queries {
+    log: EventLog,
+    site: String,
+    snapshots: Option<SnapshotStore>,
+    every: u64,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for Queries {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Queries")
+            .field("site", &self.site)
+            .field("snapshots", &self.snapshots)
+            .field("every", &self.every)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Queries {
+    /// Queries on `site` (as in `jira:<site>`), without snapshots: every answer
+    /// replays the log.
+    pub fn new(log: EventLog, site: impl Into<String>) -> Self {
+        Self {
+            log,
+            site: site.into(),
+            snapshots: None,
+            every: DEFAULT_SNAPSHOT_EVERY,
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// Uses (and fills) a snapshot cache, with a periodic snapshot every `every`
+    /// positions.
+    pub fn with_snapshots(mut self, store: SnapshotStore, every: u64) -> Self {
+        self.snapshots = Some(store);
+        self.every = every.max(1);
+        self
+    }
+
+    /// The clock that says what "the future" is.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The log.
+    pub fn log(&self) -> &EventLog {
+        &self.log
+    }
+
+    /// The site.
+    pub fn site(&self) -> &str {
+        &self.site
+    }
+
+    fn save<T: serde::Serialize>(&self, kind: &str, format: u32, position: Position, value: &T) {
+        if let Some(store) = &self.snapshots {
+            if let Err(e) = store.save(&self.log, kind, format, &self.site, position, value) {
+                // A cache that cannot be written costs time, never an answer.
+                tracing::warn!(error = %e, "could not write a snapshot");
+            }
+        }
+    }
+
+    /// The state just after position `at`: the nearest usable snapshot at or
+    /// before `at`, then the records after it. Periodic snapshots met on the way
+    /// are written.
+    pub fn state_at(&self, at: Position) -> Result<SiteState, QueryError> {
+        let head = self.log.head().position;
+        if at > head {
+            return Err(QueryError::PositionPastHead { position: at, head });
+        }
+        let restored = match &self.snapshots {
+            Some(store) => {
+                store.load_at_or_before(&self.log, STATE_KIND, STATE_FORMAT, &self.site, at)?
+            }
+            None => None,
+        };
+        let mut site = match restored {
+            Some((_, site)) => site,
+            None => Site::new(&self.site),
+        };
+        let start = site.position();
+        if self.snapshots.is_some() {
+            loop {
+                let mark = (site.position() / self.every + 1) * self.every;
+                if mark > at {
+                    break;
+                }
+                fold_until(&self.log, &mut site, mark)?;
+                self.save(STATE_KIND, STATE_FORMAT, mark, &site);
+            }
+        }
+        fold_until(&self.log, &mut site, at)?;
+        if at == head && at % self.every != 0 && at - start >= HEAD_SNAPSHOT_MIN_TAIL {
+            self.save(STATE_KIND, STATE_FORMAT, at, &site);
+            if let Some(store) = &self.snapshots {
+                store.prune(STATE_KIND, &self.site, 1, self.every)?;
+            }
+        }
+        Ok(site.state)
+    }
+
+    /// The state at the log's head.
+    pub fn current(&self) -> Result<SiteState, QueryError> {
+        self.state_at(self.log.head().position)
+    }
+
+    /// The history index at the log's head (from its snapshot and the records
+    /// after it; a fresh snapshot is left when that tail was long).
+    pub fn index(&self) -> Result<HistoryIndex, QueryError> {
+        let head = self.log.head().position;
+        let restored = match &self.snapshots {
+            Some(store) => {
+                store.load_at_or_before(&self.log, INDEX_KIND, INDEX_FORMAT, &self.site, head)?
+            }
+            None => None,
+        };
+        let mut index = restored.map_or_else(|| HistoryIndex::new(&self.site), |(_, i)| i);
+        let start = index.position();
+        fold_until(&self.log, &mut index, head)?;
+        if head - start >= HEAD_SNAPSHOT_MIN_TAIL {
+            self.save(INDEX_KIND, INDEX_FORMAT, head, &index);
+            if let Some(store) = &self.snapshots {
+                store.prune(INDEX_KIND, &self.site, 1, 0)?;
+            }
+        }
+        Ok(index)
+    }
+
+    /// The position a moment stands for, checked: not in the future, not past the
+    /// head, not before the site's first completed sync. `head` is the current
+    /// state (for the sync runs).
+    pub fn resolve(&self, moment: Moment, head: &SiteState) -> Result<Position, QueryError> {
+        let log_head = self.log.head().position;
+        let position = match moment {
+            Moment::Position(p) if p > log_head => {
+                return Err(QueryError::PositionPastHead {
+                    position: p,
+                    head: log_head,
+                })
+            }
+            Moment::Position(p) => p,
+            Moment::Time(t) => {
+                let now = self.clock.now();
+                if t > now {
+                    return Err(QueryError::FutureTime {
+                        asked: rfc3339(t),
+                        now: rfc3339(now),
+                    });
+                }
+                self.position_at_time(t)?
+            }
+        };
+        let Some(first) = head.completed_runs().next() else {
+            return Err(QueryError::NeverSynced {
+                site: self.site.clone(),
+            });
+        };
+        let end = first.ended.expect("a completed run has ended");
+        if position < end.position {
+            return Err(QueryError::BeforeFirstSync {
+                site: self.site.clone(),
+                asked: moment.to_string(),
+                first: format!(
+                    "position {} and completed at position {} ({})",
+                    first.started,
+                    end.position,
+                    rfc3339(end.at)
+                ),
+            });
+        }
+        Ok(position)
+    }
+
+    /// The last position recorded at or before `t` (0 if none). The log's
+    /// `recorded_at` never decreases along positions when its clock does not go
+    /// backwards, which makes this binary search exact (ADR 0008).
+    pub fn position_at_time(&self, t: Timestamp) -> Result<Position, QueryError> {
+        let (mut lo, mut hi) = (0, self.log.head().position);
+        // Invariant: recorded_at(lo) <= t (position 0 counts as -inf), and every
+        // position after hi is later than t.
+        while lo < hi {
+            let mid = lo + (hi - lo).div_ceil(2);
+            let at = self.log.get(mid)?.map(|r| r.recorded_at);
+            if at.is_some_and(|at| at <= t) {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        Ok(lo)
+    }
+
+    /// The records that touched `subject` up to `until`, newest first; at most
+    /// `limit` of them (all with `None`), and how many there are in all.
+    pub fn history(
+        &self,
+        index: &HistoryIndex,
+        subject: &Subject,
+        until: Position,
+        limit: Option<usize>,
+    ) -> Result<(Vec<Record>, usize), QueryError> {
+        let all = index.positions(subject);
+        let upto = all.partition_point(|p| *p <= until);
+        let total = upto;
+        let take = limit.unwrap_or(total).min(total);
+        let wanted = &all[upto - take..upto];
+        let mut out = Vec::with_capacity(take);
+        let mut iter: Option<(Position, grantledger_eventlog::RecordIter)> = None;
+        for &p in wanted {
+            // Consecutive positions in the same stretch share one read.
+            let reuse = matches!(&iter, Some((next, _)) if *next <= p && p - *next < 256);
+            if !reuse {
+                iter = Some((p, self.log.read_from(p)));
+            }
+            let (next, it) = iter.as_mut().expect("set above");
+            loop {
+                match it.next() {
+                    Some(Ok(r)) if r.position < p => continue,
+                    Some(Ok(r)) => {
+                        *next = r.position + 1;
+                        out.push(r);
+                        break;
+                    }
+                    Some(Err(e)) => return Err(e.into()),
+                    None => break,
+                }
+            }
+        }
+        out.reverse();
+        Ok((out, total))
+    }
+
+    /// Whether `grant` (a membership or a role actor) was held just after `at`,
+    /// from the index alone: the last record about it, unless its group, project
+    /// or role vanished since.
+    pub fn grant_held_at(
+        &self,
+        index: &HistoryIndex,
+        grant: &Grant,
+        at: Position,
+    ) -> Result<bool, QueryError> {
+        let list = index.positions(&Subject::Grant(grant.clone()));
+        let upto = list.partition_point(|p| *p <= at);
+        let Some(&last) = list[..upto].last() else {
+            return Ok(false);
+        };
+        let added = match self.log.get(last)?.map(|r| r.event) {
+            Some(Event::GrantAdded(_)) => true,
+            Some(_) | None => false,
+        };
+        if !added {
+            return Ok(false);
+        }
+        let mut gone = Vec::new();
+        match (&grant.principal, &grant.entitlement) {
+            (
+                grantledger_model::Principal::User(_),
+                grantledger_model::Entitlement::GroupMembership { group },
+            ) => gone.push(Subject::Group(group.clone())),
+            (principal, grantledger_model::Entitlement::ProjectRole { project, role }) => {
+                gone.push(Subject::Project(project.clone()));
+                gone.push(Subject::Role(project.clone(), role.clone()));
+                if let grantledger_model::Principal::Group(g) = principal {
+                    gone.push(Subject::Group(g.clone()));
+                }
+            }
+            // Not stored grants (see `SiteState::set_grant`).
+            _ => return Ok(false),
+        }
+        Ok(!gone.iter().any(|s| index.vanished_between(s, last, at)))
+    }
+
+    /// The direct holders of one group (its members) or one role (its actors) just
+    /// after `at`, folded from that entitlement's own records only (through the
+    /// index), so the cost follows its history, not the log's length.
+    pub fn direct_holders_at(
+        &self,
+        index: &HistoryIndex,
+        target: &Target,
+        at: Position,
+    ) -> Result<BTreeSet<Principal>, QueryError> {
+        let subject = match target {
+            Target::Group { group } => Subject::Group(group.clone()),
+            Target::ProjectRole { project, role } => Subject::Role(project.clone(), role.clone()),
+            Target::Product { .. } => return Ok(BTreeSet::new()),
+        };
+        let (records, _) = self.history(index, &subject, at, None)?;
+        let mut held: BTreeMap<Principal, Position> = BTreeMap::new();
+        // Records touching a role also include its project's vanishing.
+        let project_gone = match target {
+            Target::ProjectRole { project, .. } => {
+                index.positions(&Subject::Project(project.clone()))
+            }
+            _ => &[],
+        };
+        let mut events: Vec<(Position, Event)> = records
+            .into_iter()
+            .rev()
+            .map(|r| (r.position, r.event))
+            .collect();
+        for &p in project_gone.iter().take_while(|p| **p <= at) {
+            if let Some(r) = self.log.get(p)? {
+                if matches!(r.event, Event::ProjectVanished(_)) {
+                    events.push((p, r.event));
+                }
+            }
+        }
+        events.sort_by_key(|(p, _)| *p);
+        for (position, event) in events {
+            match (&event, target) {
+                (Event::GrantAdded(e), _) if entitles(&e.grant, target) => {
+                    held.insert(e.grant.principal.clone(), position);
+                }
+                (Event::GrantRemoved(e), _) if entitles(&e.grant, target) => {
+                    held.remove(&e.grant.principal);
+                }
+                (Event::GroupVanished(e), Target::Group { group }) if &e.group_id == group => {
+                    held.clear()
+                }
+                (Event::ProjectRoleVanished(_), Target::ProjectRole { .. })
+                | (Event::ProjectVanished(_), Target::ProjectRole { .. }) => held.clear(),
+                _ => {}
+            }
+        }
+        // A group actor went with its group.
+        held.retain(|principal, added| match principal {
+            Principal::Group(g) => !index.vanished_between(&Subject::Group(g.clone()), *added, at),
+            Principal::User(_) => true,
+        });
+        Ok(held.into_keys().collect())
+    }
+
+    /// The default diff window: the ends of the last two completed syncs.
+    pub fn default_window(head: &SiteState) -> Result<(Position, Position), QueryError> {
+        let done: Vec<_> = head.completed_runs().collect();
+        match done.as_slice() {
+            [.., a, b] => Ok((
+                a.ended.expect("completed").position,
+                b.ended.expect("completed").position,
+            )),
+            _ => Err(QueryError::NoDefaultWindow {
+                completed: done.len(),
+            }),
+        }
+    }
+
+    /// What changed between just after `from` and just after `to`.
+    pub fn diff(&self, from: Position, to: Position) -> Result<Diff, QueryError> {
+        if from > to {
+            return Err(QueryError::BackwardsWindow { from, to });
+        }
+        let start = self.state_at(from)?;
+        let mut site = Site {
+            stream: grantledger_model::StreamId::jira_site(&self.site),
+            state: start.clone(),
+        };
+        let mut all = Vec::new();
+        for record in self.log.read_from(from + 1) {
+            let record = record?;
+            if record.position > to {
+                break;
+            }
+            if record.stream == site.stream {
+                let change = match &record.event {
+                    Event::GrantAdded(e) => Some((e.grant.clone(), true, e.cause.clone())),
+                    Event::GrantRemoved(e) => Some((e.grant.clone(), false, e.cause.clone())),
+                    _ => None,
+                };
+                if let Some((grant, added, cause)) = change {
+                    all.push(Change {
+                        grant,
+                        added,
+                        position: record.position,
+                        recorded_at: record.recorded_at,
+                        cause,
+                    });
+                }
+            }
+            site.apply(&record);
+        }
+        let before: BTreeSet<Grant> = start.grants().collect();
+        let after: BTreeSet<Grant> = site.state.grants().collect();
+        let mut last: BTreeMap<&Grant, &Change> = BTreeMap::new();
+        for c in &all {
+            last.insert(&c.grant, c);
+        }
+        let net = before
+            .symmetric_difference(&after)
+            .map(|g| NetChange {
+                grant: g.clone(),
+                added: after.contains(g),
+                last: last.get(g).map(|c| (*c).clone()),
+            })
+            .collect();
+        Ok(Diff {
+            from: start,
+            to: site.state,
+            net,
+            all,
+        })
+    }
+}

@@ -1,0 +1,248 @@
+//! Snapshots: a disposable cache of projections, stored in a directory beside the
+//! log, so that a point-in-time answer replays only the records after the nearest
+//! snapshot instead of the whole log.
+//!
+//! Each snapshot file is keyed by what it is (`kind`), the site, the position it
+//! covers, the log's hash at that position, and the projection's format version.
+//! A snapshot is used only when all of these agree with the log and with this
+//! build, and its payload checksum holds; anything else is ignored (and removed)
+//! and the answer is rebuilt from the log. Deleting every snapshot changes no
+//! answer, only the time it takes (see ADR 0008).
+//!
+//! File layout: `<kind>.<site as hex>.<position, 20 digits>.snap`, holding a fixed
+//! magic, a bincode header ([`Header`]) and the bincode payload.
+
+use std::fs;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use grantledger_eventlog::{EventLog, Hash, Position};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::QueryError;
+
+const MAGIC: &[u8; 8] = b"GLSNAP\x00\x01";
+
+/// What a snapshot file says about itself, before its payload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Header {
+    kind: String,
+    format: u32,
+    site: String,
+    position: Position,
+    head_hash: [u8; 32],
+    payload_sha256: [u8; 32],
+}
+
+/// A directory of snapshot files.
+#[derive(Debug, Clone)]
+pub struct SnapshotStore {
+    dir: PathBuf,
+}
+
+/// A snapshot file found in the store (not yet checked against the log).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotFile {
+    /// Its path.
+    pub path: PathBuf,
+    /// The position its name claims.
+    pub position: Position,
+    /// Its size in bytes.
+    pub bytes: u64,
+}
+
+impl SnapshotStore {
+    /// A store in `dir` (created on the first save).
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn prefix(kind: &str, site: &str) -> String {
+        format!("{kind}.{}.", hex::encode(site))
+    }
+
+    /// The snapshot files of `kind` for `site`, by position, oldest first.
+    pub fn list(&self, kind: &str, site: &str) -> Result<Vec<SnapshotFile>, QueryError> {
+        let prefix = Self::prefix(kind, site);
+        let entries = match fs::read_dir(&self.dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(QueryError::snapshot_io(&self.dir, e)),
+        };
+        let mut out = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| QueryError::snapshot_io(&self.dir, e))?;
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            let Some(rest) = name.strip_prefix(&prefix) else {
+                continue;
+            };
+            let Some(Ok(position)) = rest.strip_suffix(".snap").map(str::parse::<u64>) else {
+                continue;
+            };
+            let bytes = entry.metadata().map(|m| m.len()).unwrap_or(0);
+            out.push(SnapshotFile {
+                path: entry.path(),
+                position,
+                bytes,
+            });
+        }
+        out.sort_by_key(|f| f.position);
+        Ok(out)
+    }
+
+    /// Writes a snapshot of `value` covering `position` of `log` (whose record at
+    /// that position must exist). Written to a temporary name and renamed, so a
+    /// reader never sees half a file.
+    pub fn save<T: Serialize>(
+        &self,
+        log: &EventLog,
+        kind: &str,
+        format: u32,
+        site: &str,
+        position: Position,
+        value: &T,
+    ) -> Result<SnapshotFile, QueryError> {
+        let hash = hash_at(log, position)?.ok_or(QueryError::PositionPastHead {
+            position,
+            head: log.head().position,
+        })?;
+        let payload = bincode::serialize(value).map_err(QueryError::SnapshotEncode)?;
+        let header = Header {
+            kind: kind.to_owned(),
+            format,
+            site: site.to_owned(),
+            position,
+            head_hash: hash.0,
+            payload_sha256: Sha256::digest(&payload).into(),
+        };
+        let header = bincode::serialize(&header).map_err(QueryError::SnapshotEncode)?;
+        fs::create_dir_all(&self.dir).map_err(|e| QueryError::snapshot_io(&self.dir, e))?;
+        let name = format!("{}{position:020}.snap", Self::prefix(kind, site));
+        let path = self.dir.join(&name);
+        let tmp = self.dir.join(format!(".{name}.{}.tmp", std::process::id()));
+        let write = || -> std::io::Result<()> {
+            let mut f = fs::File::create(&tmp)?;
+            f.write_all(MAGIC)?;
+            f.write_all(&(header.len() as u32).to_le_bytes())?;
+            f.write_all(&header)?;
+            f.write_all(&payload)?;
+            f.flush()?;
+            fs::rename(&tmp, &path)
+        };
+        if let Err(e) = write() {
+            let _ = fs::remove_file(&tmp);
+            return Err(QueryError::snapshot_io(&path, e));
+        }
+        let bytes = (MAGIC.len() + 4 + header.len() + payload.len()) as u64;
+        Ok(SnapshotFile {
+            path,
+            position,
+            bytes,
+        })
+    }
+
+    /// The newest usable snapshot of `kind` for `site` at or before `at`: its
+    /// position, hash at that position, format and checksum must all agree.
+    /// Unusable files on the way are removed (they are a cache; the log rebuilds
+    /// them) and reported to tracing.
+    pub fn load_at_or_before<T: DeserializeOwned>(
+        &self,
+        log: &EventLog,
+        kind: &str,
+        format: u32,
+        site: &str,
+        at: Position,
+    ) -> Result<Option<(Position, T)>, QueryError> {
+        for file in self.list(kind, site)?.into_iter().rev() {
+            if file.position > at {
+                continue;
+            }
+            match self.check(log, &file, kind, format, site) {
+                Ok(value) => return Ok(Some((file.position, value))),
+                Err(why) => {
+                    tracing::info!(file = %file.path.display(), %why, "ignoring and removing a snapshot");
+                    let _ = fs::remove_file(&file.path);
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    fn check<T: DeserializeOwned>(
+        &self,
+        log: &EventLog,
+        file: &SnapshotFile,
+        kind: &str,
+        format: u32,
+        site: &str,
+    ) -> Result<T, String> {
+        let bytes = fs::read(&file.path).map_err(|e| e.to_string())?;
+        let rest = bytes
+            .strip_prefix(MAGIC.as_slice())
+            .ok_or("not a snapshot file")?;
+        if rest.len() < 4 {
+            return Err("truncated".into());
+        }
+        let header_len = u32::from_le_bytes(rest[..4].try_into().expect("4 bytes")) as usize;
+        let rest = &rest[4..];
+        if rest.len() < header_len {
+            return Err("truncated header".into());
+        }
+        let header: Header =
+            bincode::deserialize(&rest[..header_len]).map_err(|e| format!("header: {e}"))?;
+        if header.format != format {
+            return Err(format!(
+                "format {} (this build reads {format})",
+                header.format
+            ));
+        }
+        if header.kind != kind || header.site != site || header.position != file.position {
+            return Err("its header does not match its name".into());
+        }
+        let in_log = hash_at(log, header.position).map_err(|e| e.to_string())?;
+        if in_log != Some(Hash(header.head_hash)) {
+            return Err(format!(
+                "it covers position {} with hash {}, the log has {}",
+                header.position,
+                Hash(header.head_hash),
+                in_log.map_or_else(|| "no such position".to_owned(), |h| h.to_string())
+            ));
+        }
+        let payload = &rest[header_len..];
+        let sum: [u8; 32] = Sha256::digest(payload).into();
+        if sum != header.payload_sha256 {
+            return Err("its payload checksum does not match".into());
+        }
+        bincode::deserialize(payload).map_err(|e| format!("payload: {e}"))
+    }
+
+    /// Removes every snapshot of `kind` for `site` except the newest `keep` and
+    /// those whose position is a multiple of `every`.
+    pub fn prune(&self, kind: &str, site: &str, keep: usize, every: u64) -> Result<(), QueryError> {
+        let files = self.list(kind, site)?;
+        let n = files.len();
+        for (i, f) in files.into_iter().enumerate() {
+            let periodic = every > 0 && f.position % every == 0;
+            if i + keep < n && !periodic {
+                let _ = fs::remove_file(&f.path);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The hash of the record at `position` (the zero hash for position 0).
+fn hash_at(log: &EventLog, position: Position) -> Result<Option<Hash>, QueryError> {
+    if position == 0 {
+        return Ok(Some(Hash::ZERO));
+    }
+    Ok(log.get(position)?.map(|r| r.hash))
+}

@@ -1,0 +1,388 @@
+//! Properties of the query side over random logs: snapshots change no answer,
+//! effective access equals a naive recomputation, the index agrees with the
+//! state, and the follower reads only what is new.
+
+use std::collections::BTreeSet;
+
+use grantledger_eventlog::{EventLog, ExpectedVersion, Follower, NewEvent};
+use grantledger_model::*;
+use grantledger_projection::{
+    holders, user_access, HistoryIndex, Queries, Reach, Site, SiteState, SnapshotStore, Subject,
+    Target,
+};
+use proptest::prelude::*;
+
+const SITE: &str = "acme";
+
+fn cause() -> GrantCause {
+    GrantCause::ObservedInSync {
+        run: SyncRunId::from("r"),
+    }
+}
+
+/// A random event over a few users, groups, one project with two roles and one
+/// product: enough collisions that every path (group actors, product groups,
+/// vanishing groups and roles) happens.
+fn event(kind: u8, a: u8, b: u8) -> Event {
+    let user = AccountId::new(format!("u{}", a % 5));
+    let group = GroupId::new(format!("g{}", b % 3));
+    let role = RoleId::new(format!("r{}", a % 2));
+    let project = ProjectId::from("p1");
+    match kind % 11 {
+        0 => UserObserved {
+            user: UserRecord {
+                account_id: user,
+                account_type: AccountType::Atlassian,
+                display_name: format!("n{b}"),
+                email: None,
+                active: b % 2 == 0,
+            },
+        }
+        .into(),
+        1 => UserDeactivated { account_id: user }.into(),
+        2 | 3 => GrantAdded {
+            grant: Grant::membership(user, group),
+            cause: cause(),
+        }
+        .into(),
+        4 => GrantRemoved {
+            grant: Grant::membership(user, group),
+            cause: cause(),
+        }
+        .into(),
+        5 => GrantAdded {
+            grant: Grant::role(
+                if b % 2 == 0 {
+                    Principal::Group(group)
+                } else {
+                    Principal::User(user)
+                },
+                project,
+                role,
+            ),
+            cause: cause(),
+        }
+        .into(),
+        6 => GrantRemoved {
+            grant: Grant::role(Principal::Group(group), project, role),
+            cause: cause(),
+        }
+        .into(),
+        7 => GroupObserved {
+            group: GroupRecord {
+                group_id: group,
+                name: format!("n{a}"),
+            },
+        }
+        .into(),
+        8 => GroupVanished {
+            group_id: group,
+            name: String::new(),
+        }
+        .into(),
+        9 => ProductAccessGroupsChanged {
+            product: ProductKey::from("jira-software"),
+            name: "Jira Software".into(),
+            groups: (0..3)
+                .filter(|i| (a >> i) & 1 == 1)
+                .map(|i| GroupId::new(format!("g{i}")))
+                .collect(),
+        }
+        .into(),
+        _ => ProjectRoleVanished {
+            project_id: project,
+            role_id: role,
+        }
+        .into(),
+    }
+}
+
+/// Batches: (to another site's stream?, events as `event` arguments).
+type Batch = (bool, Vec<(u8, u8, u8)>);
+type Batches = Vec<Batch>;
+
+fn write(log: &EventLog, batches: &[Batch]) {
+    for (other, events) in batches {
+        let stream = if *other {
+            StreamId::jira_site("other")
+        } else {
+            StreamId::jira_site(SITE)
+        };
+        let events = events
+            .iter()
+            .map(|(k, a, b)| NewEvent::new(event(*k, *a, *b)))
+            .collect();
+        log.append(&stream, ExpectedVersion::Any, events).unwrap();
+    }
+}
+
+fn batches() -> impl Strategy<Value = Batches> {
+    prop::collection::vec(
+        (
+            prop::bool::weighted(0.2),
+            prop::collection::vec(any::<(u8, u8, u8)>(), 1..6),
+        ),
+        1..14,
+    )
+}
+
+/// Effective access, recomputed the slow way from the list of grants.
+fn naive_access(state: &SiteState, user: &AccountId) -> BTreeSet<Reach> {
+    let grants: Vec<Grant> = state.grants().collect();
+    let member_of = |g: &GroupId| {
+        grants
+            .iter()
+            .any(|x| *x == Grant::membership(user.clone(), g.clone()))
+    };
+    let mut out = BTreeSet::new();
+    for g in &grants {
+        match (&g.principal, &g.entitlement) {
+            (Principal::User(u), Entitlement::GroupMembership { group }) if u == user => {
+                out.insert(Reach {
+                    target: Target::Group {
+                        group: group.clone(),
+                    },
+                    via: None,
+                });
+            }
+            (p, Entitlement::ProjectRole { project, role }) => {
+                let via = match p {
+                    Principal::User(u) if u == user => None,
+                    Principal::Group(g) if member_of(g) => Some(g.clone()),
+                    _ => continue,
+                };
+                out.insert(Reach {
+                    target: Target::ProjectRole {
+                        project: project.clone(),
+                        role: role.clone(),
+                    },
+                    via,
+                });
+            }
+            _ => {}
+        }
+    }
+    for (product, (_, groups)) in &state.products {
+        for g in groups.iter().filter(|g| member_of(g)) {
+            out.insert(Reach {
+                target: Target::Product {
+                    product: product.clone(),
+                },
+                via: Some(g.clone()),
+            });
+        }
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn answers_are_the_same_with_without_and_after_deleting_snapshots(
+        batches in batches(),
+        every in 1u64..7,
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let log = EventLog::open(dir.path().join("log")).unwrap();
+        write(&log, &batches);
+        let head = log.head().position;
+        let plain = Queries::new(log.clone(), SITE);
+        let store = SnapshotStore::new(dir.path().join("snapshots"));
+        let cached = Queries::new(log.clone(), SITE).with_snapshots(store.clone(), every);
+        // Fill the cache first (walking to the head writes every periodic snapshot).
+        cached.current().unwrap();
+        prop_assert!(every > head || !store.list("state", SITE).unwrap().is_empty());
+        for at in 0..=head {
+            let want = SiteState::as_of(&log, SITE, at).unwrap();
+            prop_assert_eq!(&plain.state_at(at).unwrap(), &want, "without snapshots at {}", at);
+            prop_assert_eq!(&cached.state_at(at).unwrap(), &want, "with snapshots at {}", at);
+        }
+        if store.dir().exists() {
+            std::fs::remove_dir_all(store.dir()).unwrap();
+        }
+        for at in (0..=head).rev() {
+            let want = SiteState::as_of(&log, SITE, at).unwrap();
+            prop_assert_eq!(&cached.state_at(at).unwrap(), &want, "after deleting at {}", at);
+        }
+    }
+
+    #[test]
+    fn effective_access_equals_a_naive_recomputation(batches in batches()) {
+        let dir = tempfile::tempdir().unwrap();
+        let log = EventLog::open(dir.path()).unwrap();
+        write(&log, &batches);
+        let q = Queries::new(log.clone(), SITE);
+        for at in 0..=log.head().position {
+            let state = q.state_at(at).unwrap();
+            for u in 0..5 {
+                let user = AccountId::new(format!("u{u}"));
+                let got: BTreeSet<Reach> = user_access(&state, &user).into_iter().collect();
+                prop_assert_eq!(&got, &naive_access(&state, &user), "user {} at {}", u, at);
+                // And `holders` is its inverse.
+                for reach in &got {
+                    let h = holders(&state, &reach.target);
+                    prop_assert!(h.iter().any(|h| h.principal == Principal::User(user.clone()) && h.via == reach.via));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_index_agrees_with_the_state_at_every_position(batches in batches()) {
+        let dir = tempfile::tempdir().unwrap();
+        let log = EventLog::open(dir.path()).unwrap();
+        write(&log, &batches);
+        let q = Queries::new(log.clone(), SITE);
+        let index = q.index().unwrap();
+        let head = log.head().position;
+        for at in 0..=head {
+            let state = q.state_at(at).unwrap();
+            for u in 0..5 {
+                for g in 0..3 {
+                    let m = Grant::membership(AccountId::new(format!("u{u}")), GroupId::new(format!("g{g}")));
+                    prop_assert_eq!(q.grant_held_at(&index, &m, at).unwrap(), state.has_grant(&m), "{:?} at {}", m, at);
+                }
+            }
+            for g in 0..3 {
+                for r in 0..2 {
+                    let grant = Grant::role(Principal::Group(GroupId::new(format!("g{g}"))), "p1".into(), RoleId::new(format!("r{r}")));
+                    prop_assert_eq!(q.grant_held_at(&index, &grant, at).unwrap(), state.has_grant(&grant), "{:?} at {}", grant, at);
+                }
+            }
+        }
+        // History of a user: exactly the site's records that name them, newest first.
+        let user = AccountId::from("u1");
+        let (got, total) = q.history(&index, &Subject::User(user.clone()), head, None).unwrap();
+        let mut want: Vec<u64> = log
+            .read_from(1)
+            .map(Result::unwrap)
+            .filter(|r| r.stream == StreamId::jira_site(SITE) && names_user(&r.event, &user))
+            .map(|r| r.position)
+            .collect();
+        want.reverse();
+        prop_assert_eq!(got.iter().map(|r| r.position).collect::<Vec<_>>(), want.clone());
+        prop_assert_eq!(total, want.len());
+    }
+}
+
+fn names_user(e: &Event, user: &AccountId) -> bool {
+    match e {
+        Event::UserObserved(x) => &x.user.account_id == user,
+        Event::UserDeactivated(x) => &x.account_id == user,
+        Event::GrantAdded(GrantAdded { grant, .. })
+        | Event::GrantRemoved(GrantRemoved { grant, .. }) => {
+            grant.principal == Principal::User(user.clone())
+        }
+        _ => false,
+    }
+}
+
+#[test]
+fn a_snapshot_of_another_log_or_format_is_ignored_and_rebuilt() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = EventLog::open(dir.path().join("log")).unwrap();
+    let batch = vec![(false, (0..20).map(|i| (2, i, i)).collect::<Vec<_>>())];
+    write(&log, &batch);
+    let store = SnapshotStore::new(dir.path().join("snapshots"));
+    // A snapshot whose content is wrong but whose key is right for another log:
+    // the hash at its position disagrees with this log's.
+    let other_dir = tempfile::tempdir().unwrap();
+    let other = EventLog::open(other_dir.path()).unwrap();
+    write(&other, &[(false, vec![(8, 0, 0); 20])]);
+    let mut wrong = Site::new(SITE);
+    wrong.state.position = 10;
+    store.save(&other, "state", 1, SITE, 10, &wrong).unwrap();
+    let q = Queries::new(log.clone(), SITE).with_snapshots(store.clone(), 1000);
+    assert_eq!(
+        q.state_at(15).unwrap(),
+        SiteState::as_of(&log, SITE, 15).unwrap()
+    );
+    assert!(
+        store.list("state", SITE).unwrap().is_empty(),
+        "the bad snapshot is removed"
+    );
+    // A snapshot of another format is ignored too.
+    store.save(&log, "state", 99, SITE, 10, &wrong).unwrap();
+    assert_eq!(
+        q.state_at(15).unwrap(),
+        SiteState::as_of(&log, SITE, 15).unwrap()
+    );
+    // A good one is used: tamper with nothing, and the answer is the same.
+    let good = Queries::new(log.clone(), SITE).with_snapshots(store.clone(), 5);
+    assert_eq!(
+        good.current().unwrap(),
+        SiteState::load(&log, SITE).unwrap()
+    );
+    let files = store.list("state", SITE).unwrap();
+    assert_eq!(
+        files.iter().map(|f| f.position).collect::<Vec<_>>(),
+        vec![5, 10, 15, 20]
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_follower_wakes_on_new_appends_and_keeps_the_index_current() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = EventLog::open(dir.path()).unwrap();
+    write(&log, &[(false, vec![(2, 1, 1)])]);
+    let mut f = Follower::new(log.clone(), HistoryIndex::new(SITE));
+    assert_eq!(f.catch_up().unwrap(), 1);
+    let writer = log.clone();
+    let task = tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        write(&writer, &[(false, vec![(2, 1, 2), (4, 1, 1)])]);
+    });
+    let folded = tokio::time::timeout(std::time::Duration::from_secs(5), f.wait())
+        .await
+        .expect("woken by the append")
+        .unwrap();
+    task.await.unwrap();
+    assert_eq!(folded, 2);
+    let grant = Grant::membership("u1".into(), "g1".into());
+    assert_eq!(f.projection().positions(&Subject::Grant(grant)), &[1, 3]);
+    let mut site = Follower::new(log.clone(), Site::new(SITE));
+    site.catch_up().unwrap();
+    assert_eq!(
+        site.projection().state,
+        SiteState::load(&log, SITE).unwrap()
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// One entitlement's holders, folded from its own records through the index,
+    /// equal the full state's at every position.
+    #[test]
+    fn one_entitlement_as_of_equals_the_full_state(batches in batches()) {
+        let dir = tempfile::tempdir().unwrap();
+        let log = EventLog::open(dir.path()).unwrap();
+        write(&log, &batches);
+        let q = Queries::new(log.clone(), SITE);
+        let index = q.index().unwrap();
+        for at in 0..=log.head().position {
+            let state = q.state_at(at).unwrap();
+            for g in 0..3 {
+                let group = GroupId::new(format!("g{g}"));
+                let want: BTreeSet<Principal> = state.members.get(&group).into_iter().flatten().map(|u| Principal::User(u.clone())).collect();
+                prop_assert_eq!(q.direct_holders_at(&index, &Target::Group { group }, at).unwrap(), want, "g{} at {}", g, at);
+            }
+            for r in 0..2 {
+                let (project, role) = (ProjectId::from("p1"), RoleId::new(format!("r{r}")));
+                let want = state.role_actors.get(&(project.clone(), role.clone())).cloned().unwrap_or_default();
+                prop_assert_eq!(q.direct_holders_at(&index, &Target::ProjectRole { project, role }, at).unwrap(), want, "r{} at {}", r, at);
+            }
+        }
+    }
+}
+
+/// A server moves these into blocking tasks and shares them across requests.
+#[test]
+fn the_query_handles_can_cross_threads() {
+    fn shareable<T: Send + Sync + Clone + 'static>() {}
+    shareable::<Queries>();
+    shareable::<SnapshotStore>();
+    shareable::<SiteState>();
+    shareable::<HistoryIndex>();
+}
