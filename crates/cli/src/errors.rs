@@ -82,10 +82,16 @@ pub fn explain(err: &anyhow::Error, data_dir: Option<&Path>) -> Option<String> {
         }
     }
     match io_kind(err) {
-        Some(ErrorKind::StorageFull) => Some(format!(
-            "the disk is full ({}): nothing acknowledged was lost (every record appended before this stands and verifies); free space on that disk and run this again",
-            first_line(err)
-        )),
+        Some(ErrorKind::StorageFull) => {
+            let what = if log_error.is_some() {
+                format!("the disk holding the event log in {where_} is full")
+            } else {
+                format!("the disk is full ({})", safe(&err.to_string()))
+            };
+            Some(format!(
+                "{what}: nothing acknowledged was lost (every record appended before this stands and verifies); free space on that disk and run this again (-v shows the system's message)"
+            ))
+        }
         Some(ErrorKind::NotADirectory) if data_dir.is_some_and(|d| d.is_file()) => Some(format!(
             "the data directory {where_} is a file, not a directory: nothing was read or changed; pass --data-dir (or set GRANTLEDGER_DATA_DIR) to a directory"
         )),
@@ -98,11 +104,6 @@ pub fn explain(err: &anyhow::Error, data_dir: Option<&Path>) -> Option<String> {
         }
         _ => None,
     }
-}
-
-/// The top message of the failure, without its causes.
-fn first_line(err: &anyhow::Error) -> String {
-    err.to_string()
 }
 
 #[cfg(test)]

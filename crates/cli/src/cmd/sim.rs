@@ -135,6 +135,7 @@ async fn serve(args: SimArgs, org: Org, origin: String) -> Result<ExitCode> {
         .await
         .with_context(|| format!("cannot serve the simulator on {addr}"))?;
     let url = server.base_url();
+    let mut stop = crate::signals::Stop::install().context("cannot listen for Ctrl-C")?;
     {
         let mut out = io::stdout().lock();
         writeln!(out, "jira-sim serving {summary}")?;
@@ -156,7 +157,7 @@ async fn serve(args: SimArgs, org: Org, origin: String) -> Result<ExitCode> {
         writeln!(out, "press Ctrl-C to stop")?;
         out.flush()?;
     }
-    stop_signal().await.context("cannot wait for Ctrl-C")?;
+    stop.wait().await.context("cannot wait for Ctrl-C")?;
     if let Some(path) = &args.save_org {
         server
             .org()
@@ -167,20 +168,4 @@ async fn serve(args: SimArgs, org: Org, origin: String) -> Result<ExitCode> {
     server.shutdown().await;
     eprintln!("jira-sim stopped");
     Ok(ExitCode::SUCCESS)
-}
-
-/// Ctrl-C, or on Unix also SIGTERM.
-async fn stop_signal() -> io::Result<()> {
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        tokio::select! {
-            r = tokio::signal::ctrl_c() => r,
-            _ = term.recv() => Ok(()),
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        tokio::signal::ctrl_c().await
-    }
 }
