@@ -125,4 +125,47 @@ mod tests {
         let plain = anyhow::anyhow!("something else");
         assert_eq!(explain(&plain, None), None);
     }
+
+    #[test]
+    fn log_errors_get_the_cli_advice_the_library_leaves_out() {
+        let dir = Path::new("/data");
+        let damaged = anyhow::Error::new(LogError::Corrupt {
+            position: 7,
+            source: grantledger_eventlog::codec::CodecError::UnknownFormat(9),
+        })
+        .context("cannot verify the log");
+        let line = explain(&damaged, Some(dir)).unwrap();
+        assert!(
+            line.starts_with("the event log in /data is damaged"),
+            "{line}"
+        );
+        assert!(line.contains("nothing was written") && line.contains("grantledger log verify"));
+        assert!(line.contains("restore /data/log from a backup"), "{line}");
+
+        let locked = anyhow::Error::new(LogError::Locked {
+            path: dir.join("log"),
+            holder: Some(grantledger_eventlog::Holder {
+                pid: 4242,
+                command: "grantledger sync\u{1b}[2J".into(),
+                since: "2026-01-01T00:00:00Z".into(),
+            }),
+        });
+        let line = explain(&locked, Some(dir)).unwrap();
+        assert!(
+            line.contains("in use by process 4242 (`grantledger sync"),
+            "{line}"
+        );
+        assert!(!line.contains('\u{1b}'), "{line:?}");
+        assert!(line.contains("log verify") && line.contains("nothing was changed"));
+
+        let rolled = anyhow::Error::new(LogError::RolledBack { anchor: 9, head: 4 });
+        let line = explain(&rolled, Some(dir)).unwrap();
+        assert!(
+            line.contains("restore the database from a backup"),
+            "{line}"
+        );
+        assert!(line.contains("`grantledger log verify` names"), "{line}");
+        // The library's own message names no command.
+        assert!(!rolled.to_string().contains("grantledger"));
+    }
 }
