@@ -87,6 +87,13 @@ pub fn run(args: SimArgs, _globals: &Globals) -> Result<ExitCode> {
 fn load_org(path: &std::path::Path) -> Result<Org> {
     use std::io::Read as _;
     let shown = safe(&path.display().to_string());
+    // Checked before opening too: opening a named pipe would wait for a writer.
+    let is_file = std::fs::metadata(path)
+        .with_context(|| format!("cannot read {shown}"))?
+        .is_file();
+    if !is_file {
+        anyhow::bail!("{shown} is not a regular file: name an org file written by --save-org");
+    }
     let file = std::fs::File::open(path).with_context(|| format!("cannot read {shown}"))?;
     let meta = file
         .metadata()
