@@ -82,10 +82,16 @@ pub fn explain(err: &anyhow::Error, data_dir: Option<&Path>) -> Option<String> {
         }
     }
     match io_kind(err) {
-        Some(ErrorKind::StorageFull) => Some(format!(
-            "the disk is full ({}): nothing acknowledged was lost (every record appended before this stands and verifies); free space on that disk and run this again",
-            first_line(err)
-        )),
+        Some(ErrorKind::StorageFull) => {
+            let what = if log_error.is_some() {
+                format!("the disk holding the event log in {where_} is full")
+            } else {
+                format!("the disk is full ({})", safe(&err.to_string()))
+            };
+            Some(format!(
+                "{what}: nothing acknowledged was lost (every record appended before this stands and verifies); free space on that disk and run this again (-v shows the system's message)"
+            ))
+        }
         Some(ErrorKind::NotADirectory) if data_dir.is_some_and(|d| d.is_file()) => Some(format!(
             "the data directory {where_} is a file, not a directory: nothing was read or changed; pass --data-dir (or set GRANTLEDGER_DATA_DIR) to a directory"
         )),
@@ -98,11 +104,6 @@ pub fn explain(err: &anyhow::Error, data_dir: Option<&Path>) -> Option<String> {
         }
         _ => None,
     }
-}
-
-/// The top message of the failure, without its causes.
-fn first_line(err: &anyhow::Error) -> String {
-    err.to_string()
 }
 
 #[cfg(test)]
@@ -123,5 +124,48 @@ mod tests {
         assert!(is_usage(&anyhow::Error::new(UsageError::new("no site"))));
         let plain = anyhow::anyhow!("something else");
         assert_eq!(explain(&plain, None), None);
+    }
+
+    #[test]
+    fn log_errors_get_the_cli_advice_the_library_leaves_out() {
+        let dir = Path::new("/data");
+        let damaged = anyhow::Error::new(LogError::Corrupt {
+            position: 7,
+            source: grantledger_eventlog::codec::CodecError::UnknownFormat(9),
+        })
+        .context("cannot verify the log");
+        let line = explain(&damaged, Some(dir)).unwrap();
+        assert!(
+            line.starts_with("the event log in /data is damaged"),
+            "{line}"
+        );
+        assert!(line.contains("nothing was written") && line.contains("grantledger log verify"));
+        assert!(line.contains("restore /data/log from a backup"), "{line}");
+
+        let locked = anyhow::Error::new(LogError::Locked {
+            path: dir.join("log"),
+            holder: Some(grantledger_eventlog::Holder {
+                pid: 4242,
+                command: "grantledger sync\u{1b}[2J".into(),
+                since: "2026-01-01T00:00:00Z".into(),
+            }),
+        });
+        let line = explain(&locked, Some(dir)).unwrap();
+        assert!(
+            line.contains("in use by process 4242 (`grantledger sync"),
+            "{line}"
+        );
+        assert!(!line.contains('\u{1b}'), "{line:?}");
+        assert!(line.contains("log verify") && line.contains("nothing was changed"));
+
+        let rolled = anyhow::Error::new(LogError::RolledBack { anchor: 9, head: 4 });
+        let line = explain(&rolled, Some(dir)).unwrap();
+        assert!(
+            line.contains("restore the database from a backup"),
+            "{line}"
+        );
+        assert!(line.contains("`grantledger log verify` names"), "{line}");
+        // The library's own message names no command.
+        assert!(!rolled.to_string().contains("grantledger"));
     }
 }

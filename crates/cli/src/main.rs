@@ -20,6 +20,7 @@ mod datadir;
 mod errors;
 mod output;
 mod settings;
+mod signals;
 mod summary;
 
 use std::io::IsTerminal as _;

@@ -200,6 +200,10 @@ impl SmallRead {
 
 /// Reads a regular file of at most `limit` bytes as UTF-8 text.
 pub fn read_small_text(path: &Path, limit: u64) -> std::result::Result<String, SmallRead> {
+    // Checked before opening too: opening a named pipe would wait for a writer.
+    if !std::fs::metadata(path).map_err(SmallRead::Io)?.is_file() {
+        return Err(SmallRead::NotAFile);
+    }
     let file = std::fs::File::open(path).map_err(SmallRead::Io)?;
     let meta = file.metadata().map_err(SmallRead::Io)?;
     if !meta.is_file() {

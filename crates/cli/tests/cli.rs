@@ -733,7 +733,14 @@ fn token_files_must_be_small_regular_text() {
     for f in [&big, &binary] {
         std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o600)).unwrap();
     }
+    let fifo = dir.path().join("fifo");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
     for (file, needle) in [
+        (fifo, "not a regular file"),
         (dir.path().to_path_buf(), "not a regular file"),
         (PathBuf::from("/dev/zero"), "not a regular file"),
         (big, "larger than"),

@@ -87,6 +87,13 @@ pub fn run(args: SimArgs, _globals: &Globals) -> Result<ExitCode> {
 fn load_org(path: &std::path::Path) -> Result<Org> {
     use std::io::Read as _;
     let shown = safe(&path.display().to_string());
+    // Checked before opening too: opening a named pipe would wait for a writer.
+    let is_file = std::fs::metadata(path)
+        .with_context(|| format!("cannot read {shown}"))?
+        .is_file();
+    if !is_file {
+        anyhow::bail!("{shown} is not a regular file: name an org file written by --save-org");
+    }
     let file = std::fs::File::open(path).with_context(|| format!("cannot read {shown}"))?;
     let meta = file
         .metadata()
@@ -135,9 +142,7 @@ async fn serve(args: SimArgs, org: Org, origin: String) -> Result<ExitCode> {
         .await
         .with_context(|| format!("cannot serve the simulator on {addr}"))?;
     let url = server.base_url();
-    // Listen for the stop signals before saying we are ready: a signal sent as
-    // soon as the ready lines appear must stop us cleanly, not kill us.
-    let stop = StopSignal::listen().context("cannot listen for Ctrl-C")?;
+    let mut stop = crate::signals::Stop::install().context("cannot listen for Ctrl-C")?;
     {
         let mut out = io::stdout().lock();
         writeln!(out, "jira-sim serving {summary}")?;
@@ -159,7 +164,7 @@ async fn serve(args: SimArgs, org: Org, origin: String) -> Result<ExitCode> {
         writeln!(out, "press Ctrl-C to stop")?;
         out.flush()?;
     }
-    stop.wait().await;
+    stop.wait().await.context("cannot wait for Ctrl-C")?;
     if let Some(path) = &args.save_org {
         server
             .org()
@@ -170,43 +175,4 @@ async fn serve(args: SimArgs, org: Org, origin: String) -> Result<ExitCode> {
     server.shutdown().await;
     eprintln!("jira-sim stopped");
     Ok(ExitCode::SUCCESS)
-}
-
-/// Ctrl-C, or on Unix also SIGTERM, listened for from the moment it is made.
-struct StopSignal {
-    #[cfg(unix)]
-    interrupt: tokio::signal::unix::Signal,
-    #[cfg(unix)]
-    terminate: tokio::signal::unix::Signal,
-}
-
-impl StopSignal {
-    fn listen() -> io::Result<StopSignal> {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{signal, SignalKind};
-            Ok(StopSignal {
-                interrupt: signal(SignalKind::interrupt())?,
-                terminate: signal(SignalKind::terminate())?,
-            })
-        }
-        #[cfg(not(unix))]
-        {
-            Ok(StopSignal {})
-        }
-    }
-
-    async fn wait(mut self) {
-        #[cfg(unix)]
-        {
-            tokio::select! {
-                _ = self.interrupt.recv() => {}
-                _ = self.terminate.recv() => {}
-            }
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
 }

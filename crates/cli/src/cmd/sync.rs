@@ -199,34 +199,26 @@ pub fn run(args: SyncArgs, globals: &Globals) -> Result<ExitCode> {
 }
 
 /// The first Ctrl-C (or SIGTERM) asks the sync to stop; a second one ends the
-/// process at once (the log stays valid: appends are atomic).
+/// process at once (the log stays valid: appends are atomic). The signals are
+/// listened for from this call on.
 fn watch_interrupts(cancel: tokio::sync::watch::Sender<bool>, bars: Option<Arc<Bars>>) {
+    let mut stop = match crate::signals::Stop::install() {
+        Ok(stop) => stop,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for Ctrl-C: it will end the sync abruptly");
+            return;
+        }
+    };
     tokio::spawn(async move {
-        if stop_signal().await.is_err() {
+        if stop.wait().await.is_err() {
             return;
         }
         if let Some(b) = &bars {
             b.finish();
         }
         cancel.send_replace(true);
-        if stop_signal().await.is_ok() {
+        if stop.wait().await.is_ok() {
             std::process::exit(i32::from(INTERRUPTED));
         }
     });
-}
-
-/// Ctrl-C, or on Unix also SIGTERM.
-async fn stop_signal() -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        tokio::select! {
-            r = tokio::signal::ctrl_c() => r,
-            _ = term.recv() => Ok(()),
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        tokio::signal::ctrl_c().await
-    }
 }
