@@ -744,6 +744,41 @@ impl JiraClient {
         )
     }
 
+    /// One user by account id (`GET /user?accountId=`): `None` when Jira
+    /// answers 404 (no such account, or not visible). An answer naming another
+    /// account is a decode error.
+    pub async fn user(&self, account_id: &str) -> Result<Option<User>, JiraError> {
+        let op = Operation::User;
+        let mut url = self.api_url(&["user"]);
+        url.query_pairs_mut().append_pair("accountId", account_id);
+        let call = Call {
+            op,
+            method: Method::GET,
+            url,
+            body: None,
+            resource: format!("user '{account_id}'"),
+            repeatable: true,
+        };
+        let answer = match self.execute(&call).await {
+            Ok(answer) => answer,
+            Err(JiraError::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let user: User = decode(op, &answer.body)?;
+        if user.account_id != account_id {
+            return Err(JiraError::Decode {
+                endpoint: op.endpoint(),
+                reason: format!(
+                    "asked for account '{account_id}', Jira answered account '{}'",
+                    crate::error::excerpt(user.account_id.as_bytes(), 100)
+                ),
+                excerpt: excerpt(&answer.body, 200),
+            });
+        }
+        self.check_lengths(op.endpoint(), std::slice::from_ref(&user))?;
+        Ok(Some(user))
+    }
+
     /// Every user, collected.
     pub async fn users(&self) -> Result<Vec<User>, JiraError> {
         self.users_pages().collect_all().await
