@@ -304,6 +304,27 @@ pub(crate) async fn myself(State(shared): Sh, Extension(caller): Extension<Calle
     }
 }
 
+/// `GET /user?accountId=`: one account (active or not), or 404.
+pub(crate) async fn user(State(shared): Sh, Query(q): Params) -> Response {
+    let Some(id) = param(&q, "accountId").filter(|s| !s.is_empty()) else {
+        return field_error(
+            "accountId",
+            "The accountId query parameter needs to be provided.",
+        );
+    };
+    let world = shared.read();
+    match world.index.user_by_id.get(id) {
+        Some(&i) => json_response(
+            StatusCode::OK,
+            &user_json(&shared.base_url, &world.org.users[i], true),
+        ),
+        None => error(
+            StatusCode::NOT_FOUND,
+            "Specified user does not exist or you do not have required permissions",
+        ),
+    }
+}
+
 /// `GET /users/search`: a bare array, every account, `maxResults` ≤ 1000.
 pub(crate) async fn users_search(State(shared): Sh, Query(q): Params) -> Response {
     let start = match start_at(&shared, &q) {

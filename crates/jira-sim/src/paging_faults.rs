@@ -29,7 +29,8 @@ pub enum PagingFault {
     /// `total`, `isLast` and `nextPage` are all left out.
     OmitAll,
     /// Every PageBean page after the first is empty, marked not last, with a
-    /// `nextPage` onwards (a bare array is unaffected: an empty page is its end).
+    /// `nextPage` onwards; a bare array's pages after the first are empty (for
+    /// a bare array, that ends the listing early).
     EmptyPagesMidListing,
     /// A page asked at `startAt > 0` is answered from `startAt + n`, echoing
     /// the offset it really starts at.
@@ -226,6 +227,12 @@ fn rewrite(fault: PagingFault, asked: &Asked, base: &str, v: &mut Value) {
                     }
                 }
             }
+        }
+        return;
+    }
+    if let (PagingFault::EmptyPagesMidListing, Value::Array(items)) = (fault, &mut *v) {
+        if asked.start > 0 {
+            items.clear();
         }
         return;
     }
