@@ -50,6 +50,11 @@ pub struct SyncOptions {
     pub confirm_share: f64,
     /// See `confirm_share`: scopes this small are not confirmed by share.
     pub confirm_min_items: usize,
+    /// Users that two agreeing user listings no longer hold are looked up by
+    /// id (`GET /user`) before they are recorded as gone: a bare-array listing
+    /// carries no total, so only this proves it did not skip them. At most this
+    /// many (an even sample of them when there are more).
+    pub max_user_lookups: usize,
 }
 
 /// Default for [`SyncOptions::deadline`]: the largest real site (200,000 users,
@@ -71,6 +76,7 @@ impl SyncOptions {
             deadline: DEFAULT_DEADLINE,
             confirm_share: 1.0,
             confirm_min_items: 3,
+            max_user_lookups: 100,
         }
     }
 }
@@ -261,6 +267,7 @@ enum Job {
     RoleMap(ProjectId),
     Role(ProjectId, RoleId),
     Products,
+    UserLookup(AccountId),
 }
 
 enum Done {
@@ -270,6 +277,7 @@ enum Done {
     RoleMap(ProjectId, Result<Vec<RoleRef>, JiraError>),
     Role(ProjectId, RoleId, Result<ProjectRole, JiraError>),
     Products(Result<Vec<ApplicationRole>, JiraError>),
+    UserLookup(AccountId, Result<Option<User>, JiraError>),
 }
 
 async fn page(
@@ -324,6 +332,10 @@ async fn run_job(client: JiraClient, job: Job) -> Done {
             Done::Role(p, r, res)
         }
         Job::Products => Done::Products(client.application_roles().await),
+        Job::UserLookup(id) => {
+            let r = client.user(id.as_str()).await;
+            Done::UserLookup(id, r)
+        }
     }
 }
 
@@ -342,6 +354,25 @@ enum Status {
     Pending,
     Done(Data),
     Failed(String),
+}
+
+/// A user listing whose removals are being looked up one by one.
+struct UserLookup {
+    listing: Vec<User>,
+    outstanding: usize,
+    asked: usize,
+    removed: usize,
+    still_there: Vec<AccountId>,
+    error: Option<JiraError>,
+}
+
+/// An even sample of at most `max` of `ids` (all of them when few enough).
+fn sample(ids: Vec<String>, max: usize) -> Vec<String> {
+    if ids.len() <= max || max == 0 {
+        return if max == 0 { Vec::new() } else { ids };
+    }
+    let step = ids.len().div_ceil(max);
+    ids.into_iter().step_by(step).collect()
 }
 
 /// Pages of one PageBean listing gathered concurrently.
@@ -467,6 +498,8 @@ struct Run<'a> {
     /// them when the listing fails.
     inflight: BTreeMap<List, Vec<AbortHandle>>,
     cancelled: u64,
+    /// A user listing waiting for its removals to be looked up by id.
+    user_lookup: Option<UserLookup>,
     confirm_relists: u64,
     kept_unconfirmed: u64,
     scopes_done: u64,
@@ -517,9 +550,7 @@ impl Run<'_> {
     fn on_done(&mut self, done: Done) {
         match done {
             Done::Users(Ok(users)) => match self.confirmed(Scope::Users, Payload::Users(users)) {
-                Some(Ok(Payload::Users(users))) => {
-                    self.finish_scope(Scope::Users, Ok(Data::Users(users)))
-                }
+                Some(Ok(Payload::Users(users))) => self.look_up_removed_users(users),
                 Some(Ok(_)) => self.fail_scope(Scope::Users, "a user listing changed type".into()),
                 Some(Err(why)) => self.fail_scope(Scope::Users, why),
                 None => {}
@@ -529,12 +560,89 @@ impl Run<'_> {
             Done::RoleMap(p, r) => self.finish_other(Scope::Roles(p), r.map(Data::Roles)),
             Done::Role(p, r, res) => self.finish_other(Scope::Actors(p, r), res.map(Data::Actors)),
             Done::Page(list, start, r) => self.on_page(list, start, r),
+            Done::UserLookup(id, r) => self.on_user_lookup(id, r),
             Done::Relisted(list, r) => {
                 self.gathers.remove(&list);
                 self.inflight.remove(&list);
                 self.list_done(list, r);
             }
         }
+    }
+
+    /// Two user listings agree on who is gone; before recording it, ask Jira
+    /// for each of them (or a sample) by id.
+    /// Why a user listing cannot be complete, when it plainly cannot: the
+    /// account running the sync is itself a user.
+    fn user_listing_impossible(&self, users: &[User]) -> Option<String> {
+        if users.is_empty() {
+            return Some("the user listing is empty, yet the account running the sync is itself a user: the answer cannot be complete".into());
+        }
+        let me = self.client.caller_account_id()?;
+        (!users.iter().any(|u| u.account_id == me)).then(|| format!(
+            "the user listing lacks the account running the sync ({me}, as Jira's X-AAccountId header names it): the answer cannot be complete"
+        ))
+    }
+
+    fn look_up_removed_users(&mut self, users: Vec<User>) {
+        if let Some(why) = self.user_listing_impossible(&users) {
+            return self.fail_scope(Scope::Users, why);
+        }
+        let listing = Payload::Users(users);
+        let removed = crate::confirm::removed_by(&self.state, &Scope::Users, &listing);
+        let Payload::Users(users) = listing else {
+            return;
+        };
+        if removed.is_empty() || self.opts.max_user_lookups == 0 {
+            return self.finish_scope(Scope::Users, Ok(Data::Users(users)));
+        }
+        let n = removed.len();
+        let ids = sample(removed.into_iter().collect(), self.opts.max_user_lookups);
+        self.user_lookup = Some(UserLookup {
+            listing: users,
+            outstanding: ids.len(),
+            asked: ids.len(),
+            removed: n,
+            still_there: Vec::new(),
+            error: None,
+        });
+        for id in ids.into_iter().rev() {
+            self.queue.push_front(Job::UserLookup(AccountId::new(id)));
+        }
+    }
+
+    fn on_user_lookup(&mut self, id: AccountId, result: Result<Option<User>, JiraError>) {
+        let Some(l) = self.user_lookup.as_mut() else {
+            return;
+        };
+        l.outstanding -= 1;
+        match result {
+            Ok(Some(_)) => l.still_there.push(id),
+            Ok(None) => {}
+            Err(e) => {
+                l.error.get_or_insert(e);
+            }
+        }
+        if l.outstanding > 0 {
+            return;
+        }
+        let Some(l) = self.user_lookup.take() else {
+            return;
+        };
+        if let Some(e) = l.error {
+            return self.finish_scope(Scope::Users, Err(e));
+        }
+        if let Some(first) = l.still_there.first() {
+            return self.fail_scope(
+                Scope::Users,
+                format!(
+                    "the user listing omits accounts that Jira still returns by id ({} of {} looked up, of {} missing; first: {first}): the listing is incomplete, so no user is recorded as gone",
+                    l.still_there.len(),
+                    l.asked,
+                    l.removed
+                ),
+            );
+        }
+        self.finish_scope(Scope::Users, Ok(Data::Users(l.listing)));
     }
 
     /// A role map, role or product listing: confirmed by a second listing when
@@ -867,13 +975,8 @@ impl Run<'_> {
         Ok(match data {
             Data::Users(users) => {
                 count(users.len(), self);
-                if users.is_empty() {
-                    return Err("the user listing is empty, yet the account running the sync is itself a user: the answer cannot be complete".into());
-                }
-                if let Some(me) = self.client.caller_account_id() {
-                    if !users.iter().any(|u| u.account_id == me) {
-                        return Err(format!("the user listing lacks the account running the sync ({me}, as Jira's X-AAccountId header names it): the answer cannot be complete"));
-                    }
+                if let Some(why) = self.user_listing_impossible(&users) {
+                    return Err(why);
                 }
                 let listed: Vec<UserRecord> = users.iter().map(User::to_record).collect();
                 unique(listed.iter().map(|u| &u.account_id), "user")?;
@@ -1156,6 +1259,7 @@ pub async fn sync(
         first_others: BTreeMap::new(),
         inflight: BTreeMap::new(),
         cancelled: 0,
+        user_lookup: None,
         confirm_relists: 0,
         kept_unconfirmed: 0,
         scopes_done: 0,
