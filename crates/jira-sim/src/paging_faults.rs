@@ -46,6 +46,8 @@ pub enum PagingFault {
     /// The first page says `total: n, maxResults: 1` with one item; later
     /// pages answer 404.
     HugeTotal(u64),
+    /// Every page after the first answers 404 (a listing that fails half-way).
+    FailLaterPages,
     /// `/users/search` returns one new user for every `startAt`, never ending.
     EndlessUsers,
     /// Status 200 with Jira's error body.
@@ -171,7 +173,7 @@ pub(crate) async fn after(
         }
         PagingFault::EmptyArray => return json_200("[]".into()),
         PagingFault::EmptyObject => return json_200("{}".into()),
-        PagingFault::HugeTotal(_) if asked.start > 0 => {
+        PagingFault::HugeTotal(_) | PagingFault::FailLaterPages if asked.start > 0 => {
             return crate::handlers::error(StatusCode::NOT_FOUND, "No page there.")
         }
         PagingFault::EndlessUsers if op.ends_with("/users/search") => {
