@@ -16,7 +16,7 @@ use grantledger_ingest::{sync, Outcome, SyncOptions, SyncReport};
 use grantledger_jira::paging::page_budget;
 use grantledger_jira::{JiraClient, Limits, RetryPolicy};
 use grantledger_jira::{GROUPS_PAGE, MEMBERS_PAGE, PROJECTS_PAGE, USERS_PAGE};
-use grantledger_jira_sim::{Faults, PagingFault, Preset, SimServer};
+use grantledger_jira_sim::{Faults, PagingFault, Preset, SimServer, SimUser};
 use grantledger_model::*;
 use grantledger_projection::SiteState;
 
@@ -481,4 +481,81 @@ async fn the_deadline_ends_a_slow_sync_with_what_it_finished() {
     let clean = sync(&log, &bounded_client(&sim), options()).await.unwrap();
     assert_eq!(clean.outcome, Outcome::Completed);
     assert_state_matches(&log, &org);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_listing_cancels_its_other_page_requests() {
+    // Three groups of 1,000 members: their pages are planned from the first
+    // page's total and fetched concurrently. Every later page fails; each
+    // group's listing must stop at once, not send all its pages.
+    let sim = start(Preset::Small, 3).await;
+    sim.mutate(|o| {
+        for i in 0..1000 {
+            let id = format!("5f00000000000000000{i:05}");
+            o.users.push(SimUser {
+                account_id: id.clone(),
+                account_type: "atlassian".into(),
+                display_name: format!("Member {i}"),
+                email: None,
+                email_hidden: true,
+                active: true,
+            });
+            for g in o.groups.iter().take(3) {
+                o.memberships
+                    .entry(g.group_id.clone())
+                    .or_default()
+                    .insert(id.clone());
+            }
+        }
+    });
+    let org = sim.org();
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path());
+    let first = sync(&log, &client(&sim), SyncOptions::new(SITE))
+        .await
+        .unwrap();
+    assert_eq!(first.outcome, Outcome::Completed);
+    let before = facts(&SiteState::load(&log, SITE).unwrap());
+    let concurrency = SyncOptions::new(SITE).concurrency as u64;
+    let mut all_pages = 0;
+    let mut bound = 0;
+    for m in org.memberships.values() {
+        let pages = (m.len() as u64).div_ceil(MEMBERS_PAGE).max(1);
+        all_pages += pages;
+        bound += pages.min(1 + concurrency);
+    }
+    sim.reset_stats();
+    sim.set_faults(Faults {
+        paging: PagingFault::FailLaterPages,
+        paging_ops: vec!["GET /rest/api/3/group/member".into()],
+        ..Faults::default()
+    });
+    let report = sync(&log, &client(&sim), SyncOptions::new(SITE))
+        .await
+        .unwrap();
+    let Outcome::Failed { reason, .. } = &report.outcome else {
+        panic!("{:?}", report.outcome)
+    };
+    let sent = sim.stats().by_operation["GET /rest/api/3/group/member"];
+    assert!(
+        sent <= bound && sent < all_pages,
+        "{sent} member page requests; all pages {all_pages}, bound {bound}: {reason}"
+    );
+    assert!(reason.contains("page requests cancelled"), "{reason}");
+    assert!(!reason.contains(" 0 page requests cancelled"), "{reason}");
+    let after = facts(&SiteState::load(&log, SITE).unwrap());
+    assert!(
+        before.is_subset(&after),
+        "a failed listing removed something"
+    );
+    assert!(log.verify().unwrap().is_ok());
+    sim.set_faults(Faults::default());
+    let clean = sync(&log, &client(&sim), SyncOptions::new(SITE))
+        .await
+        .unwrap();
+    assert_eq!(clean.outcome, Outcome::Completed);
+    assert_state_matches(&log, &org);
+    eprintln!(
+        "cancellation: {sent} member page requests sent of {all_pages} pages (bound {bound})"
+    );
 }
