@@ -8,7 +8,7 @@ use grantledger_model::{AccountId, GroupId, Principal};
 use grantledger_projection::SiteState;
 
 use crate::scope::Scope;
-use crate::sync::{Data, Payload};
+use crate::sync::listing::{Data, Payload};
 
 /// The ids a paged listing (users, groups, projects, a group's members) no
 /// longer holds, of those the state knows.
