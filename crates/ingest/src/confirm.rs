@@ -71,7 +71,7 @@ pub(crate) fn removed_by_other(
     data: &Data,
 ) -> BTreeSet<String> {
     match (scope, data) {
-        (Scope::Roles(p), Data::Roles(roles)) => {
+        (Scope::Roles(_), Data::Roles(p, roles)) => {
             let listed: BTreeSet<&str> = roles.iter().map(|r| r.id.as_str()).collect();
             state.roles.get(p).map_or_else(BTreeSet::new, |known| {
                 known
@@ -81,7 +81,7 @@ pub(crate) fn removed_by_other(
                     .collect()
             })
         }
-        (Scope::Actors(p, r), Data::Actors(role)) => {
+        (Scope::Actors(_, _), Data::Actors(p, r, role)) => {
             let listed: BTreeSet<Principal> = role
                 .actors
                 .iter()

@@ -148,7 +148,12 @@ impl Run<'_> {
         for (_, (_, items)) in gather.pages {
             match &mut all {
                 None => all = Some(items),
-                Some(a) => a.append(items),
+                Some(a) => {
+                    if !a.append(items) {
+                        let why = "its pages hold different kinds of items".to_owned();
+                        return self.fail_scope(list.scope(), why);
+                    }
+                }
             }
         }
         if let Some(all) = all {
@@ -166,9 +171,9 @@ impl Run<'_> {
             },
             Err(e) => Err(e),
         };
-        let data = match result {
-            Err(e) => return self.finish_scope(scope, Err(e)),
-            Ok(Payload::Groups(groups)) => {
+        let data = match (list, result) {
+            (_, Err(e)) => return self.finish_scope(scope, Err(e)),
+            (List::Groups, Ok(Payload::Groups(groups))) => {
                 self.group_index = GroupIndex::from_groups(groups.iter());
                 let ids: BTreeSet<GroupId> = groups
                     .iter()
@@ -184,14 +189,18 @@ impl Run<'_> {
                 }
                 Data::Groups(groups)
             }
-            Ok(Payload::Projects(projects)) => {
+            (List::Projects, Ok(Payload::Projects(projects))) => {
                 for p in &projects {
                     let id = ProjectId::new(p.id.clone());
                     self.discover(Scope::Roles(id.clone()), Job::RoleMap(id));
                 }
                 Data::Projects(projects)
             }
-            Ok(Payload::Users(users)) => Data::Members(users),
+            (List::Members(g), Ok(Payload::Users(users))) => Data::Members(g, users),
+            (_, Ok(_)) => {
+                let why = "the listing holds another kind of item than asked".to_owned();
+                return self.fail_scope(scope, why);
+            }
         };
         self.finish_scope(scope, Ok(data));
     }

@@ -70,13 +70,16 @@ impl Payload {
         }
     }
 
-    pub(super) fn append(&mut self, other: Payload) {
+    /// Adds the next page's items; `false` (and nothing added) when the page
+    /// holds another kind of item than this listing.
+    pub(super) fn append(&mut self, other: Payload) -> bool {
         match (self, other) {
             (Payload::Groups(a), Payload::Groups(b)) => a.extend(b),
             (Payload::Projects(a), Payload::Projects(b)) => a.extend(b),
             (Payload::Users(a), Payload::Users(b)) => a.extend(b),
-            _ => unreachable!("pages of one list share a type"),
+            _ => return false,
         }
+        true
     }
 }
 
@@ -165,9 +168,12 @@ pub(crate) enum Data {
     Groups(Vec<Group>),
     Projects(Vec<Project>),
     Products(Vec<ApplicationRole>),
-    Members(Vec<User>),
-    Roles(Vec<RoleRef>),
-    Actors(ProjectRole),
+    /// A group's members, keyed by the group.
+    Members(GroupId, Vec<User>),
+    /// A project's roles, keyed by the project.
+    Roles(ProjectId, Vec<RoleRef>),
+    /// A role's actors, keyed by project and role.
+    Actors(ProjectId, RoleId, ProjectRole),
 }
 
 pub(super) enum Status {

@@ -153,8 +153,14 @@ impl Run<'_> {
             },
             Done::Users(Err(e)) => self.finish_scope(Scope::Users, Err(e)),
             Done::Products(r) => self.finish_other(Scope::Products, r.map(Data::Products)),
-            Done::RoleMap(p, r) => self.finish_other(Scope::Roles(p), r.map(Data::Roles)),
-            Done::Role(p, r, res) => self.finish_other(Scope::Actors(p, r), res.map(Data::Actors)),
+            Done::RoleMap(p, r) => {
+                let data = r.map(|roles| Data::Roles(p.clone(), roles));
+                self.finish_other(Scope::Roles(p), data)
+            }
+            Done::Role(p, r, res) => {
+                let data = res.map(|role| Data::Actors(p.clone(), r.clone(), role));
+                self.finish_other(Scope::Actors(p, r), data)
+            }
             Done::Page(list, start, r) => self.on_page(list, start, r),
             Done::UserLookup(id, r) => self.on_user_lookup(id, r),
             Done::Relisted(list, r) => {

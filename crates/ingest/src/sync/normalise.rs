@@ -69,11 +69,9 @@ impl Run<'_> {
                 }
                 diff::products(&self.state, &listed)
             }
-            Data::Members(users) => {
+            Data::Members(group, users) => {
                 count(users.len(), self);
-                let Scope::Members(group) = scope else {
-                    unreachable!()
-                };
+                let group = &group;
                 let ids: Vec<AccountId> = users
                     .iter()
                     .map(|u| AccountId::new(u.account_id.clone()))
@@ -81,11 +79,9 @@ impl Run<'_> {
                 unique(ids.iter(), "member")?;
                 diff::members(&self.state, group, &ids, &self.run)
             }
-            Data::Roles(refs) => {
+            Data::Roles(project, refs) => {
                 count(refs.len(), self);
-                let Scope::Roles(project) = scope else {
-                    unreachable!()
-                };
+                let project = &project;
                 let listed: Vec<RoleRecord> = refs
                     .iter()
                     .map(|r| RoleRecord {
@@ -96,11 +92,9 @@ impl Run<'_> {
                     .collect();
                 diff::roles(&self.state, project, &listed, &self.run)
             }
-            Data::Actors(role) => {
+            Data::Actors(project, role_id, role) => {
                 count(role.actors.len(), self);
-                let Scope::Actors(project, role_id) = scope else {
-                    unreachable!()
-                };
+                let (project, role_id) = (&project, &role_id);
                 let mut listed = Vec::with_capacity(role.actors.len());
                 for actor in &role.actors {
                     if let Some(id) = actor.account_id() {

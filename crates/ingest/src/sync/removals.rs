@@ -179,7 +179,7 @@ impl Run<'_> {
                 _ => data,
             }
         };
-        if let (Scope::Roles(p), Data::Roles(roles)) = (&scope, &data) {
+        if let Data::Roles(p, roles) = &data {
             for role in roles {
                 self.discover(
                     Scope::Actors(p.clone(), role.id.clone()),
@@ -256,7 +256,7 @@ mod tests {
         // missed nothing but no longer has "a" (removed in between).
         let (merged, kept) = merge_listings(users(&["a", "c"]), users(&["b", "c"]));
         let Payload::Users(merged) = merged else {
-            unreachable!()
+            panic!("a merge of user listings is a user listing")
         };
         let mut ids: Vec<&str> = merged.iter().map(|u| u.account_id.as_str()).collect();
         ids.sort_unstable();
