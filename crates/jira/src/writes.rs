@@ -10,14 +10,16 @@
 //!
 //! | write | before | outcome unknown | refused (400/404) |
 //! |---|---|---|---|
-//! | add group member | — | list the group's members (stops at the account): member → done, else send again | Jira's "already a member" → done; else list members: member → done, else the error |
-//! | remove group member | — | list members: absent → done, else send again | Jira's "not a member" → done; else list members: absent → done (a missing group stays an error), else the error |
+//! | add group member | — | list the group's members (stops at the account): member → done, else send again | list members: member → done, else the error |
+//! | remove group member | — | list members: absent → done, else send again | list members: absent → done (a missing group stays an error), else the error |
 //! | add role actor | read the role: present → done, no write | read the role: present → done, else send again | read the role: present → done, else the error |
 //! | remove role actor | — | read the role: absent → done, else send again | read the role: absent → done (a missing project/role stays an error), else the error |
 //!
 //! Group membership and role actors are sets, so a change applied twice lands
 //! once; the re-reads keep the number of *writes* at one where Jira already
-//! acted (which keeps Jira's audit log honest too).
+//! acted (which keeps Jira's audit log honest too). Jira's wording is never
+//! read to decide anything: a refusal is classified by its status and checked
+//! against the state.
 
 use reqwest::Method;
 use serde_json::json;
@@ -77,29 +79,17 @@ fn refused(e: &JiraError) -> bool {
     )
 }
 
-fn message_says(e: &JiraError, needles: &[&str]) -> bool {
-    let msg = match e {
-        JiraError::Rejected { message, .. } | JiraError::NotFound { message, .. } => message,
-        _ => return false,
-    };
-    let Some(m) = msg else { return false };
-    let m = m.to_ascii_lowercase();
-    needles.iter().any(|n| m.contains(n))
-}
-
 impl JiraClient {
     /// Sends a write and makes sure its effect holds, never resending blindly:
     /// - answered: `check_answer` validates the body, and the write was applied;
-    /// - refused (400/404/409): Jira's own "done already" wording (`jira_says_done`)
-    ///   or a re-read showing the desired state (`holds`) means it is in effect;
-    ///   otherwise the refusal stands;
+    /// - refused (400/404/409): a re-read showing the desired state (`holds`)
+    ///   means it is in effect; otherwise the refusal stands;
     /// - outcome unknown (timeout, dropped connection, 500/502/504): re-read; if
     ///   the desired state holds, the write took effect; else pause and resend, up
     ///   to the retry budget.
     async fn reconcile<F, Fut>(
         &self,
         call: &Call,
-        jira_says_done: &[&str],
         holds: F,
         check_answer: impl Fn(&[u8]) -> Result<(), JiraError>,
     ) -> Result<WriteOutcome, JiraError>
@@ -121,7 +111,7 @@ impl JiraClient {
                     return Ok(WriteOutcome::Applied);
                 }
                 Err(e) if refused(&e) => {
-                    if message_says(&e, jira_says_done) || holds().await? {
+                    if holds().await? {
                         return Ok(done);
                     }
                     return Err(e);
@@ -185,7 +175,6 @@ impl JiraClient {
         };
         self.reconcile(
             &call,
-            &["already a member", "already member"],
             || self.is_group_member(group_id, account_id),
             |_| Ok(()),
         )
@@ -211,11 +200,9 @@ impl JiraClient {
             resource: format!("group '{group_id}' (removing account '{account_id}')"),
             repeatable: false,
         };
-        // Jira's "not a member" needs no listing; otherwise list (a missing group
-        // makes the listing fail with its own 404).
+        // A missing group makes the listing fail with its own 404.
         self.reconcile(
             &call,
-            &["not a member"],
             || async { Ok(!self.is_group_member(group_id, account_id).await?) },
             |_| Ok(()),
         )
@@ -251,7 +238,6 @@ impl JiraClient {
         };
         self.reconcile(
             &call,
-            &[],
             || async { Ok(actor.is_in(&self.role(project, role_id).await?)) },
             // The answer is the whole role; decoding checks it is one.
             |body| decode::<ProjectRole>(Operation::AddRoleActor, body).map(|_| ()),
@@ -287,7 +273,6 @@ impl JiraClient {
         // A missing project or role makes the read fail with its own 404.
         self.reconcile(
             &call,
-            &[],
             || async { Ok(!actor.is_in(&self.role(project, role_id).await?)) },
             |_| Ok(()),
         )
@@ -333,6 +318,5 @@ mod tests {
         };
         assert!(!outcome_unknown(&r));
         assert!(refused(&r));
-        assert!(message_says(&r, &["already a member"]));
     }
 }
