@@ -150,8 +150,7 @@ impl Run<'_> {
                 None => all = Some(items),
                 Some(a) => {
                     if !a.append(items) {
-                        let why = "its pages hold different kinds of items".to_owned();
-                        return self.fail_scope(list.scope(), why);
+                        return self.fail_scope(list.scope(), ScopeFailure::MixedPages);
                     }
                 }
             }
@@ -198,8 +197,7 @@ impl Run<'_> {
             }
             (List::Members(g), Ok(Payload::Users(users))) => Data::Members(g, users),
             (_, Ok(_)) => {
-                let why = "the listing holds another kind of item than asked".to_owned();
-                return self.fail_scope(scope, why);
+                return self.fail_scope(scope, ScopeFailure::WrongKind);
             }
         };
         self.finish_scope(scope, Ok(data));

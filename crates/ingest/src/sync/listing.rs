@@ -179,5 +179,5 @@ pub(crate) enum Data {
 pub(super) enum Status {
     Pending,
     Done(Data),
-    Failed(String),
+    Failed(ScopeFailure),
 }

@@ -29,6 +29,7 @@ use tracing::{debug, info, warn};
 use crate::diff::{self, ProductGroups};
 use crate::scope::{minimum_requests, Scope};
 
+pub(crate) mod failure;
 mod gather;
 pub(crate) mod listing;
 mod normalise;
@@ -36,6 +37,7 @@ mod removals;
 mod report;
 mod writer;
 
+use failure::ScopeFailure;
 use gather::*;
 use listing::*;
 use removals::*;
@@ -115,17 +117,16 @@ impl Run<'_> {
         let status = match result {
             Ok(data) => Status::Done(data),
             Err(e) => {
-                let msg = e.to_string();
                 if is_fatal(&e) && self.fatal.is_none() {
-                    self.fatal = Some(msg.clone());
+                    self.fatal = Some(e.to_string());
                 }
-                Status::Failed(msg)
+                Status::Failed(ScopeFailure::Jira(e))
             }
         };
         self.scopes.insert(scope, status);
     }
 
-    fn fail_scope(&mut self, scope: Scope, why: String) {
+    fn fail_scope(&mut self, scope: Scope, why: ScopeFailure) {
         self.scopes.insert(scope, Status::Failed(why));
     }
 
@@ -147,7 +148,7 @@ impl Run<'_> {
         match done {
             Done::Users(Ok(users)) => match self.confirmed(Scope::Users, Payload::Users(users)) {
                 Some(Ok(Payload::Users(users))) => self.look_up_removed_users(users),
-                Some(Ok(_)) => self.fail_scope(Scope::Users, "a user listing changed type".into()),
+                Some(Ok(_)) => self.fail_scope(Scope::Users, ScopeFailure::WrongKind),
                 Some(Err(why)) => self.fail_scope(Scope::Users, why),
                 None => {}
             },
@@ -204,7 +205,7 @@ impl Run<'_> {
         }
     }
 
-    fn fail(&mut self, scope: &Scope, why: String) {
+    fn fail(&mut self, scope: &Scope, why: ScopeFailure) {
         debug!(%scope, %why, "scope not finished");
         if self.first_failure.is_none() {
             self.first_failure = Some(format!("{scope}: {why}"));

@@ -4,7 +4,7 @@
 use super::*;
 
 impl Run<'_> {
-    pub(super) fn diff(&mut self, scope: &Scope, data: Data) -> Result<Vec<Event>, String> {
+    pub(super) fn diff(&mut self, scope: &Scope, data: Data) -> Result<Vec<Event>, ScopeFailure> {
         let count = |n: usize, this: &mut Self| {
             this.items_seen += n as u64;
             this.minimum += minimum_requests(scope, n as u64);
@@ -25,7 +25,7 @@ impl Run<'_> {
                 // group may be called vanished on its strength.
                 let listed = groups
                     .iter()
-                    .map(|g| g.to_record().map_err(|e| e.to_string()))
+                    .map(|g| g.to_record().map_err(ScopeFailure::Jira))
                     .collect::<Result<Vec<_>, _>>()?;
                 unique(listed.iter().map(|g| &g.group_id), "group")?;
                 diff::groups(&self.state, &listed, &self.run)
@@ -54,10 +54,10 @@ impl Run<'_> {
                                 groups.insert(id);
                             }
                             None => {
-                                return Err(format!(
-                                    "product {} names group '{name}', which has no id in the response or the group list",
-                                    role.key
-                                ))
+                                return Err(ScopeFailure::UnknownProductGroup {
+                                    product: role.key.clone(),
+                                    group: name.clone(),
+                                })
                             }
                         }
                     }
@@ -100,13 +100,10 @@ impl Run<'_> {
                     if let Some(id) = actor.account_id() {
                         listed.push(Principal::User(AccountId::from(id)));
                     } else if let Some(g) = &actor.actor_group {
-                        let id = self.group_index.resolve(g).map_err(|e| e.to_string())?;
+                        let id = self.group_index.resolve(g)?;
                         listed.push(Principal::Group(id));
                     } else {
-                        return Err(format!(
-                            "an actor of type {:?} is neither a user nor a group, so the list of actors is not complete",
-                            actor.actor_type
-                        ));
+                        return Err(ScopeFailure::UnknownActor(actor.actor_type.clone()));
                     }
                 }
                 diff::actors(&self.state, project, role_id, &listed, &self.run)
@@ -119,12 +116,15 @@ impl Run<'_> {
 /// also drop some, so nothing may be called gone on its strength.
 pub(super) fn unique<'a, T: Ord + std::fmt::Display + 'a>(
     ids: impl Iterator<Item = &'a T>,
-    what: &str,
-) -> Result<(), String> {
+    what: &'static str,
+) -> Result<(), ScopeFailure> {
     let mut seen = BTreeSet::new();
     for id in ids {
         if !seen.insert(id) {
-            return Err(format!("the listing names {what} {id} twice"));
+            return Err(ScopeFailure::Repeated {
+                what,
+                id: id.to_string(),
+            });
         }
     }
     Ok(())
@@ -142,7 +142,7 @@ mod tests {
             GroupId::from("g1"),
         ];
         let err = unique(ids.iter(), "group").unwrap_err();
-        assert!(err.contains("g1 twice"), "{err}");
+        assert!(err.to_string().contains("g1 twice"), "{err}");
         assert!(unique(ids[..2].iter(), "group").is_ok());
     }
 }

@@ -59,20 +59,18 @@ pub(super) fn merge_listings(first: Payload, second: Payload) -> (Payload, u64) 
 }
 
 impl Run<'_> {
-    /// Two user listings agree on who is gone; before recording it, ask Jira
-    /// for each of them (or a sample) by id.
     /// Why a user listing cannot be complete, when it plainly cannot: the
     /// account running the sync is itself a user.
-    pub(super) fn user_listing_impossible(&self, users: &[User]) -> Option<String> {
+    pub(super) fn user_listing_impossible(&self, users: &[User]) -> Option<ScopeFailure> {
         if users.is_empty() {
-            return Some("the user listing is empty, yet the account running the sync is itself a user: the answer cannot be complete".into());
+            return Some(ScopeFailure::EmptyUserListing);
         }
         let me = self.client.caller_account_id()?;
-        (!users.iter().any(|u| u.account_id == me)).then(|| format!(
-            "the user listing lacks the account running the sync ({me}, as Jira's X-AAccountId header names it): the answer cannot be complete"
-        ))
+        (!users.iter().any(|u| u.account_id == me)).then_some(ScopeFailure::CallerNotListed(me))
     }
 
+    /// Two user listings agree on who is gone; before recording it, ask Jira
+    /// for each of them (or a sample) by id.
     pub(super) fn look_up_removed_users(&mut self, users: Vec<User>) {
         if let Some(why) = self.user_listing_impossible(&users) {
             return self.fail_scope(Scope::Users, why);
@@ -126,15 +124,13 @@ impl Run<'_> {
             return self.finish_scope(Scope::Users, Err(e));
         }
         if let Some(first) = l.still_there.first() {
-            return self.fail_scope(
-                Scope::Users,
-                format!(
-                    "the user listing omits accounts that Jira still returns by id ({} of {} looked up, of {} missing; first: {first}): the listing is incomplete, so no user is recorded as gone",
-                    l.still_there.len(),
-                    l.asked,
-                    l.removed
-                ),
-            );
+            let why = ScopeFailure::UsersStillThere {
+                found: l.still_there.len(),
+                asked: l.asked,
+                missing: l.removed,
+                first: first.clone(),
+            };
+            return self.fail_scope(Scope::Users, why);
         }
         self.finish_scope(Scope::Users, Ok(Data::Users(l.listing)));
     }
@@ -199,7 +195,7 @@ impl Run<'_> {
         &mut self,
         scope: Scope,
         listing: Payload,
-    ) -> Option<Result<Payload, String>> {
+    ) -> Option<Result<Payload, ScopeFailure>> {
         if let Some(first) = self.first_listings.remove(&scope) {
             // Both listings must agree on what is gone: a server whose answers
             // change from one listing to the next (or a site changing under the
