@@ -559,3 +559,28 @@ async fn a_failed_listing_cancels_its_other_page_requests() {
         "cancellation: {sent} member page requests sent of {all_pages} pages (bound {bound})"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_really_gone_is_recorded_after_one_lookup() {
+    let (sim, _dir, log) = converged_sim().await;
+    let admin = grantledger_jira_sim::Credential::admin_of(&sim.org()).account_id;
+    let mut gone = String::new();
+    sim.mutate(|o| {
+        let i = o.users.iter().position(|u| u.account_id != admin).unwrap();
+        gone = o.users.remove(i).account_id;
+        for m in o.memberships.values_mut() {
+            m.remove(&gone);
+        }
+        for p in &mut o.projects {
+            for r in &mut p.roles {
+                r.user_actors.retain(|a| *a != gone);
+            }
+        }
+    });
+    sim.reset_stats();
+    let report = sync(&log, &bounded_client(&sim), options()).await.unwrap();
+    assert_eq!(report.outcome, Outcome::Completed, "{report:?}");
+    assert_eq!(sim.stats().by_operation["GET /rest/api/3/user"], 1);
+    assert_eq!(report.events_by_type.get("UserVanished"), Some(&1));
+    assert_state_matches(&log, &sim.org());
+}

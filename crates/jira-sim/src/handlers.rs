@@ -1,4 +1,9 @@
 //! The Jira Cloud operations: request parsing, permission checks, JSON bodies.
+//!
+//! One file for every operation (over 600 lines on purpose): each handler is
+//! short, they share the parameter, paging and JSON helpers at the top, and a
+//! reader checking the simulator against Atlassian's document finds every
+//! operation in one place. Paging faults live apart, in `paging_faults.rs`.
 
 // Helpers return a finished error `Response` for the handler to hand back;
 // it is built once per failed request, so boxing it would buy nothing.
