@@ -8,7 +8,8 @@ use grantledger_model::{AccountId, GroupId, Principal};
 use grantledger_projection::SiteState;
 
 use crate::scope::Scope;
-use crate::sync::{Data, Payload};
+use crate::sync::failure::ScopeFailure;
+use crate::sync::listing::{Data, Payload};
 
 /// The ids a paged listing (users, groups, projects, a group's members) no
 /// longer holds, of those the state knows.
@@ -71,7 +72,7 @@ pub(crate) fn removed_by_other(
     data: &Data,
 ) -> BTreeSet<String> {
     match (scope, data) {
-        (Scope::Roles(p), Data::Roles(roles)) => {
+        (Scope::Roles(_), Data::Roles(p, roles)) => {
             let listed: BTreeSet<&str> = roles.iter().map(|r| r.id.as_str()).collect();
             state.roles.get(p).map_or_else(BTreeSet::new, |known| {
                 known
@@ -81,7 +82,7 @@ pub(crate) fn removed_by_other(
                     .collect()
             })
         }
-        (Scope::Actors(p, r), Data::Actors(role)) => {
+        (Scope::Actors(_, _), Data::Actors(p, r, role)) => {
             let listed: BTreeSet<Principal> = role
                 .actors
                 .iter()
@@ -133,12 +134,11 @@ pub(crate) fn removed_by_other(
 }
 
 /// Why two listings of one scope prove no removal, in one line.
-pub(crate) fn disagreement(first: &BTreeSet<String>, second: &BTreeSet<String>) -> String {
-    let only_first = first.difference(second).count();
-    let only_second = second.difference(first).count();
-    format!(
-        "two listings disagree about what is gone ({} removals in the first, {} in the second, {only_first} only in the first, {only_second} only in the second): Jira's answers changed between them, so nothing is removed; the next sync decides",
-        first.len(),
-        second.len()
-    )
+pub(crate) fn disagreement(first: &BTreeSet<String>, second: &BTreeSet<String>) -> ScopeFailure {
+    ScopeFailure::Disagreement {
+        first: first.len(),
+        second: second.len(),
+        only_first: first.difference(second).count(),
+        only_second: second.difference(first).count(),
+    }
 }

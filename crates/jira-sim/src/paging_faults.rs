@@ -29,7 +29,8 @@ pub enum PagingFault {
     /// `total`, `isLast` and `nextPage` are all left out.
     OmitAll,
     /// Every PageBean page after the first is empty, marked not last, with a
-    /// `nextPage` onwards (a bare array is unaffected: an empty page is its end).
+    /// `nextPage` onwards; a bare array's pages after the first are empty (for
+    /// a bare array, that ends the listing early).
     EmptyPagesMidListing,
     /// A page asked at `startAt > 0` is answered from `startAt + n`, echoing
     /// the offset it really starts at.
@@ -45,6 +46,8 @@ pub enum PagingFault {
     /// The first page says `total: n, maxResults: 1` with one item; later
     /// pages answer 404.
     HugeTotal(u64),
+    /// Every page after the first answers 404 (a listing that fails half-way).
+    FailLaterPages,
     /// `/users/search` returns one new user for every `startAt`, never ending.
     EndlessUsers,
     /// Status 200 with Jira's error body.
@@ -170,7 +173,7 @@ pub(crate) async fn after(
         }
         PagingFault::EmptyArray => return json_200("[]".into()),
         PagingFault::EmptyObject => return json_200("{}".into()),
-        PagingFault::HugeTotal(_) if asked.start > 0 => {
+        PagingFault::HugeTotal(_) | PagingFault::FailLaterPages if asked.start > 0 => {
             return crate::handlers::error(StatusCode::NOT_FOUND, "No page there.")
         }
         PagingFault::EndlessUsers if op.ends_with("/users/search") => {
@@ -226,6 +229,12 @@ fn rewrite(fault: PagingFault, asked: &Asked, base: &str, v: &mut Value) {
                     }
                 }
             }
+        }
+        return;
+    }
+    if let (PagingFault::EmptyPagesMidListing, Value::Array(items)) = (fault, &mut *v) {
+        if asked.start > 0 {
+            items.clear();
         }
         return;
     }

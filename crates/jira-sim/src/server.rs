@@ -475,6 +475,7 @@ fn router(shared: Arc<Shared>) -> Router {
     let api = Router::new()
         .route("/rest/api/3/myself", get(handlers::myself))
         .route("/rest/api/3/users/search", get(handlers::users_search))
+        .route("/rest/api/3/user", get(handlers::user))
         .route("/rest/api/3/group/bulk", get(handlers::group_bulk))
         .route("/rest/api/3/group/member", get(handlers::group_member))
         .route(

@@ -35,11 +35,13 @@ pub enum Operation {
     ApplicationRoles,
     /// `GET /rest/api/3/auditing/record`
     AuditRecords,
+    /// `GET /rest/api/3/user?accountId=`
+    User,
 }
 
 impl Operation {
     /// Every operation, in declaration order.
-    pub const ALL: [Operation; 14] = [
+    pub const ALL: [Operation; 15] = [
         Operation::TenantInfo,
         Operation::Myself,
         Operation::UsersSearch,
@@ -54,6 +56,7 @@ impl Operation {
         Operation::RemoveRoleActor,
         Operation::ApplicationRoles,
         Operation::AuditRecords,
+        Operation::User,
     ];
 
     /// `METHOD path-template`, as errors and metrics name it.
@@ -73,6 +76,7 @@ impl Operation {
             Operation::RemoveRoleActor => "DELETE /rest/api/3/project/{projectIdOrKey}/role/{id}",
             Operation::ApplicationRoles => "GET /rest/api/3/applicationrole",
             Operation::AuditRecords => "GET /rest/api/3/auditing/record",
+            Operation::User => "GET /rest/api/3/user",
         }
     }
 
@@ -93,7 +97,7 @@ impl Operation {
             Operation::AddGroupMember | Operation::RemoveGroupMember => {
                 "site-admin rights (group membership writes need a site admin, not just a Jira admin)"
             }
-            Operation::UsersSearch | Operation::GroupBulk => {
+            Operation::UsersSearch | Operation::GroupBulk | Operation::User => {
                 "the 'Browse users and groups' global permission"
             }
             Operation::GroupMember => {
@@ -129,7 +133,7 @@ pub(crate) struct Counters {
     connection_wait_ms: AtomicU64,
     connection_failures: AtomicU64,
     rate_limited: AtomicU64,
-    by_op: [AtomicU64; 14],
+    by_op: [AtomicU64; 15],
 }
 
 impl Counters {

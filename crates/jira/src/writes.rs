@@ -18,7 +18,9 @@
 //!
 //! Group membership and role actors are sets, so a change applied twice lands
 //! once; the re-reads keep the number of *writes* at one where Jira already
-//! acted (which keeps Jira's audit log honest too).
+//! acted (which keeps Jira's audit log honest too). Jira's wording is never
+//! read to decide anything: a refusal is classified by its status and checked
+//! against the state.
 //!
 //! The writes take the model's typed ids ([`GroupId`], [`AccountId`],
 //! [`ProjectId`], [`RoleId`], and a [`Principal`] for a role actor), so a

@@ -1,0 +1,545 @@
+//! One sync run: plan, fetch concurrently, diff each completed scope in a fixed
+//! order, append in durable batches, and close the run.
+//!
+//! This module holds the run's loop and state ([`sync`], `Run`); the rest is
+//! split by responsibility: `report` (options, progress, outcome, figures),
+//! `listing` (what is listed and the jobs that fetch it), `gather` (planning a
+//! PageBean listing's pages and checking they fit), `removals` (confirming a
+//! removal before it is recorded), `normalise` (a listing turned into records
+//! and diffed) and `writer` (the appending thread).
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use grantledger_eventlog::{EventLog, ExpectedVersion, LogError, NewEvent, Position};
+use grantledger_jira::paging::PageMeta;
+use grantledger_jira::types::{
+    ApplicationRole, Group, GroupIndex, Project, ProjectRole, RoleRef, User,
+};
+use grantledger_jira::{
+    JiraClient, JiraError, Metrics, Operation, GROUPS_PAGE, MEMBERS_PAGE, PROJECTS_PAGE,
+};
+use grantledger_model::*;
+use grantledger_projection::SiteState;
+use tokio::task::{AbortHandle, JoinSet};
+use tracing::{debug, info, warn};
+
+use crate::diff::{self, ProductGroups};
+use crate::scope::{minimum_requests, Scope};
+
+pub(crate) mod failure;
+mod gather;
+pub(crate) mod listing;
+mod normalise;
+mod removals;
+mod report;
+mod writer;
+
+use failure::ScopeFailure;
+use gather::*;
+use listing::*;
+use removals::*;
+pub use report::*;
+use writer::*;
+
+fn is_fatal(e: &JiraError) -> bool {
+    matches!(
+        e,
+        JiraError::Unauthorized { .. }
+            | JiraError::UnknownHost { .. }
+            | JiraError::Unreachable { .. }
+            | JiraError::RateLimited { .. }
+            | JiraError::Config(_)
+            | JiraError::Token(_)
+    )
+}
+
+fn run_id(clock: &dyn Clock) -> SyncRunId {
+    let micros = clock.now().as_micros();
+    let at = chrono::DateTime::from_timestamp_micros(micros)
+        .map(|t| t.format("%Y%m%dT%H%M%S%.6fZ").to_string())
+        .unwrap_or_else(|| micros.to_string());
+    SyncRunId::new(format!("sync-{at}-{:x}", std::process::id()))
+}
+
+struct Run<'a> {
+    client: &'a JiraClient,
+    opts: &'a SyncOptions,
+    run: SyncRunId,
+    state: SiteState,
+    scopes: BTreeMap<Scope, Status>,
+    queue: VecDeque<Job>,
+    gathers: BTreeMap<List, Gather>,
+    group_index: GroupIndex,
+    pending: Vec<Event>,
+    all_events: Vec<Event>,
+    writer: Option<Writer>,
+    writer_gone: bool,
+    unfinished: Vec<String>,
+    first_failure: Option<String>,
+    fatal: Option<String>,
+    warnings: Vec<String>,
+    events_by_type: BTreeMap<&'static str, u64>,
+    access_events: u64,
+    items_seen: u64,
+    minimum: u64,
+    relisted: u64,
+    /// First listings of scopes that implied removals, kept until a second listing
+    /// confirms them (see [`Run::confirmed`]).
+    first_listings: BTreeMap<Scope, Payload>,
+    /// First listings of role maps, roles and product access that would remove a
+    /// large share of their scope, kept until a second listing agrees.
+    first_others: BTreeMap<Scope, Data>,
+    /// Page requests of each paged listing, queued or in flight, to cancel
+    /// them when the listing fails.
+    inflight: BTreeMap<List, Vec<AbortHandle>>,
+    cancelled: u64,
+    /// A user listing waiting for its removals to be looked up by id.
+    user_lookup: Option<UserLookup>,
+    confirm_relists: u64,
+    kept_unconfirmed: u64,
+    scopes_done: u64,
+    metrics0: Metrics,
+}
+
+impl Run<'_> {
+    fn discover(&mut self, scope: Scope, job: Job) {
+        if self.fatal.is_some() {
+            return;
+        }
+        self.scopes.entry(scope).or_insert(Status::Pending);
+        self.queue.push_back(job);
+    }
+
+    fn finish_scope(&mut self, scope: Scope, result: Result<Data, JiraError>) {
+        let status = match result {
+            Ok(data) => Status::Done(data),
+            Err(e) => {
+                if is_fatal(&e) && self.fatal.is_none() {
+                    self.fatal = Some(e.to_string());
+                }
+                Status::Failed(ScopeFailure::Jira(e))
+            }
+        };
+        self.scopes.insert(scope, status);
+    }
+
+    fn fail_scope(&mut self, scope: Scope, why: ScopeFailure) {
+        self.scopes.insert(scope, Status::Failed(why));
+    }
+
+    /// Cancels every queued and in-flight page request of a listing.
+    fn cancel(&mut self, list: &List) {
+        let before = self.queue.len();
+        self.queue
+            .retain(|j| !matches!(j, Job::Page(l, _) | Job::Relist(l) if l == list));
+        self.cancelled += (before - self.queue.len()) as u64;
+        for h in self.inflight.remove(list).unwrap_or_default() {
+            if !h.is_finished() {
+                h.abort();
+                self.cancelled += 1;
+            }
+        }
+    }
+
+    fn on_done(&mut self, done: Done) {
+        match done {
+            Done::Users(Ok(users)) => match self.confirmed(Scope::Users, Payload::Users(users)) {
+                Some(Ok(Payload::Users(users))) => self.look_up_removed_users(users),
+                Some(Ok(_)) => self.fail_scope(Scope::Users, ScopeFailure::WrongKind),
+                Some(Err(why)) => self.fail_scope(Scope::Users, why),
+                None => {}
+            },
+            Done::Users(Err(e)) => self.finish_scope(Scope::Users, Err(e)),
+            Done::Products(r) => self.finish_other(Scope::Products, r.map(Data::Products)),
+            Done::RoleMap(p, r) => {
+                let data = r.map(|roles| Data::Roles(p.clone(), roles));
+                self.finish_other(Scope::Roles(p), data)
+            }
+            Done::Role(p, r, res) => {
+                let data = res.map(|role| Data::Actors(p.clone(), r.clone(), role));
+                self.finish_other(Scope::Actors(p, r), data)
+            }
+            Done::Page(list, start, r) => self.on_page(list, start, r),
+            Done::UserLookup(id, r) => self.on_user_lookup(id, r),
+            Done::Relisted(list, r) => {
+                self.gathers.remove(&list);
+                self.inflight.remove(&list);
+                self.list_done(list, r);
+            }
+        }
+    }
+
+    /// Diffs every scope that is next in order and finished.
+    fn drain(&mut self) {
+        loop {
+            let Some(entry) = self.scopes.first_entry() else {
+                return;
+            };
+            if matches!(entry.get(), Status::Pending) && self.fatal.is_none() {
+                return;
+            }
+            let (scope, status) = entry.remove_entry();
+            self.scopes_done += 1;
+            match status {
+                Status::Done(data) => {
+                    if self.fatal.is_some() {
+                        // Past a fatal error nothing more is recorded: the run stops.
+                        self.unfinished.push(scope.to_string());
+                    } else {
+                        match self.diff(&scope, data) {
+                            Ok(events) => self.record(events),
+                            Err(why) => self.fail(&scope, why),
+                        }
+                    }
+                }
+                Status::Failed(why) => self.fail(&scope, why),
+                Status::Pending => self.unfinished.push(scope.to_string()),
+            }
+            if self.pending.len() >= self.opts.batch_events {
+                self.flush();
+            }
+            self.report_progress();
+        }
+    }
+
+    fn fail(&mut self, scope: &Scope, why: ScopeFailure) {
+        debug!(%scope, %why, "scope not finished");
+        if self.first_failure.is_none() {
+            self.first_failure = Some(format!("{scope}: {why}"));
+        }
+        self.unfinished.push(scope.to_string());
+    }
+
+    fn report_progress(&self) {
+        if let Some(o) = &self.opts.observer {
+            let m = self.client.metrics();
+            o.progress(&Progress {
+                scopes_done: self.scopes_done,
+                scopes_known: self.scopes_done + self.scopes.len() as u64,
+                requests: m.requests - self.metrics0.requests,
+                retries: m.retries - self.metrics0.retries,
+                events: self.access_events,
+            });
+        }
+    }
+
+    fn record(&mut self, events: Vec<Event>) {
+        for e in &events {
+            self.state.apply_event(e);
+            *self.events_by_type.entry(e.event_type()).or_default() += 1;
+        }
+        self.access_events += events.len() as u64;
+        self.pending.extend(events);
+    }
+
+    fn flush(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let batch = std::mem::take(&mut self.pending);
+        if self.opts.dry_run {
+            self.all_events.extend(batch);
+            return;
+        }
+        if let Some(w) = &self.writer {
+            if w.tx.send(WriterMsg::Batch(batch)).is_err() {
+                self.writer_gone = true;
+                if self.fatal.is_none() {
+                    self.fatal = Some("the event log stopped accepting appends".into());
+                }
+            }
+        }
+    }
+}
+
+/// Runs one sync of the site behind `client` into `log`.
+///
+/// Jira failures do not make this return `Err`: they end the run with
+/// [`Outcome::Failed`] and a `SyncFailed` event, after recording every scope that
+/// was listed completely (and no removal for any other). `Err` means the log itself
+/// failed; whatever it acknowledged before stands.
+pub async fn sync(
+    log: &EventLog,
+    client: &JiraClient,
+    opts: SyncOptions,
+) -> Result<SyncReport, SyncError> {
+    let started = Instant::now();
+    let run = opts
+        .run_id
+        .clone()
+        .unwrap_or_else(|| run_id(opts.clock.as_ref()));
+    let stream = StreamId::jira_site(&opts.site);
+    let site = opts.site.clone();
+    let state = {
+        let log = log.clone();
+        tokio::task::spawn_blocking(move || SiteState::load(&log, &site))
+            .await
+            .map_err(|e| SyncError::Internal(e.to_string()))??
+    };
+    // The state and the expected version come from the same fold: an append to
+    // the stream in between makes the run's appends fail instead of using a stale
+    // state.
+    let version = state.version;
+    info!(%run, site = %opts.site, position = state.position, "sync started");
+
+    let mut version = version;
+    if !opts.dry_run {
+        let started_event = NewEvent::new(SyncStarted {
+            run: run.clone(),
+            site: opts.site.clone(),
+            started_at: opts.clock.now(),
+        })
+        .caused_by(Causation::SyncRun(run.clone()));
+        let log2 = log.clone();
+        let stream2 = stream.clone();
+        tokio::task::spawn_blocking(move || {
+            log2.append(
+                &stream2,
+                ExpectedVersion::Exact(version),
+                vec![started_event],
+            )
+        })
+        .await
+        .map_err(|e| SyncError::Internal(e.to_string()))??;
+        version += 1;
+    }
+    let writer =
+        (!opts.dry_run).then(|| start_writer(log.clone(), stream.clone(), version, run.clone()));
+
+    let mut r = Run {
+        client,
+        opts: &opts,
+        run: run.clone(),
+        state,
+        scopes: BTreeMap::new(),
+        queue: VecDeque::new(),
+        gathers: BTreeMap::new(),
+        group_index: GroupIndex::default(),
+        pending: Vec::new(),
+        all_events: Vec::new(),
+        writer,
+        writer_gone: false,
+        unfinished: Vec::new(),
+        first_failure: None,
+        fatal: None,
+        warnings: Vec::new(),
+        events_by_type: BTreeMap::new(),
+        access_events: 0,
+        items_seen: 0,
+        minimum: 0,
+        relisted: 0,
+        first_listings: BTreeMap::new(),
+        first_others: BTreeMap::new(),
+        inflight: BTreeMap::new(),
+        cancelled: 0,
+        user_lookup: None,
+        confirm_relists: 0,
+        kept_unconfirmed: 0,
+        scopes_done: 0,
+        metrics0: client.metrics(),
+    };
+    r.discover(Scope::Users, Job::Users);
+    r.discover(Scope::Groups, Job::Page(List::Groups, 0));
+    r.discover(Scope::Projects, Job::Page(List::Projects, 0));
+    r.discover(Scope::Products, Job::Products);
+
+    let mut jobs: JoinSet<Done> = JoinSet::new();
+    let limit = opts.concurrency.max(1);
+    let deadline = tokio::time::Instant::from_std(started) + opts.deadline;
+    let mut cancel = opts.cancel.clone();
+    loop {
+        while r.fatal.is_none() && jobs.len() < limit {
+            let Some(job) = r.queue.pop_front() else {
+                break;
+            };
+            let list = match &job {
+                Job::Page(l, _) | Job::Relist(l) => Some(l.clone()),
+                _ => None,
+            };
+            let handle = jobs.spawn(run_job(client.clone(), job));
+            if let Some(l) = list {
+                r.inflight.entry(l).or_default().push(handle);
+            }
+        }
+        let next = tokio::select! {
+            next = tokio::time::timeout_at(deadline, jobs.join_next()) => Some(next),
+            () = cancelled(&mut cancel) => None,
+        };
+        let done = match next {
+            None => {
+                r.fatal.get_or_insert_with(|| "interrupted".to_owned());
+                jobs.abort_all();
+                while jobs.join_next().await.is_some() {}
+                r.drain();
+                break;
+            }
+            Some(Ok(Some(done))) => done,
+            Some(Ok(None)) => break,
+            Some(Err(_)) => {
+                if r.fatal.is_none() {
+                    r.fatal = Some(format!(
+                        "the sync deadline of {} passed with {} of {} known scopes finished; raise the deadline for a site this large or slow",
+                        human(opts.deadline),
+                        r.scopes_done,
+                        r.scopes_done + r.scopes.len() as u64
+                    ));
+                }
+                jobs.abort_all();
+                while jobs.join_next().await.is_some() {}
+                r.drain();
+                break;
+            }
+        };
+        match done {
+            Ok(done) => r.on_done(done),
+            // A page request cancelled because its listing failed.
+            Err(e) if e.is_cancelled() => {}
+            Err(e) => {
+                if r.fatal.is_none() {
+                    r.fatal = Some(format!("a listing task failed: {e}"));
+                }
+            }
+        }
+        if r.fatal.is_some() {
+            jobs.abort_all();
+            while jobs.join_next().await.is_some() {}
+        }
+        r.drain();
+        if r.writer_gone {
+            break;
+        }
+    }
+    r.drain();
+    // Anything still pending was never finished (a fatal error stopped the run).
+    for (scope, _) in std::mem::take(&mut r.scopes) {
+        r.unfinished.push(scope.to_string());
+    }
+    r.flush();
+
+    let m = client.metrics();
+    let m0 = &r.metrics0;
+    let mut stats = SyncStats {
+        requests: m.requests - m0.requests,
+        retries: m.retries - m0.retries,
+        minimum_requests: r.minimum,
+        pages: m.pages - m0.pages,
+        items_seen: r.items_seen,
+        events_written: r.access_events,
+        bytes: m.bytes_received - m0.bytes_received,
+        wait_ms: m.wait_ms - m0.wait_ms,
+        duration_ms: 0,
+    };
+    // Not one request answered: say so first, whatever scope failed first.
+    let unreachable = m.requests > m0.requests
+        && m.connection_failures - m0.connection_failures == m.requests - m0.requests;
+    let outcome = match (&r.fatal, &r.first_failure) {
+        (None, None) if r.unfinished.is_empty() => Outcome::Completed,
+        (fatal, first) => Outcome::Failed {
+            reason: format!(
+                "{}{}; {}",
+                if unreachable
+                    && !fatal
+                        .as_deref()
+                        .is_some_and(|f| f.contains("could not be reached"))
+                {
+                    "Jira could not be reached (no request was answered): "
+                } else {
+                    ""
+                },
+                fatal
+                    .clone()
+                    .or_else(|| first.clone())
+                    .unwrap_or_else(|| "some scopes were not listed".into()),
+                figures(&m, m0, r.cancelled, started.elapsed())
+            ),
+            unfinished: summarize_unfinished(&r.unfinished),
+        },
+    };
+    let mut notes = Vec::new();
+    if r.confirm_relists > 0 {
+        notes.push(format!(
+            "{} that implied removals {} taken twice to confirm them: Jira pages by offset, so an item can shift out of one listing unseen",
+            if r.confirm_relists == 1 { "1 listing".to_owned() } else { format!("{} listings", r.confirm_relists) },
+            if r.confirm_relists == 1 { "was" } else { "were" }
+        ));
+    }
+    if r.kept_unconfirmed > 0 {
+        r.warnings.push(format!(
+            "{} items missing from only one of two listings were kept; the next sync decides",
+            r.kept_unconfirmed
+        ));
+    }
+    if r.relisted > 0 {
+        r.warnings.push(format!(
+            "{} listings did not fit together when fetched concurrently and were listed again page by page",
+            r.relisted
+        ));
+    }
+    stats.duration_ms = started.elapsed().as_millis() as u64;
+
+    let written = match r.writer.take() {
+        None => None,
+        Some(w) => {
+            let closing: Event = match &outcome {
+                Outcome::Completed => SyncCompleted {
+                    run: run.clone(),
+                    stats: stats.clone(),
+                }
+                .into(),
+                Outcome::Failed { reason, unfinished } => SyncFailed {
+                    run: run.clone(),
+                    reason: reason.clone(),
+                    unfinished_scopes: unfinished.clone(),
+                    stats: stats.clone(),
+                }
+                .into(),
+            };
+            let _ = w.tx.send(WriterMsg::Batch(vec![closing]));
+            drop(w.tx);
+            let span = tokio::task::spawn_blocking(move || w.handle.join())
+                .await
+                .map_err(|e| SyncError::Internal(e.to_string()))?
+                .map_err(|_| SyncError::Internal("the sync writer thread panicked".into()))??;
+            // The closing event is the span's last record; report only access events.
+            span.and_then(|(first, last)| (last > first).then_some((first, last - 1)))
+        }
+    };
+
+    let s = &r.state;
+    let counts = Counts {
+        users: s.users.len() as u64,
+        inactive_users: s.users.values().filter(|u| !u.active).count() as u64,
+        groups: s.groups.len() as u64,
+        memberships: s.membership_count() as u64,
+        projects: s.projects.len() as u64,
+        roles: s.roles.values().map(|r| r.len() as u64).sum(),
+        role_grants: s.role_grant_count() as u64,
+        products: s.products.len() as u64,
+    };
+    info!(%run, requests = stats.requests, minimum = stats.minimum_requests, events = stats.events_written, "sync finished");
+    Ok(SyncReport {
+        run,
+        outcome,
+        stats,
+        counts,
+        events_by_type: r.events_by_type,
+        written: if r.access_events > 0 { written } else { None },
+        dry_run_events: r.all_events,
+        warnings: r.warnings,
+        notes,
+    })
+}
+
+/// Resolves once `cancel` holds `true`; never when there is no signal or its
+/// sender is gone.
+async fn cancelled(cancel: &mut Option<tokio::sync::watch::Receiver<bool>>) {
+    if let Some(rx) = cancel {
+        if rx.wait_for(|c| *c).await.is_ok() {
+            return;
+        }
+    }
+    std::future::pending::<()>().await
+}
