@@ -161,6 +161,12 @@ impl ManualClock {
         s.advance(d);
     }
 
+    /// Moves the clock forward by `micros` microseconds (negative values are
+    /// ignored: time does not run backwards through `advance`).
+    pub fn advance_micros(&self, micros: i64) {
+        self.advance(Duration::from_micros(u64::try_from(micros).unwrap_or(0)));
+    }
+
     /// Sets wall time. Moving it forward also moves the monotonic reading (and
     /// wakes sleeps); moving it back leaves the monotonic reading where it is, as
     /// a real clock's would.

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use grantledger_model::{Clock, EventId, StreamId, SystemClock};
+use grantledger_clock::{Clock, SystemClock};
+use grantledger_model::{EventId, StreamId};
 use tokio::sync::watch;
 use tracing::debug;
 
@@ -45,7 +46,7 @@ pub struct OpenOptions {
 impl Default for OpenOptions {
     fn default() -> Self {
         Self {
-            clock: Arc::new(SystemClock),
+            clock: Arc::new(SystemClock::new()),
             cache_bytes: 128 * 1024 * 1024,
         }
     }

@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 
 use crate::generate::{mix64, JIRA_ADMINISTRATORS};
-use crate::org::{Org, SimAuditItem, SimAuditRecord, SimProject, SimRole, SimUser};
+use crate::org::{SimAuditItem, SimAuditRecord, SimProject, SimRole, SimUser};
 use crate::server::{Caller, Index, Shared, World};
 
 type Sh = State<Arc<Shared>>;
@@ -259,22 +259,28 @@ fn resolve_group(world: &World, q: &[(String, String)]) -> Result<usize, Respons
     }
 }
 
-fn now_rfc3339() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+/// `now` as Jira writes audit times (`2026-06-05T05:59:00.123Z`).
+fn jira_time(now: grantledger_model::Timestamp) -> String {
+    chrono::DateTime::<chrono::Utc>::from_timestamp_micros(now.as_micros())
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
+/// Records an audit entry stamped by the world's clock.
 fn push_audit(
-    org: &mut Org,
+    world: &mut World,
     author: &str,
     summary: &str,
     category: &str,
     object: SimAuditItem,
     associated: Vec<SimAuditItem>,
 ) {
+    let created = jira_time(world.clock.now());
+    let org = &mut world.org;
     let id = org.audit.last().map_or(1, |r| r.id + 1);
     org.audit.push(SimAuditRecord {
         id,
-        created: now_rfc3339(),
+        created,
         summary: summary.into(),
         category: category.into(),
         author_account_id: author.into(),
@@ -540,7 +546,7 @@ pub(crate) async fn group_user_add(
     }
     world.index.refresh_group(&world.org, &group.group_id);
     push_audit(
-        &mut world.org,
+        world,
         &caller.0,
         "User added to group",
         "group management",
@@ -591,7 +597,7 @@ pub(crate) async fn group_user_remove(
     }
     world.index.refresh_group(&world.org, &group.group_id);
     push_audit(
-        &mut world.org,
+        world,
         &caller.0,
         "User removed from group",
         "group management",
@@ -960,7 +966,7 @@ pub(crate) async fn role_actor_add(
     associated.extend(users.iter().map(|u| item(u, u, "USER")));
     associated.extend(group_ids.iter().map(|g| item(g, g, "GROUP")));
     push_audit(
-        &mut world.org,
+        world,
         &caller.0,
         "Project role actors added",
         "projects",
@@ -1039,7 +1045,7 @@ pub(crate) async fn role_actor_remove(
     let role_item = item(&role.id.to_string(), &role.name, "PROJECT_ROLE");
     let actor_item = item(&actor, &actor, if is_user { "USER" } else { "GROUP" });
     push_audit(
-        &mut world.org,
+        world,
         &caller.0,
         "Project role actors removed",
         "projects",

@@ -18,6 +18,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use base64::Engine as _;
+use grantledger_clock::{Clock, SystemClock};
+use grantledger_model::Timestamp;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -108,11 +110,20 @@ impl Index {
     }
 }
 
-/// The org and its index, behind one lock.
-#[derive(Debug)]
+/// The org, its index and the clock that stamps audit records, behind one lock.
 pub(crate) struct World {
     pub org: Org,
     pub index: Index,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for World {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("World")
+            .field("org", &self.org)
+            .field("index", &self.index)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -357,7 +368,11 @@ impl SimServer {
         let index = Index::build(&org);
         let shared = Arc::new(Shared {
             base_url: format!("http://{addr}"),
-            world: RwLock::new(World { org, index }),
+            world: RwLock::new(World {
+                org,
+                index,
+                clock: Arc::new(SystemClock::new()),
+            }),
             credentials,
             faults: RwLock::new(faults),
             seq: AtomicU64::new(0),
@@ -396,6 +411,12 @@ impl SimServer {
     /// A snapshot of the current state, writes included.
     pub fn org(&self) -> Org {
         self.shared.read().org.clone()
+    }
+
+    /// Sets the clock that stamps audit records and rate-limit reset headers
+    /// (the system clock by default): one manual clock can drive a whole test.
+    pub fn set_clock(&self, clock: Arc<dyn Clock>) {
+        self.shared.write().clock = clock;
     }
 
     /// Replaces the fault settings; applies to the next request. The request
@@ -559,7 +580,10 @@ async fn rest_middleware(
         shared.count_fault(f);
     }
     match fault {
-        Some(Fault::RateLimit) => return rate_limited(faults.retry_after_secs),
+        Some(Fault::RateLimit) => {
+            let now = shared.read().clock.now();
+            return rate_limited(faults.retry_after_secs, now);
+        }
         Some(Fault::ServerError) => return service_unavailable(faults.retry_after_secs),
         Some(Fault::Slow) => tokio::time::sleep(faults.slow_by).await,
         _ => {}
@@ -606,7 +630,7 @@ async fn rest_middleware(
     }
 }
 
-fn rate_limited(retry_after: u64) -> Response {
+fn rate_limited(retry_after: u64, now: Timestamp) -> Response {
     let mut resp = StatusCode::TOO_MANY_REQUESTS.into_response();
     let h = resp.headers_mut();
     h.insert("x-ratelimit-limit", HeaderValue::from_static("100"));
@@ -617,7 +641,9 @@ fn rate_limited(retry_after: u64) -> Response {
     );
     if retry_after > 0 {
         h.insert("retry-after", HeaderValue::from(retry_after));
-        let reset = chrono::Utc::now() + chrono::Duration::seconds(retry_after as i64 + 59);
+        let now = chrono::DateTime::<chrono::Utc>::from_timestamp_micros(now.as_micros())
+            .unwrap_or_default();
+        let reset = now + chrono::Duration::seconds(retry_after as i64 + 59);
         if let Ok(v) = HeaderValue::from_str(&reset.format("%Y-%m-%dT%H:%MZ").to_string()) {
             h.insert("x-ratelimit-reset", v);
         }

@@ -831,3 +831,54 @@ async fn large_org_serves_eight_concurrent_clients() {
         t.elapsed()
     );
 }
+
+/// One manual clock drives the simulator: audit records carry its time, not the
+/// system's, so a test can predict them.
+#[tokio::test]
+async fn audit_records_are_stamped_by_the_injected_clock() {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use grantledger_clock::ManualClock;
+    use grantledger_model::Timestamp;
+
+    let sim = start(Preset::Small).await;
+    // 2026-06-05T06:00:00Z
+    let clock = Arc::new(ManualClock::new(Timestamp::from_micros(
+        1_780_639_200_000_000,
+    )));
+    sim.server.set_clock(clock.clone());
+    let org = sim.server.org();
+    let group = org.groups.iter().find(|g| g.name != "site-admins").unwrap();
+    let outsider = org
+        .outsider(&group.group_id, &[])
+        .unwrap()
+        .account_id
+        .clone();
+    let add = format!("/rest/api/3/group/user?groupId={}", group.group_id);
+    let r = sim
+        .send(Method::POST, &add, Some(json!({ "accountId": outsider })))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    clock.advance(Duration::from_millis(90_500));
+    let remove = format!(
+        "/rest/api/3/group/user?groupId={}&accountId={}",
+        group.group_id, outsider
+    );
+    let r = sim.send(Method::DELETE, &remove, None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+
+    let created: Vec<String> = sim
+        .server
+        .org()
+        .audit
+        .iter()
+        .rev()
+        .take(2)
+        .map(|a| a.created.clone())
+        .collect();
+    assert_eq!(
+        created,
+        vec!["2026-06-05T06:01:30.500Z", "2026-06-05T06:00:00.000Z"]
+    );
+}

@@ -1,8 +1,7 @@
-//! Waiting: the injectable clock, the server's retry hints, and capped
-//! exponential backoff with jitter.
+//! Waiting: the server's retry hints, and capped exponential backoff with
+//! jitter. Time (and sleeping) comes from the injectable
+//! [`grantledger_clock::Clock`].
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -10,44 +9,10 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 
 use crate::config::RetryPolicy;
 
-/// A boxed sleep future.
-pub type SleepFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
-
-/// Time as the client sees it. Injected so that backoff and pauses are testable
-/// without waiting; the default is [`SystemClock`].
-pub trait Clock: Send + Sync + 'static {
-    /// A monotonic reading, from an arbitrary origin.
-    fn now(&self) -> Duration;
-    /// Wall-clock time, to read `X-RateLimit-Reset`.
-    fn utc_now(&self) -> DateTime<Utc>;
-    /// Sleeps for `d`.
-    fn sleep(&self, d: Duration) -> SleepFuture;
-}
-
-/// The real clock (tokio's timer).
-#[derive(Debug)]
-pub struct SystemClock {
-    origin: std::time::Instant,
-}
-
-impl Default for SystemClock {
-    fn default() -> Self {
-        SystemClock {
-            origin: std::time::Instant::now(),
-        }
-    }
-}
-
-impl Clock for SystemClock {
-    fn now(&self) -> Duration {
-        self.origin.elapsed()
-    }
-    fn utc_now(&self) -> DateTime<Utc> {
-        Utc::now()
-    }
-    fn sleep(&self, d: Duration) -> SleepFuture {
-        Box::pin(tokio::time::sleep(d))
-    }
+/// Wall time from the injectable clock, as chrono sees it (to read
+/// `Retry-After` dates and `X-RateLimit-Reset`).
+pub fn utc(now: grantledger_model::Timestamp) -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp_micros(now.as_micros()).unwrap_or_default()
 }
 
 /// Reads `Retry-After`: delta-seconds (Jira's form; a fraction is accepted), or

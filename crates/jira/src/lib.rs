@@ -80,13 +80,13 @@ mod secret;
 pub mod types;
 pub mod writes;
 
-pub use backoff::{Clock, SystemClock};
 pub use client::{
     JiraClient, Pager, AUDIT_PAGE, GROUPS_PAGE, MEMBERS_PAGE, PROJECTS_PAGE, PROJECT_STATUSES,
     USERS_PAGE,
 };
 pub use config::{JiraConfig, Limits, RetryPolicy, TokenKind};
 pub use error::JiraError;
+pub use grantledger_clock::{Clock, ManualClock, SystemClock};
 pub use metrics::{Metrics, Operation};
 pub use secret::{ApiToken, TokenError};
 pub use types::WriteOutcome;

@@ -9,9 +9,10 @@
 //! - [`event`]: the [`Event`] enum, one variant per event type, and
 //!   [`for_each_event_type!`], the single list of event types and schema versions.
 //! - [`StreamId`]: the stream an event belongs to.
-//! - [`Clock`]: the injectable source of time ([`SystemClock`], [`ManualClock`]).
+//! - [`Timestamp`]: time as the log stores it (the clock that tells it is
+//!   `grantledger-clock`'s).
 //!
-//! This crate is pure data: no I/O; the one clock it names is a trait, no encoding choices beyond serde
+//! This crate is pure data: no I/O, no clock, no encoding choices beyond serde
 //! derives. The binary format lives in `grantledger-eventlog`'s codec.
 //!
 //! ```
@@ -24,7 +25,6 @@
 //! ```
 
 pub mod access;
-pub mod clock;
 pub mod directory;
 pub mod event;
 pub mod ids;
@@ -32,7 +32,6 @@ mod stream;
 mod time;
 
 pub use access::{Causation, Entitlement, Grant, GrantCause, Principal};
-pub use clock::{Clock, ManualClock, SystemClock};
 pub use directory::{AccountType, GroupRecord, ProjectRecord, RoleRecord, UserRecord};
 pub use event::*;
 pub use ids::*;

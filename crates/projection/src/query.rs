@@ -6,10 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
 use std::sync::Arc;
 
+use grantledger_clock::{Clock, SystemClock};
 use grantledger_eventlog::{fold_until, EventLog, Position, Projection, Record};
-use grantledger_model::{
-    Clock, Entitlement, Event, Grant, GrantCause, Principal, SystemClock, Timestamp,
-};
+use grantledger_model::{Entitlement, Event, Grant, GrantCause, Principal, Timestamp};
 
 use crate::effective::Target;
 use crate::error::{rfc3339, QueryError};
@@ -156,7 +155,7 @@ impl Queries {
             site: site.into(),
             snapshots: None,
             every: DEFAULT_SNAPSHOT_EVERY,
-            clock: Arc::new(SystemClock),
+            clock: Arc::new(SystemClock::new()),
         }
     }
 

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Arc;
 
+use grantledger_clock::{Clock, ManualClock};
 use grantledger_eventlog::{EventLog, ExpectedVersion, NewEvent, OpenOptions};
 use grantledger_model::*;
 

@@ -5,8 +5,9 @@ use crate::common;
 use std::sync::Arc;
 
 use common::{grant, user};
+use grantledger_clock::ManualClock;
 use grantledger_eventlog::{EventLog, ExpectedVersion, LogError, NewEvent, OpenOptions};
-use grantledger_model::{Causation, EventId, ManualClock, StreamId, SyncRunId, Timestamp};
+use grantledger_model::{Causation, EventId, StreamId, SyncRunId, Timestamp};
 
 fn open(dir: &std::path::Path) -> EventLog {
     EventLog::open(dir).unwrap()

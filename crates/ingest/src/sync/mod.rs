@@ -13,6 +13,7 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use grantledger_clock::{Clock, SystemClock};
 use grantledger_eventlog::{EventLog, ExpectedVersion, LogError, NewEvent, Position};
 use grantledger_jira::paging::PageMeta;
 use grantledger_jira::types::{

@@ -55,7 +55,7 @@ impl SyncOptions {
             dry_run: false,
             run_id: None,
             batch_events: 1_000,
-            clock: Arc::new(SystemClock),
+            clock: Arc::new(SystemClock::new()),
             observer: None,
             cancel: None,
             deadline: DEFAULT_DEADLINE,

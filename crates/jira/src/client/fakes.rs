@@ -2,34 +2,24 @@
 
 use super::*;
 
-use crate::backoff::SleepFuture;
 use crate::config::RetryPolicy;
 use crate::secret::ApiToken;
 use std::sync::Mutex as StdMutex;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// A clock whose sleeps return at once and move time forward.
-#[derive(Default)]
-pub(crate) struct FakeClock {
-    pub(crate) now: StdMutex<Duration>,
-    pub(crate) sleeps: StdMutex<Vec<Duration>>,
-}
+/// The fake clock of the transport tests: sleeps return at once, move time
+/// forward and are recorded.
+pub(crate) type FakeClock = grantledger_clock::ManualClock;
 
-impl Clock for FakeClock {
-    fn now(&self) -> Duration {
-        *self.now.lock().unwrap()
-    }
-    fn utc_now(&self) -> chrono::DateTime<chrono::Utc> {
-        let base = chrono::DateTime::parse_from_rfc3339("2026-06-05T05:59:00Z")
-            .unwrap()
-            .with_timezone(&chrono::Utc);
-        base + chrono::Duration::from_std(self.now()).unwrap()
-    }
-    fn sleep(&self, d: Duration) -> SleepFuture {
-        *self.now.lock().unwrap() += d;
-        self.sleeps.lock().unwrap().push(d);
-        Box::pin(async {})
-    }
+/// A [`FakeClock`] at 2026-06-05T05:59:00Z (a minute before the reset the
+/// rate-limit tests send).
+pub(crate) fn fake_clock() -> Arc<FakeClock> {
+    let at = chrono::DateTime::parse_from_rfc3339("2026-06-05T05:59:00Z")
+        .unwrap()
+        .timestamp_micros();
+    Arc::new(grantledger_clock::ManualClock::auto_advancing(
+        grantledger_model::Timestamp::from_micros(at),
+    ))
 }
 
 /// Serves one scripted response per connection (`None` = close without

@@ -12,7 +12,7 @@ async fn a_body_past_the_limit_is_refused_not_held() {
     let mut c =
         JiraConfig::for_base_url(&base, "a@b.c", crate::secret::ApiToken::new("t")).unwrap();
     c.limits.max_body_bytes = 1000;
-    let c = JiraClient::with_clock(c, Arc::new(FakeClock::default())).unwrap();
+    let c = JiraClient::with_clock(c, fake_clock()).unwrap();
     let e = c.myself().await.unwrap_err();
     assert!(matches!(e, JiraError::Limit { limit: 1000, .. }), "{e:?}");
     assert!(
@@ -38,11 +38,7 @@ async fn a_role_body_without_actors_is_not_a_role_without_actors() {
         ),
     ])
     .await;
-    let c = client(
-        &base,
-        Arc::new(FakeClock::default()),
-        RetryPolicy::default(),
-    );
+    let c = client(&base, fake_clock(), RetryPolicy::default());
     let e = c.role("P", "10002").await.unwrap_err();
     assert!(
         e.to_string()
@@ -64,7 +60,7 @@ async fn an_over_long_name_fails_the_listing() {
     let mut c =
         JiraConfig::for_base_url(&base, "a@b.c", crate::secret::ApiToken::new("t")).unwrap();
     c.limits.max_name_len = 100;
-    let c = JiraClient::with_clock(c, Arc::new(FakeClock::default())).unwrap();
+    let c = JiraClient::with_clock(c, fake_clock()).unwrap();
     let e = c.groups().await.unwrap_err();
     assert!(
         e.to_string().contains(
@@ -80,7 +76,7 @@ async fn an_unreachable_jira_ends_within_the_budget_and_is_not_rate_limit_waitin
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     drop(listener);
-    let clock = Arc::new(FakeClock::default());
+    let clock = fake_clock();
     let mut cfg =
         JiraConfig::for_base_url(&base, "a@b.c", crate::secret::ApiToken::new("t")).unwrap();
     cfg.retry = RetryPolicy {
@@ -109,7 +105,7 @@ async fn an_unreachable_jira_ends_within_the_budget_and_is_not_rate_limit_waitin
         "{last}"
     );
     assert!(errors.len() > 1, "{errors:?}");
-    let slept: Duration = clock.sleeps.lock().unwrap().iter().sum();
+    let slept: Duration = clock.sleeps().iter().sum();
     assert!(slept <= Duration::from_secs(30), "{slept:?}");
     let m = c.metrics();
     assert_eq!(m.wait_ms, 0, "{m:?}");

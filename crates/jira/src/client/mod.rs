@@ -14,14 +14,13 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use grantledger_clock::{Clock, SystemClock};
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use tokio::sync::Semaphore;
 use url::Url;
 
-use crate::backoff::{
-    backoff_delay, parse_rate_limit_reset, parse_retry_after, Clock, Jitter, SystemClock,
-};
+use crate::backoff::{backoff_delay, parse_rate_limit_reset, parse_retry_after, Jitter};
 use crate::config::{check_base_url, site_url, JiraConfig, TokenKind, ATLASSIAN_GATEWAY};
 use crate::error::{excerpt, JiraError};
 use crate::metrics::{Counters, Metrics, Operation};
@@ -160,7 +159,7 @@ impl JiraClient {
     /// For a scoped token without an override, use [`JiraClient::connect`],
     /// which resolves the site's cloud id.
     pub fn new(config: JiraConfig) -> Result<JiraClient, JiraError> {
-        Self::with_clock(config, Arc::new(SystemClock::default()))
+        Self::with_clock(config, Arc::new(SystemClock::new()))
     }
 
     /// Like [`JiraClient::new`], with an injected clock (tests).
@@ -182,7 +181,7 @@ impl JiraClient {
     /// `GET https://<site>/_edge/tenant_info` and talks to
     /// `https://api.atlassian.com/ex/jira/<cloudId>`.
     pub async fn connect(config: JiraConfig) -> Result<JiraClient, JiraError> {
-        Self::connect_with_clock(config, Arc::new(SystemClock::default())).await
+        Self::connect_with_clock(config, Arc::new(SystemClock::new())).await
     }
 
     /// Like [`JiraClient::connect`], with an injected clock.

@@ -10,11 +10,7 @@ async fn a_429_withholds_a_permit_until_calm_returns() {
     let mut script = vec![reply("429 Too Many Requests", &["Retry-After: 1"], "")];
     script.extend((0..=PERMIT_RESTORE_AFTER).map(|_| reply("200 OK", &[], ME)));
     let (base, _) = scripted(script).await;
-    let c = client(
-        &base,
-        Arc::new(FakeClock::default()),
-        RetryPolicy::default(),
-    );
+    let c = client(&base, fake_clock(), RetryPolicy::default());
     assert_eq!(c.inner.sem.available_permits(), 8);
     c.myself().await.unwrap(); // 429, then a success
     assert_eq!(c.inner.sem.available_permits(), 7);

@@ -12,7 +12,7 @@ impl JiraClient {
                 .pause_until
                 .lock()
                 .unwrap_or_else(|p| p.into_inner());
-            let now = self.inner.clock.now();
+            let now = self.inner.clock.monotonic();
             if until <= now {
                 return;
             }
@@ -24,7 +24,7 @@ impl JiraClient {
 
     /// Asks every caller to pause until `now + d`.
     pub(super) fn pause_all(&self, d: Duration) {
-        let until = self.inner.clock.now() + d;
+        let until = self.inner.clock.monotonic() + d;
         let mut p = self
             .inner
             .pause_until

@@ -107,7 +107,7 @@ impl JiraClient {
     ) -> Option<JiraError> {
         self.inner.counters.connection_failure();
         let budget = self.inner.config.unreachable_after;
-        let now = self.inner.clock.now();
+        let now = self.inner.clock.monotonic();
         let mut o = self.inner.outage.lock().unwrap_or_else(|p| p.into_inner());
         let since = *o.since.get_or_insert(now);
         o.failures += 1;
@@ -173,7 +173,7 @@ impl JiraClient {
                 } if status == StatusCode::TOO_MANY_REQUESTS
                     || status == StatusCode::SERVICE_UNAVAILABLE =>
                 {
-                    let hint = retry_hint(&headers, self.inner.clock.utc_now());
+                    let hint = retry_hint(&headers, crate::backoff::utc(self.inner.clock.now()));
                     let is_429 = status == StatusCode::TOO_MANY_REQUESTS;
                     if is_429 {
                         self.inner.counters.rate_limited();

@@ -13,7 +13,7 @@ async fn retry_after_then_backoff_then_success() {
         reply("200 OK", &["Content-Type: application/json"], ME),
     ])
     .await;
-    let clock = Arc::new(FakeClock::default());
+    let clock = fake_clock();
     let policy = RetryPolicy {
         base_delay: Duration::from_millis(100),
         ..RetryPolicy::default()
@@ -21,7 +21,7 @@ async fn retry_after_then_backoff_then_success() {
     let c = client(&base, clock.clone(), policy);
     let me = c.myself().await.unwrap();
     assert_eq!(me.account_id, "abc");
-    let sleeps = clock.sleeps.lock().unwrap().clone();
+    let sleeps = clock.sleeps();
     assert_eq!(sleeps.len(), 2, "{sleeps:?}");
     assert_eq!(sleeps[0], Duration::from_secs(7));
     // Second retry: base × 2 with jitter 0.7–1.3.
@@ -47,10 +47,10 @@ async fn rate_limit_reset_header_is_honoured() {
         reply("200 OK", &[], ME),
     ])
     .await;
-    let clock = Arc::new(FakeClock::default());
+    let clock = fake_clock();
     let c = client(&base, clock.clone(), RetryPolicy::default());
     c.myself().await.unwrap();
-    assert_eq!(*clock.sleeps.lock().unwrap(), vec![Duration::from_secs(60)]);
+    assert_eq!(clock.sleeps(), vec![Duration::from_secs(60)]);
 }
 
 #[tokio::test]
@@ -61,7 +61,7 @@ async fn retry_after_beyond_the_budget_fails_at_once() {
         "",
     )])
     .await;
-    let clock = Arc::new(FakeClock::default());
+    let clock = fake_clock();
     let policy = RetryPolicy {
         max_total_wait: Duration::from_secs(60),
         ..RetryPolicy::default()
@@ -79,7 +79,7 @@ async fn retry_after_beyond_the_budget_fails_at_once() {
         }
         other => panic!("unexpected {other:?}"),
     }
-    assert!(clock.sleeps.lock().unwrap().is_empty());
+    assert!(clock.sleeps().is_empty());
     assert!(!e.to_string().contains("SECRET"));
 }
 
@@ -89,7 +89,7 @@ async fn attempts_are_capped() {
         .map(|_| reply("502 Bad Gateway", &[], "{\"errorMessages\":[\"upstream\"]}"))
         .collect();
     let (base, _) = scripted(script).await;
-    let clock = Arc::new(FakeClock::default());
+    let clock = fake_clock();
     let policy = RetryPolicy {
         max_attempts: 3,
         ..RetryPolicy::default()
@@ -108,7 +108,7 @@ async fn attempts_are_capped() {
         "{e:?}"
     );
     assert!(e.to_string().contains("upstream"));
-    assert_eq!(clock.sleeps.lock().unwrap().len(), 2);
+    assert_eq!(clock.sleeps().len(), 2);
 }
 
 #[tokio::test]
@@ -117,7 +117,7 @@ async fn a_write_is_not_resent_blindly_after_a_dropped_connection() {
     // the account there, so it does not POST again.
     let page = r#"{"startAt":0,"maxResults":50,"total":1,"isLast":true,"values":[{"accountId":"u1","active":true}]}"#;
     let (base, seen) = scripted(vec![None, reply("200 OK", &[], page)]).await;
-    let clock = Arc::new(FakeClock::default());
+    let clock = fake_clock();
     let c = client(&base, clock, RetryPolicy::default());
     let out = c
         .add_group_member(&"g1".into(), &"u1".into())
@@ -142,11 +142,7 @@ async fn status_errors_are_typed() {
         reply("200 OK", &[], "{\"accountId\": tru"),
     ])
     .await;
-    let c = client(
-        &base,
-        Arc::new(FakeClock::default()),
-        RetryPolicy::default(),
-    );
+    let c = client(&base, fake_clock(), RetryPolicy::default());
     let e = c.myself().await.unwrap_err();
     assert!(
         e.to_string().contains("check the email and API token"),
