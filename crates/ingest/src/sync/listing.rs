@@ -93,6 +93,31 @@ pub(super) enum Job {
     UserLookup(AccountId),
 }
 
+impl Job {
+    /// The scope (and page) the job lists, as log lines show it.
+    pub(super) fn label(&self) -> String {
+        match self {
+            Job::Users => "users".to_owned(),
+            Job::Page(list, start) => format!("{} from {start}", list.label()),
+            Job::Relist(list) => format!("{} (listed again)", list.label()),
+            Job::RoleMap(p) => format!("roles of project {p}"),
+            Job::Role(p, r) => format!("actors of role {r} in project {p}"),
+            Job::Products => "product access".to_owned(),
+            Job::UserLookup(a) => format!("user {a} (looked up)"),
+        }
+    }
+}
+
+impl List {
+    fn label(&self) -> String {
+        match self {
+            List::Groups => "groups".to_owned(),
+            List::Projects => "projects".to_owned(),
+            List::Members(g) => format!("members of group {g}"),
+        }
+    }
+}
+
 pub(super) enum Done {
     Users(Result<Vec<User>, JiraError>),
     Page(List, u64, Result<(PageMeta, Payload), JiraError>),

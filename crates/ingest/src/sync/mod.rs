@@ -25,7 +25,7 @@ use grantledger_jira::{
 use grantledger_model::*;
 use grantledger_projection::SiteState;
 use tokio::task::{AbortHandle, JoinSet};
-use tracing::{debug, info, warn};
+use tracing::{debug, info, warn, Instrument as _};
 
 use crate::diff::{self, ProductGroups};
 use crate::scope::{minimum_requests, Scope};
@@ -267,11 +267,23 @@ pub async fn sync(
     client: &JiraClient,
     opts: SyncOptions,
 ) -> Result<SyncReport, SyncError> {
-    let started = Instant::now();
     let run = opts
         .run_id
         .clone()
         .unwrap_or_else(|| run_id(opts.clock.as_ref()));
+    // Every line the run logs, its listing tasks' included, carries the run and
+    // the site from this span.
+    let span = tracing::info_span!("sync", run = %run, site = %opts.site);
+    run_sync(log, client, opts, run).instrument(span).await
+}
+
+async fn run_sync(
+    log: &EventLog,
+    client: &JiraClient,
+    opts: SyncOptions,
+    run: SyncRunId,
+) -> Result<SyncReport, SyncError> {
+    let started = Instant::now();
     let stream = StreamId::jira_site(&opts.site);
     let site = opts.site.clone();
     let state = {
@@ -284,7 +296,7 @@ pub async fn sync(
     // the stream in between makes the run's appends fail instead of using a stale
     // state.
     let version = state.version;
-    info!(%run, site = %opts.site, position = state.position, "sync started");
+    info!(position = state.position, "sync started");
 
     let mut version = version;
     if !opts.dry_run {
@@ -360,7 +372,10 @@ pub async fn sync(
                 Job::Page(l, _) | Job::Relist(l) => Some(l.clone()),
                 _ => None,
             };
-            let handle = jobs.spawn(run_job(client.clone(), job));
+            // A listing task logs inside a span naming its scope, a child of the
+            // run's span.
+            let span = tracing::debug_span!("scope", scope = %job.label());
+            let handle = jobs.spawn(run_job(client.clone(), job).instrument(span));
             if let Some(l) = list {
                 r.inflight.entry(l).or_default().push(handle);
             }
@@ -520,7 +535,12 @@ pub async fn sync(
         role_grants: s.role_grant_count() as u64,
         products: s.products.len() as u64,
     };
-    info!(%run, requests = stats.requests, minimum = stats.minimum_requests, events = stats.events_written, "sync finished");
+    info!(
+        requests = stats.requests,
+        minimum = stats.minimum_requests,
+        events = stats.events_written,
+        "sync finished"
+    );
     Ok(SyncReport {
         run,
         outcome,
