@@ -52,13 +52,16 @@ pub(crate) fn removed_by(state: &SiteState, scope: &Scope, listing: &Payload) ->
 /// How many items the state holds for a role map, role or product scope.
 pub(crate) fn held(state: &SiteState, scope: &Scope) -> usize {
     match scope {
+        Scope::Users => state.users.len(),
+        Scope::Groups => state.groups.len(),
+        Scope::Projects => state.projects.len(),
+        Scope::Members(g) => state.members.get(g).map_or(0, |m| m.len()),
         Scope::Roles(p) => state.roles.get(p).map_or(0, |r| r.len()),
         Scope::Actors(p, r) => state
             .role_actors
             .get(&(p.clone(), r.clone()))
             .map_or(0, |a| a.len()),
         Scope::Products => state.products.values().map(|(_, g)| g.len()).sum(),
-        _ => 0,
     }
 }
 

@@ -30,6 +30,11 @@ pub struct SyncArgs {
     /// End the sync as failed (recording what it finished) after this many minutes [default: 240]
     #[arg(long, value_name = "MINUTES")]
     deadline: Option<u64>,
+    /// Record removals of more than 3 items and at least half of a scope (a group's
+    /// members, the user list...), which a sync otherwise holds back as a possible
+    /// wrong answer from Jira. Use it for one run after a real mass deletion.
+    #[arg(long)]
+    allow_mass_removal: bool,
 }
 
 /// Progress bars on a terminal; nothing otherwise (tracing logs the run with -v).
@@ -143,6 +148,7 @@ pub fn run(args: SyncArgs, globals: &Globals) -> Result<ExitCode> {
         let mut opts = SyncOptions::new(conn.site_name.clone());
         opts.concurrency = concurrency;
         opts.dry_run = args.dry_run;
+        opts.allow_mass_removal = args.allow_mass_removal;
         if let Some(minutes) = args.deadline {
             opts.deadline = std::time::Duration::from_secs(minutes.max(1).saturating_mul(60));
         }

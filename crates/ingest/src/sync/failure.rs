@@ -22,6 +22,14 @@ pub(crate) enum ScopeFailure {
         /// Only in the second.
         only_second: usize,
     },
+    /// Two agreeing listings would remove most of what the scope holds.
+    #[error("two agreeing listings would remove {removed} of the {held} items this scope holds; a removal that large is held back, because a server answering wrongly looks the same as a mass deletion: nothing is removed; if the site really lost them, run one sync that allows mass removals")]
+    MassRemoval {
+        /// What the listings would remove.
+        removed: usize,
+        /// What the scope holds.
+        held: usize,
+    },
     /// The user listing is empty.
     #[error("the user listing is empty, yet the account running the sync is itself a user: the answer cannot be complete")]
     EmptyUserListing,

@@ -81,6 +81,9 @@ impl Run<'_> {
             return;
         };
         if removed.is_empty() || self.opts.max_user_lookups == 0 {
+            if let Some(held_back) = self.mass_removal(&Scope::Users, removed.len()) {
+                return self.fail_scope(Scope::Users, held_back);
+            }
             return self.finish_scope(Scope::Users, Ok(Data::Users(users)));
         }
         let n = removed.len();
@@ -132,6 +135,9 @@ impl Run<'_> {
             };
             return self.fail_scope(Scope::Users, why);
         }
+        if let Some(held_back) = self.mass_removal(&Scope::Users, l.removed) {
+            return self.fail_scope(Scope::Users, held_back);
+        }
         self.finish_scope(Scope::Users, Ok(Data::Users(l.listing)));
     }
 
@@ -149,6 +155,9 @@ impl Run<'_> {
             let b = crate::confirm::removed_by_other(&self.state, &self.group_index, &scope, &data);
             if a != b {
                 return self.fail_scope(scope, crate::confirm::disagreement(&a, &b));
+            }
+            if let Some(held_back) = self.mass_removal(&scope, a.len()) {
+                return self.fail_scope(scope, held_back);
             }
             data
         } else {
@@ -186,6 +195,16 @@ impl Run<'_> {
         self.finish_scope(scope, Ok(data));
     }
 
+    /// `Some(MassRemoval)` when removing `removed` items of `scope` is a mass
+    /// removal this run may not record (see `SyncOptions::mass_removal_share`).
+    fn mass_removal(&self, scope: &Scope, removed: usize) -> Option<ScopeFailure> {
+        let held = crate::confirm::held(&self.state, scope);
+        let mass = removed > self.opts.mass_removal_min
+            && removed as f64 >= self.opts.mass_removal_share * held as f64;
+        (mass && !self.opts.allow_mass_removal)
+            .then_some(ScopeFailure::MassRemoval { removed, held })
+    }
+
     /// Jira pages by offset: a member removed from an early page while another is
     /// added to a later one shifts someone across a page boundary unseen, and a
     /// complete-looking listing misses them. So a listing that would remove
@@ -204,6 +223,13 @@ impl Run<'_> {
             let b = crate::confirm::removed_by(&self.state, &scope, &listing);
             if a != b {
                 return Some(Err(crate::confirm::disagreement(&a, &b)));
+            }
+            // Users are asked for by id first (`look_up_removed_users`), which
+            // names a listing's gap more precisely; their mass check follows it.
+            if scope != Scope::Users {
+                if let Some(held_back) = self.mass_removal(&scope, a.len()) {
+                    return Some(Err(held_back));
+                }
             }
             let (merged, kept) = merge_listings(first, listing);
             self.kept_unconfirmed += kept;

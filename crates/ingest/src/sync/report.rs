@@ -34,6 +34,16 @@ pub struct SyncOptions {
     pub confirm_share: f64,
     /// See `confirm_share`: scopes this small are not confirmed by share.
     pub confirm_min_items: usize,
+    /// A removal that two listings agree on is still held back (the scope
+    /// fails with `MassRemoval`) when it takes more than `mass_removal_min`
+    /// items and at least this share of what the scope holds: a server that
+    /// answers wrongly but consistently looks the same as a mass deletion, so
+    /// one is recorded only when `allow_mass_removal` says so.
+    pub mass_removal_share: f64,
+    /// See `mass_removal_share`.
+    pub mass_removal_min: usize,
+    /// Record mass removals (see `mass_removal_share`) for this run.
+    pub allow_mass_removal: bool,
     /// Users that two agreeing user listings no longer hold are looked up by
     /// id (`GET /user`) before they are recorded as gone: a bare-array listing
     /// carries no total, so only this proves it did not skip them. At most this
@@ -62,6 +72,9 @@ impl SyncOptions {
             confirm_share: 1.0,
             confirm_min_items: 3,
             max_user_lookups: 100,
+            mass_removal_share: 0.5,
+            mass_removal_min: 3,
+            allow_mass_removal: false,
         }
     }
 }

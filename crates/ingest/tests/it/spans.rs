@@ -2,7 +2,7 @@
 //! repeated on every line.
 
 use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use grantledger_ingest::{sync, SyncOptions};
 use grantledger_testkit::{Harness, Preset, SITE};
@@ -21,17 +21,30 @@ impl Write for Captured {
     }
 }
 
+/// The capture behind a global subscriber, installed once for the test binary:
+/// a thread-local one would miss callsites that other tests' threads hit first.
+/// Lines of other tests land here too; the test looks for its own run's span.
+fn captured() -> Captured {
+    static OUT: OnceLock<Captured> = OnceLock::new();
+    OUT.get_or_init(|| {
+        let out = Captured::default();
+        let writer = out.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::set_global_default(subscriber)
+            .expect("no other test sets a global subscriber");
+        out
+    })
+    .clone()
+}
+
 #[tokio::test]
 async fn a_runs_lines_carry_its_run_and_a_listings_lines_its_scope() {
+    let out = captured();
     let h = Harness::start(Preset::Small, 3).await;
-    let out = Captured::default();
-    let writer = out.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::DEBUG)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _default = tracing::subscriber::set_default(subscriber);
 
     let report = sync(&h.log, &h.client, SyncOptions::new(SITE))
         .await
@@ -41,12 +54,12 @@ async fn a_runs_lines_carry_its_run_and_a_listings_lines_its_scope() {
 
     let started = text
         .lines()
-        .find(|l| l.contains("sync started"))
+        .find(|l| l.contains("sync started") && l.contains(&run_span))
         .unwrap_or_else(|| panic!("no start line in:\n{text}"));
     assert!(started.contains(&run_span), "{started}");
     let finished = text
         .lines()
-        .find(|l| l.contains("sync finished"))
+        .find(|l| l.contains("sync finished") && l.contains(&run_span))
         .unwrap_or_else(|| panic!("no finish line in:\n{text}"));
     assert!(finished.contains(&run_span), "{finished}");
     assert!(

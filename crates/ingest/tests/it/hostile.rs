@@ -5,7 +5,7 @@
 //! before it, so any removal is a false one), leave a log that verifies, and a
 //! following sync against the well-behaved server must converge exactly.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};

@@ -1,7 +1,7 @@
 //! The `large` preset (~20,000 users, ~200,000 memberships, 1,000 projects × 6
 //! roles) synced over HTTP: nothing capped, nothing missed.
 
-mod common;
+use crate::common;
 
 use common::*;
 use grantledger_ingest::Outcome;

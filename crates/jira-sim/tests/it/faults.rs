@@ -1,6 +1,6 @@
 //! Every fault kind is observable by a plain HTTP client.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

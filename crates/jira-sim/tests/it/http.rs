@@ -1,7 +1,7 @@
 //! The simulator over real HTTP on loopback: paging, auth, permissions,
 //! writes, audit, stats.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 

@@ -6,7 +6,7 @@
 //! the log held that the org still has is still there) and nothing recorded that the
 //! org does not have. A clean sync afterwards converges exactly, and verify passes.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::time::Duration;

@@ -1,6 +1,6 @@
 //! Sync against the simulator over real HTTP on loopback.
 
-mod common;
+use crate::common;
 
 use common::*;
 use grantledger_ingest::{minimum_requests, sync, Outcome, Scope, SyncOptions};

@@ -20,7 +20,7 @@
 //! - error bodies are checked against `ErrorCollection` where the spec gives
 //!   no schema for that status.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
