@@ -338,28 +338,12 @@ impl Queries {
         let take = limit.unwrap_or(total).min(total);
         let wanted = &all[upto - take..upto];
         let mut out = Vec::with_capacity(take);
-        let mut iter: Option<(Position, grantledger_eventlog::RecordIter)> = None;
-        for &p in wanted {
-            // Consecutive positions in the same stretch share one read.
-            let reuse = matches!(&iter, Some((next, _)) if *next <= p && p - *next < 256);
-            if !reuse {
-                iter = Some((p, self.log.read_from(p)));
-            }
-            let (next, it) = iter.as_mut().expect("set above");
-            loop {
-                match it.next() {
-                    Some(Ok(r)) if r.position < p => continue,
-                    Some(Ok(r)) => {
-                        *next = r.position + 1;
-                        out.push(r);
-                        break;
-                    }
-                    Some(Err(e)) => return Err(e.into()),
-                    None => break,
-                }
+        // Newest first; each record is decoded alone (`EventLog::get`).
+        for &p in wanted.iter().rev() {
+            if let Some(r) = self.log.get(p)? {
+                out.push(r);
             }
         }
-        out.reverse();
         Ok((out, total))
     }
 
