@@ -18,6 +18,7 @@
 //! The CLI figure needs `target/release/grantledger` (`cargo build --release -p
 //! grantledger-cli`) and `/usr/bin/time` for the peak resident set.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::str::FromStr;
@@ -281,6 +282,24 @@ fn append_churn(log: &EventLog, target: u64, churn: usize, seed: u64) -> u64 {
         .iter()
         .flat_map(|(p, rs)| rs.keys().map(move |r| (p.clone(), r.clone())))
         .collect();
+    // Each user's groups and user-actor roles, kept beside the state.
+    let mut member_of: HashMap<AccountId, Vec<GroupId>> =
+        users.iter().map(|u| (u.clone(), Vec::new())).collect();
+    let mut roles_of: HashMap<AccountId, Vec<(ProjectId, RoleId)>> =
+        users.iter().map(|u| (u.clone(), Vec::new())).collect();
+    for grant in site.state.grants() {
+        track(
+            &mut member_of,
+            &mut roles_of,
+            &GrantAdded {
+                grant,
+                cause: GrantCause::ObservedInSync {
+                    run: "initial".into(),
+                },
+            }
+            .into(),
+        );
+    }
     let mut day = 0u64;
     while log.head().position < target {
         day += 1;
@@ -297,10 +316,19 @@ fn append_churn(log: &EventLog, target: u64, churn: usize, seed: u64) -> u64 {
         while events.len() <= churn {
             let user = &users[rng.below(users.len())];
             let event: Event = match rng.below(100) {
-                // Joins and leaves: most of a day's changes.
+                // Joins and leaves, balanced so that the org keeps its size: most
+                // of a day's changes.
                 0..=69 => {
-                    let group = &groups[rng.below(groups.len())];
-                    let grant = Grant::membership(user.clone(), group.clone());
+                    let grant = if rng.below(2) == 0 {
+                        let group = &groups[rng.below(groups.len())];
+                        Grant::membership(user.clone(), group.clone())
+                    } else {
+                        let mine = &member_of[user];
+                        if mine.is_empty() {
+                            continue;
+                        }
+                        Grant::membership(user.clone(), mine[rng.below(mine.len())].clone())
+                    };
                     if site.state.has_grant(&grant) {
                         GrantRemoved {
                             grant,
@@ -315,10 +343,19 @@ fn append_churn(log: &EventLog, target: u64, churn: usize, seed: u64) -> u64 {
                         .into()
                     }
                 }
-                // Role changes.
+                // Role changes: a user actor added, or one of theirs removed.
                 70..=89 => {
-                    let (project, role) = roles[rng.below(roles.len())].clone();
-                    let grant = Grant::role(Principal::User(user.clone()), project, role);
+                    let grant = if rng.below(2) == 0 {
+                        let (project, role) = roles[rng.below(roles.len())].clone();
+                        Grant::role(Principal::User(user.clone()), project, role)
+                    } else {
+                        let mine = &roles_of[user];
+                        if mine.is_empty() {
+                            continue;
+                        }
+                        let (project, role) = mine[rng.below(mine.len())].clone();
+                        Grant::role(Principal::User(user.clone()), project, role)
+                    };
                     if site.state.has_grant(&grant) {
                         GrantRemoved {
                             grant,
@@ -366,6 +403,7 @@ fn append_churn(log: &EventLog, target: u64, churn: usize, seed: u64) -> u64 {
                 continue;
             }
             site.state.apply_event(&event);
+            track(&mut member_of, &mut roles_of, &event);
             events.push(event);
         }
         events.push(
@@ -385,6 +423,42 @@ fn append_churn(log: &EventLog, target: u64, churn: usize, seed: u64) -> u64 {
         site.state.position = done.last;
     }
     day
+}
+
+/// Keeps the per-user lists in step with a grant event.
+fn track(
+    member_of: &mut HashMap<AccountId, Vec<GroupId>>,
+    roles_of: &mut HashMap<AccountId, Vec<(ProjectId, RoleId)>>,
+    event: &Event,
+) {
+    let (grant, added) = match event {
+        Event::GrantAdded(e) => (&e.grant, true),
+        Event::GrantRemoved(e) => (&e.grant, false),
+        _ => return,
+    };
+    let Principal::User(user) = &grant.principal else {
+        return;
+    };
+    match &grant.entitlement {
+        Entitlement::GroupMembership { group } => {
+            let list = member_of.entry(user.clone()).or_default();
+            if added {
+                list.push(group.clone());
+            } else {
+                list.retain(|g| g != group);
+            }
+        }
+        Entitlement::ProjectRole { project, role } => {
+            let key = (project.clone(), role.clone());
+            let list = roles_of.entry(user.clone()).or_default();
+            if added {
+                list.push(key);
+            } else {
+                list.retain(|k| *k != key);
+            }
+        }
+        Entitlement::ProductAccess { .. } => {}
+    }
 }
 
 /// `grantledger access who jira-administrators` as a whole process: the first

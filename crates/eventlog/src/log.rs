@@ -652,7 +652,11 @@ impl EventLog {
         if position == 0 {
             return Ok(None);
         }
-        let mut it = self.read_from(position);
+        if position > self.inner.acked.load(Ordering::Acquire) {
+            return Ok(None);
+        }
+        // One record: decode just it, not its whole chunk.
+        let mut it = RecordIter::new(self.inner.db.clone(), position, position);
         match it.next() {
             Some(Ok(r)) if r.position == position => Ok(Some(r)),
             Some(Ok(_)) | None => Ok(None),
@@ -927,7 +931,12 @@ impl RecordIter {
             source,
         })?;
         let mut records = Vec::with_capacity(parts.len());
-        for (i, bytes) in parts.into_iter().enumerate() {
+        // Records of a chunk are consecutive from its key: decode only those asked for.
+        let skip = self.from.saturating_sub(key_pos) as usize;
+        for (i, bytes) in parts.into_iter().enumerate().skip(skip) {
+            if key_pos + i as u64 > self.until {
+                break;
+            }
             let record = codec::decode_record(bytes).map_err(|source| LogError::Corrupt {
                 position: key_pos + i as u64,
                 source,

@@ -37,6 +37,34 @@ pub struct HistoryIndex {
     product_groups: HashMap<ProductKey, Vec<GroupId>>,
     /// Where groups, projects and roles vanished: their grants went with them.
     vanished: HashMap<Subject, Vec<Position>>,
+    /// Each group's and role's changes of holders, oldest first, so that one
+    /// entitlement's holders at any position need no read of the log.
+    timelines: HashMap<Subject, Vec<Step>>,
+    /// Principals of the timelines, numbered.
+    principals: Vec<Principal>,
+    principal_ids: HashMap<Principal, u32>,
+}
+
+/// One change of an entitlement's holders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    /// Where.
+    pub position: Position,
+    /// Who (see [`HistoryIndex::principal`]); unused for [`StepKind::Cleared`].
+    pub principal: u32,
+    /// What happened.
+    pub kind: StepKind,
+}
+
+/// What a [`Step`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StepKind {
+    /// The principal gained it.
+    Added,
+    /// The principal lost it.
+    Removed,
+    /// Everyone lost it (the group, role or project vanished).
+    Cleared,
 }
 
 impl HistoryIndex {
@@ -58,6 +86,62 @@ impl HistoryIndex {
         self.vanished
             .get(subject)
             .is_some_and(|v| v.iter().any(|p| (after + 1..=until).contains(p)))
+    }
+
+    /// The changes of holders of a group (`Subject::Group`) or a role
+    /// (`Subject::Role`), oldest first.
+    pub fn timeline(&self, subject: &Subject) -> &[Step] {
+        self.timelines.get(subject).map_or(&[], Vec::as_slice)
+    }
+
+    /// The principal a [`Step`] names.
+    pub fn principal(&self, id: u32) -> &Principal {
+        &self.principals[id as usize]
+    }
+
+    fn step(
+        &mut self,
+        subject: Subject,
+        position: Position,
+        principal: Option<&Principal>,
+        kind: StepKind,
+    ) {
+        let principal = match principal {
+            None => 0,
+            Some(p) => match self.principal_ids.get(p) {
+                Some(id) => *id,
+                None => {
+                    let id = self.principals.len() as u32;
+                    self.principals.push(p.clone());
+                    self.principal_ids.insert(p.clone(), id);
+                    id
+                }
+            },
+        };
+        self.timelines.entry(subject).or_default().push(Step {
+            position,
+            principal,
+            kind,
+        });
+    }
+
+    fn grant_step(&mut self, grant: &Grant, position: Position, added: bool) {
+        let subject = match (&grant.principal, &grant.entitlement) {
+            (Principal::User(_), Entitlement::GroupMembership { group }) => {
+                Subject::Group(group.clone())
+            }
+            (_, Entitlement::ProjectRole { project, role }) => {
+                Subject::Role(project.clone(), role.clone())
+            }
+            // Not stored grants (see `SiteState::set_grant`).
+            _ => return,
+        };
+        let kind = if added {
+            StepKind::Added
+        } else {
+            StepKind::Removed
+        };
+        self.step(subject, position, Some(&grant.principal), kind);
     }
 
     /// How many subjects are indexed.
@@ -106,6 +190,7 @@ impl HistoryIndex {
             Event::GroupVanished(e) => {
                 let s = Subject::Group(e.group_id.clone());
                 self.vanished.entry(s.clone()).or_default().push(position);
+                self.step(s.clone(), position, None, StepKind::Cleared);
                 self.add(s, position)
             }
             Event::ProjectObserved(e) => {
@@ -117,6 +202,15 @@ impl HistoryIndex {
             Event::ProjectVanished(e) => {
                 let s = Subject::Project(e.project_id.clone());
                 self.vanished.entry(s.clone()).or_default().push(position);
+                let roles: Vec<Subject> = self
+                    .timelines
+                    .keys()
+                    .filter(|k| matches!(k, Subject::Role(p, _) if *p == e.project_id))
+                    .cloned()
+                    .collect();
+                for role in roles {
+                    self.step(role, position, None, StepKind::Cleared);
+                }
                 self.add(s, position)
             }
             Event::ProjectRoleObserved(e) => {
@@ -130,6 +224,7 @@ impl HistoryIndex {
                 self.add(Subject::Project(e.project_id.clone()), position);
                 let s = Subject::Role(e.project_id.clone(), e.role_id.clone());
                 self.vanished.entry(s.clone()).or_default().push(position);
+                self.step(s.clone(), position, None, StepKind::Cleared);
                 self.add(s, position);
             }
             Event::ProductAccessGroupsChanged(e) => {
@@ -142,8 +237,14 @@ impl HistoryIndex {
                     self.add(Subject::Group(g.clone()), position);
                 }
             }
-            Event::GrantAdded(e) => self.index_grant(&e.grant, position),
-            Event::GrantRemoved(e) => self.index_grant(&e.grant, position),
+            Event::GrantAdded(e) => {
+                self.index_grant(&e.grant, position);
+                self.grant_step(&e.grant, position, true);
+            }
+            Event::GrantRemoved(e) => {
+                self.index_grant(&e.grant, position);
+                self.grant_step(&e.grant, position, false);
+            }
         }
     }
 }

@@ -8,11 +8,11 @@ use std::sync::Arc;
 
 use grantledger_clock::{Clock, SystemClock};
 use grantledger_eventlog::{fold_until, EventLog, Position, Projection, Record};
-use grantledger_model::{Entitlement, Event, Grant, GrantCause, Principal, Timestamp};
+use grantledger_model::{Event, Grant, GrantCause, Principal, Timestamp};
 
 use crate::effective::Target;
 use crate::error::{rfc3339, QueryError};
-use crate::index::{HistoryIndex, Subject};
+use crate::index::{HistoryIndex, StepKind, Subject};
 use crate::snapshot::SnapshotStore;
 use crate::state::{Site, SiteState};
 
@@ -24,7 +24,7 @@ pub const STATE_FORMAT: u32 = 1;
 /// The snapshot kind of the [`HistoryIndex`].
 pub const INDEX_KIND: &str = "index";
 /// The format of index snapshots.
-pub const INDEX_FORMAT: u32 = 1;
+pub const INDEX_FORMAT: u32 = 2;
 /// Default distance between periodic state snapshots, in log positions.
 pub const DEFAULT_SNAPSHOT_EVERY: u64 = 250_000;
 /// A replay at the head at least this long leaves a snapshot at the head.
@@ -66,22 +66,6 @@ impl std::fmt::Display for Moment {
             Moment::Position(p) => write!(f, "position {p}"),
             Moment::Time(t) => f.write_str(&rfc3339(*t)),
         }
-    }
-}
-
-fn entitles(grant: &Grant, target: &Target) -> bool {
-    match (&grant.entitlement, target) {
-        (Entitlement::GroupMembership { group }, Target::Group { group: g }) => {
-            group == g && matches!(grant.principal, Principal::User(_))
-        }
-        (
-            Entitlement::ProjectRole { project, role },
-            Target::ProjectRole {
-                project: p,
-                role: r,
-            },
-        ) => project == p && role == r,
-        _ => false,
     }
 }
 
@@ -337,28 +321,12 @@ impl Queries {
         let take = limit.unwrap_or(total).min(total);
         let wanted = &all[upto - take..upto];
         let mut out = Vec::with_capacity(take);
-        let mut iter: Option<(Position, grantledger_eventlog::RecordIter)> = None;
-        for &p in wanted {
-            // Consecutive positions in the same stretch share one read.
-            let reuse = matches!(&iter, Some((next, _)) if *next <= p && p - *next < 256);
-            if !reuse {
-                iter = Some((p, self.log.read_from(p)));
-            }
-            let (next, it) = iter.as_mut().expect("set above");
-            loop {
-                match it.next() {
-                    Some(Ok(r)) if r.position < p => continue,
-                    Some(Ok(r)) => {
-                        *next = r.position + 1;
-                        out.push(r);
-                        break;
-                    }
-                    Some(Err(e)) => return Err(e.into()),
-                    None => break,
-                }
+        // Newest first; each record is decoded alone (`EventLog::get`).
+        for &p in wanted.iter().rev() {
+            if let Some(r) = self.log.get(p)? {
+                out.push(r);
             }
         }
-        out.reverse();
         Ok((out, total))
     }
 
@@ -416,44 +384,24 @@ impl Queries {
             Target::ProjectRole { project, role } => Subject::Role(project.clone(), role.clone()),
             Target::Product { .. } => return Ok(BTreeSet::new()),
         };
-        let (records, _) = self.history(index, &subject, at, None)?;
-        let mut held: BTreeMap<Principal, Position> = BTreeMap::new();
-        // Records touching a role also include its project's vanishing.
-        let project_gone = match target {
-            Target::ProjectRole { project, .. } => {
-                index.positions(&Subject::Project(project.clone()))
+        let steps = index.timeline(&subject);
+        let upto = steps.partition_point(|s| s.position <= at);
+        let mut held: BTreeMap<u32, Position> = BTreeMap::new();
+        for step in &steps[..upto] {
+            match step.kind {
+                StepKind::Added => {
+                    held.insert(step.principal, step.position);
+                }
+                StepKind::Removed => {
+                    held.remove(&step.principal);
+                }
+                StepKind::Cleared => held.clear(),
             }
-            _ => &[],
-        };
-        let mut events: Vec<(Position, Event)> = records
+        }
+        let mut held: BTreeMap<Principal, Position> = held
             .into_iter()
-            .rev()
-            .map(|r| (r.position, r.event))
+            .map(|(id, p)| (index.principal(id).clone(), p))
             .collect();
-        for &p in project_gone.iter().take_while(|p| **p <= at) {
-            if let Some(r) = self.log.get(p)? {
-                if matches!(r.event, Event::ProjectVanished(_)) {
-                    events.push((p, r.event));
-                }
-            }
-        }
-        events.sort_by_key(|(p, _)| *p);
-        for (position, event) in events {
-            match (&event, target) {
-                (Event::GrantAdded(e), _) if entitles(&e.grant, target) => {
-                    held.insert(e.grant.principal.clone(), position);
-                }
-                (Event::GrantRemoved(e), _) if entitles(&e.grant, target) => {
-                    held.remove(&e.grant.principal);
-                }
-                (Event::GroupVanished(e), Target::Group { group }) if &e.group_id == group => {
-                    held.clear()
-                }
-                (Event::ProjectRoleVanished(_), Target::ProjectRole { .. })
-                | (Event::ProjectVanished(_), Target::ProjectRole { .. }) => held.clear(),
-                _ => {}
-            }
-        }
         // A group actor went with its group.
         held.retain(|principal, added| match principal {
             Principal::Group(g) => !index.vanished_between(&Subject::Group(g.clone()), *added, at),
