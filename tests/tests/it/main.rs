@@ -4,4 +4,5 @@
 //! its own), so the test dependencies are linked once.
 
 mod crash;
+mod queries;
 mod sync_crash;
