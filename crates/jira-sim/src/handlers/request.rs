@@ -1,0 +1,68 @@
+//! Request parsing: query parameters, paging parameters and JSON bodies.
+
+use serde_json::Value;
+
+use super::render::field_error;
+use crate::server::Shared;
+use axum::response::Response;
+
+pub(super) fn param<'a>(q: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    q.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+pub(super) fn params<'a>(q: &'a [(String, String)], name: &str) -> Vec<&'a str> {
+    q.iter()
+        .filter(|(k, _)| k == name)
+        .flat_map(|(_, v)| v.split(','))
+        .filter(|v| !v.is_empty())
+        .collect()
+}
+
+pub(super) fn int_param(q: &[(String, String)], name: &str, default: i64) -> Result<i64, Response> {
+    match param(q, name) {
+        None | Some("") => Ok(default),
+        Some(v) => v.trim().parse::<i64>().map_err(|_| {
+            field_error(
+                name,
+                &format!("The value '{v}' is not a valid number for {name}."),
+            )
+        }),
+    }
+}
+
+pub(super) fn bool_param(
+    q: &[(String, String)],
+    name: &str,
+    default: bool,
+) -> Result<bool, Response> {
+    match param(q, name) {
+        None | Some("") => Ok(default),
+        Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
+        Some(v) if v.eq_ignore_ascii_case("false") => Ok(false),
+        Some(v) => Err(field_error(
+            name,
+            &format!("The value '{v}' is not a valid boolean for {name}."),
+        )),
+    }
+}
+
+/// `startAt` (negative counts as 0; ignored when the repeat-page fault is on).
+pub(super) fn start_at(shared: &Shared, q: &[(String, String)]) -> Result<usize, Response> {
+    let s = int_param(q, "startAt", 0)?.max(0) as usize;
+    Ok(if shared.faults().repeat_page { 0 } else { s })
+}
+
+pub(super) fn string_list(v: &Value, field: &str) -> Result<Vec<String>, Response> {
+    match v.get(field) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|i| {
+                i.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| field_error(field, "Expected a list of strings."))
+            })
+            .collect(),
+        Some(_) => Err(field_error(field, "Expected a list of strings.")),
+    }
+}
