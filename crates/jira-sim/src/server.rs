@@ -24,9 +24,10 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::faults::{Fault, Faults, PagingFault, SimStats};
+use crate::handlers::{self, ApiError};
 use crate::org::Org;
 use crate::paging_faults;
-use crate::{handlers, Credential};
+use crate::Credential;
 
 /// Lookup tables over an [`Org`], rebuilt or patched on every change so that
 /// page requests cost O(page), not O(org).
@@ -591,11 +592,12 @@ async fn rest_middleware(
 
     let caller = shared.authenticate(req.headers().get(axum::http::header::AUTHORIZATION));
     let response = match caller {
-        None if op.ends_with("/auditing/record") => handlers::error(
+        None if op.ends_with("/auditing/record") => ApiError::new(
             StatusCode::UNAUTHORIZED,
             "You are not authenticated. Authentication required to perform this operation.",
-        ),
-        None => StatusCode::UNAUTHORIZED.into_response(),
+        )
+        .into_response(),
+        None => ApiError::bare(StatusCode::UNAUTHORIZED).into_response(),
         Some(account_id) => {
             req.extensions_mut().insert(Caller(account_id.clone()));
             let paging = (faults.paging != PagingFault::None
@@ -652,10 +654,11 @@ fn rate_limited(retry_after: u64, now: Timestamp) -> Response {
 }
 
 fn service_unavailable(retry_after: u64) -> Response {
-    let mut resp = handlers::error(
+    let mut resp = ApiError::new(
         StatusCode::SERVICE_UNAVAILABLE,
         "Service temporarily unavailable.",
-    );
+    )
+    .into_response();
     if retry_after > 0 {
         resp.headers_mut()
             .insert("retry-after", HeaderValue::from(retry_after));

@@ -2,10 +2,10 @@
 
 use axum::extract::{Extension, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde_json::{json, Value};
 
-use super::render::{error, field_error, json_response, slice, user_json};
+use super::render::{json_response, slice, user_json, ApiError};
 use super::request::{int_param, param};
 use super::{is_jira_admin, Params, Sh};
 use crate::org::{SimAuditItem, SimAuditRecord};
@@ -16,15 +16,20 @@ pub(crate) async fn tenant_info(State(shared): Sh) -> Response {
     json_response(StatusCode::OK, &json!({ "cloudId": world.org.cloud_id }))
 }
 
-pub(crate) async fn myself(State(shared): Sh, Extension(caller): Extension<Caller>) -> Response {
+pub(crate) async fn myself(
+    State(shared): Sh,
+    Extension(caller): Extension<Caller>,
+) -> Result<Response, ApiError> {
     let world = shared.read();
-    match world.index.user_by_id.get(&caller.0) {
-        Some(&i) => json_response(
-            StatusCode::OK,
-            &user_json(&shared.base_url, &world.org.users[i], true),
-        ),
-        None => StatusCode::UNAUTHORIZED.into_response(),
-    }
+    let &i = world
+        .index
+        .user_by_id
+        .get(&caller.0)
+        .ok_or(ApiError::bare(StatusCode::UNAUTHORIZED))?;
+    Ok(json_response(
+        StatusCode::OK,
+        &user_json(&shared.base_url, &world.org.users[i], true),
+    ))
 }
 
 fn parse_time(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
@@ -52,21 +57,15 @@ pub(crate) async fn audit_records(
     State(shared): Sh,
     Extension(caller): Extension<Caller>,
     Query(q): Params,
-) -> Response {
-    let offset = match int_param(&q, "offset", 0) {
-        Ok(o) => o.max(0) as usize,
-        Err(r) => return r,
-    };
-    let limit = match int_param(&q, "limit", 1000) {
-        Ok(l) => l.clamp(0, 1000) as usize,
-        Err(r) => return r,
-    };
+) -> Result<Response, ApiError> {
+    let offset = int_param(&q, "offset", 0)?.max(0) as usize;
+    let limit = int_param(&q, "limit", 1000)?.clamp(0, 1000) as usize;
     let mut bounds = [None, None];
     for (slot, name) in bounds.iter_mut().zip(["from", "to"]) {
         if let Some(v) = param(&q, name).filter(|v| !v.is_empty()) {
             match parse_time(v) {
                 Some(t) => *slot = Some(t),
-                None => return field_error(name, &format!("'{v}' is not a valid date.")),
+                None => return Err(ApiError::field(name, format!("'{v}' is not a valid date."))),
             }
         }
     }
@@ -77,10 +76,9 @@ pub(crate) async fn audit_records(
         .collect();
     let world = shared.read();
     if !is_jira_admin(&world, &caller.0) {
-        return error(
-            StatusCode::FORBIDDEN,
+        return Err(ApiError::forbidden(
             "You do not have permission to view the audit log.",
-        );
+        ));
     }
     let matching: Vec<&SimAuditRecord> = world
         .org
@@ -126,8 +124,8 @@ pub(crate) async fn audit_records(
             })
         })
         .collect();
-    json_response(
+    Ok(json_response(
         StatusCode::OK,
         &json!({ "offset": offset, "limit": limit, "total": matching.len(), "records": records }),
-    )
+    ))
 }

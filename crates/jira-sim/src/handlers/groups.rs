@@ -6,21 +6,15 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
-use super::render::{error, field_error, group_self, json_response, page_bean, slice, user_json};
+use super::render::{group_self, json_response, page_bean, slice, user_json, ApiError};
 use super::request::{bool_param, int_param, param, params, start_at};
 use super::{item, push_audit, Params, Sh};
 use crate::server::{Caller, World};
 
 /// `GET /group/bulk`: a `PageBean` of `{groupId, name}`, at most 50 a page.
-pub(crate) async fn group_bulk(State(shared): Sh, Query(q): Params) -> Response {
-    let start = match start_at(&shared, &q) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let max = match int_param(&q, "maxResults", 50) {
-        Ok(m) => m.clamp(1, 50) as usize,
-        Err(r) => return r,
-    };
+pub(crate) async fn group_bulk(State(shared): Sh, Query(q): Params) -> Result<Response, ApiError> {
+    let start = start_at(&shared, &q)?;
+    let max = int_param(&q, "maxResults", 50)?.clamp(1, 50) as usize;
     let world = shared.read();
     let ids = params(&q, "groupId");
     let names = params(&q, "groupName");
@@ -60,29 +54,20 @@ pub(crate) async fn group_bulk(State(shared): Sh, Query(q): Params) -> Response 
             values,
         )
     };
-    json_response(StatusCode::OK, &page)
+    Ok(json_response(StatusCode::OK, &page))
 }
 
 /// `GET /group/member`: a `PageBean` of users, 1..=50 a page, inactive
 /// members only with `includeInactiveUsers=true`.
-pub(crate) async fn group_member(State(shared): Sh, Query(q): Params) -> Response {
-    let start = match start_at(&shared, &q) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let max = match int_param(&q, "maxResults", 50) {
-        Ok(m) => m.clamp(1, 50) as usize,
-        Err(r) => return r,
-    };
-    let inactive = match bool_param(&q, "includeInactiveUsers", false) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
+pub(crate) async fn group_member(
+    State(shared): Sh,
+    Query(q): Params,
+) -> Result<Response, ApiError> {
+    let start = start_at(&shared, &q)?;
+    let max = int_param(&q, "maxResults", 50)?.clamp(1, 50) as usize;
+    let inactive = bool_param(&q, "includeInactiveUsers", false)?;
     let world = shared.read();
-    let g = match resolve_group(&world, &q) {
-        Ok(g) => g,
-        Err(r) => return r,
-    };
+    let g = resolve_group(&world, &q)?;
     let gid = &world.org.groups[g].group_id;
     let lists = if inactive {
         &world.index.members_all
@@ -103,34 +88,29 @@ pub(crate) async fn group_member(State(shared): Sh, Query(q): Params) -> Respons
         members.len(),
         values,
     );
-    json_response(StatusCode::OK, &page)
+    Ok(json_response(StatusCode::OK, &page))
 }
 
 /// Resolves `groupId` xor `groupname` to a group index.
-fn resolve_group(world: &World, q: &[(String, String)]) -> Result<usize, Response> {
+fn resolve_group(world: &World, q: &[(String, String)]) -> Result<usize, ApiError> {
     match (
         param(q, "groupId"),
         param(q, "groupname").or_else(|| param(q, "groupName")),
     ) {
-        (Some(_), Some(_)) => Err(error(
-            StatusCode::BAD_REQUEST,
+        (Some(_), Some(_)) => Err(ApiError::bad_request(
             "You must specify either groupname or groupId, not both.",
         )),
-        (None, None) => Err(error(
-            StatusCode::BAD_REQUEST,
+        (None, None) => Err(ApiError::bad_request(
             "You must specify a group name or group ID.",
         )),
-        (Some(id), None) => world.index.group_by_id.get(id).copied().ok_or_else(|| {
-            error(
-                StatusCode::NOT_FOUND,
-                &format!("Group with ID '{id}' does not exist."),
-            )
-        }),
+        (Some(id), None) => world
+            .index
+            .group_by_id
+            .get(id)
+            .copied()
+            .ok_or_else(|| ApiError::not_found(format!("Group with ID '{id}' does not exist."))),
         (None, Some(name)) => world.index.group_by_name.get(name).copied().ok_or_else(|| {
-            error(
-                StatusCode::NOT_FOUND,
-                &format!("Group with name '{name}' does not exist."),
-            )
+            ApiError::not_found(format!("Group with name '{name}' does not exist."))
         }),
     }
 }
@@ -156,27 +136,21 @@ fn group_write_target(
     world: &World,
     caller: &Caller,
     q: &[(String, String)],
-) -> Result<usize, Response> {
+) -> Result<usize, ApiError> {
     require_site_admin(world, caller)?;
     resolve_group(world, q)
 }
 
 /// Jira's answer to a group write naming an account it does not know.
-fn unknown_user() -> Response {
-    error(
-        StatusCode::NOT_FOUND,
-        "Specified user does not exist or you do not have required permissions",
-    )
+fn unknown_user() -> ApiError {
+    ApiError::not_found("Specified user does not exist or you do not have required permissions")
 }
 
-fn require_site_admin(world: &World, caller: &Caller) -> Result<(), Response> {
+fn require_site_admin(world: &World, caller: &Caller) -> Result<(), ApiError> {
     if world.org.site_admins.contains(&caller.0) {
         Ok(())
     } else {
-        Err(error(
-            StatusCode::FORBIDDEN,
-            "You need site administration permission (membership of site-admins) to change group membership.",
-        ))
+        Err(ApiError::forbidden("You need site administration permission (membership of site-admins) to change group membership."))
     }
 }
 
@@ -186,32 +160,24 @@ pub(crate) async fn group_user_add(
     Extension(caller): Extension<Caller>,
     Query(q): Params,
     body: Bytes,
-) -> Response {
+) -> Result<Response, ApiError> {
     let mut guard = shared.write();
     let world = &mut *guard;
-    let g = match group_write_target(world, &caller, &q) {
-        Ok(g) => g,
-        Err(r) => return r,
-    };
+    let g = group_write_target(world, &caller, &q)?;
     let account_id = match serde_json::from_slice::<Value>(&body) {
         Ok(v) => match v.get("accountId").and_then(Value::as_str) {
             Some(a) if !a.is_empty() => a.to_owned(),
             _ => {
-                return field_error(
+                return Err(ApiError::field(
                     "accountId",
                     "You must specify the account ID of the user to add.",
-                )
+                ))
             }
         },
-        Err(_) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "The request body is not valid JSON.",
-            )
-        }
+        Err(_) => return Err(ApiError::bad_request("The request body is not valid JSON.")),
     };
     if !world.index.user_by_id.contains_key(&account_id) {
-        return unknown_user();
+        return Err(unknown_user());
     }
     let group = world.org.groups[g].clone();
     let members = world
@@ -220,13 +186,10 @@ pub(crate) async fn group_user_add(
         .entry(group.group_id.clone())
         .or_default();
     if !members.insert(account_id.clone()) {
-        return error(
-            StatusCode::BAD_REQUEST,
-            &format!(
-                "Cannot add user. User is already a member of '{}'.",
-                group.name
-            ),
-        );
+        return Err(ApiError::bad_request(format!(
+            "Cannot add user. User is already a member of '{}'.",
+            group.name
+        )));
     }
     world.index.refresh_group(&world.org, &group.group_id);
     push_audit(
@@ -237,7 +200,10 @@ pub(crate) async fn group_user_add(
         item(&group.name, &group.name, "GROUP"),
         vec![item(&account_id, &account_id, "USER")],
     );
-    json_response(StatusCode::CREATED, &group_json(&shared.base_url, world, g))
+    Ok(json_response(
+        StatusCode::CREATED,
+        &group_json(&shared.base_url, world, g),
+    ))
 }
 
 /// `DELETE /group/user`: 200, no body.
@@ -245,24 +211,21 @@ pub(crate) async fn group_user_remove(
     State(shared): Sh,
     Extension(caller): Extension<Caller>,
     Query(q): Params,
-) -> Response {
+) -> Result<Response, ApiError> {
     let mut guard = shared.write();
     let world = &mut *guard;
-    let g = match group_write_target(world, &caller, &q) {
-        Ok(g) => g,
-        Err(r) => return r,
-    };
+    let g = group_write_target(world, &caller, &q)?;
     let Some(account_id) = param(&q, "accountId")
         .filter(|a| !a.is_empty())
         .map(str::to_owned)
     else {
-        return field_error(
+        return Err(ApiError::field(
             "accountId",
             "You must specify the account ID of the user to remove.",
-        );
+        ));
     };
     if !world.index.user_by_id.contains_key(&account_id) {
-        return unknown_user();
+        return Err(unknown_user());
     }
     let group = world.org.groups[g].clone();
     let removed = world
@@ -271,13 +234,10 @@ pub(crate) async fn group_user_remove(
         .get_mut(&group.group_id)
         .is_some_and(|m| m.remove(&account_id));
     if !removed {
-        return error(
-            StatusCode::BAD_REQUEST,
-            &format!(
-                "Cannot remove user. User is not a member of '{}'.",
-                group.name
-            ),
-        );
+        return Err(ApiError::bad_request(format!(
+            "Cannot remove user. User is not a member of '{}'.",
+            group.name
+        )));
     }
     world.index.refresh_group(&world.org, &group.group_id);
     push_audit(
@@ -288,5 +248,5 @@ pub(crate) async fn group_user_remove(
         item(&group.name, &group.name, "GROUP"),
         vec![item(&account_id, &account_id, "USER")],
     );
-    StatusCode::OK.into_response()
+    Ok(StatusCode::OK.into_response())
 }

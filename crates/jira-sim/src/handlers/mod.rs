@@ -3,13 +3,11 @@
 //! `request` parses what comes in (query parameters, paging, bodies) and
 //! `render` writes what goes out (Jira's JSON for users, groups, pages and
 //! errors); `users`, `groups`, `projects`, `products` and `admin` (tenant,
-//! `myself`, audit log) hold the operations. Paging faults live apart, in
-//! `paging_faults.rs`. What several areas share, the Jira-admin check and the
-//! audit records that writes append, is here.
-
-// Helpers return a finished error `Response` for the handler to hand back;
-// it is built once per failed request, so boxing it would buy nothing.
-#![allow(clippy::result_large_err)]
+//! `myself`, audit log) hold the operations. They return
+//! `Result<Response, ApiError>`: a failure is an [`ApiError`], rendered as
+//! Jira renders it. Paging faults live apart, in `paging_faults.rs`. What
+//! several areas share, the Jira-admin check and the audit records that
+//! writes append, is here.
 
 use std::sync::Arc;
 
@@ -33,7 +31,7 @@ pub(crate) use products::application_roles;
 pub(crate) use projects::{
     project_role, project_roles, project_search, role_actor_add, role_actor_remove,
 };
-pub(crate) use render::error;
+pub(crate) use render::ApiError;
 pub(crate) use users::{user, users_search};
 
 type Sh = State<Arc<Shared>>;

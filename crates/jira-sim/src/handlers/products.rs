@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{json, Value};
 
-use super::render::{error, group_self, json_response};
+use super::render::{group_self, json_response, ApiError};
 use super::{is_jira_admin, Sh};
 use crate::server::Caller;
 
@@ -15,13 +15,12 @@ use crate::server::Caller;
 pub(crate) async fn application_roles(
     State(shared): Sh,
     Extension(caller): Extension<Caller>,
-) -> Response {
+) -> Result<Response, ApiError> {
     let world = shared.read();
     if !is_jira_admin(&world, &caller.0) {
-        return error(
-            StatusCode::FORBIDDEN,
+        return Err(ApiError::forbidden(
             "You must be a Jira administrator to view application roles.",
-        );
+        ));
     }
     let base = &shared.base_url;
     let details = |names: &[String]| -> Vec<Value> {
@@ -75,5 +74,5 @@ pub(crate) async fn application_roles(
             })
         })
         .collect();
-    json_response(StatusCode::OK, &Value::Array(roles))
+    Ok(json_response(StatusCode::OK, &Value::Array(roles)))
 }

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 
-use super::render::{error, field_error, fnv, json_response, page_bean, slice};
+use super::render::{fnv, json_response, page_bean, slice, ApiError};
 use super::request::{bool_param, int_param, param, params, start_at, string_list};
 use super::{is_jira_admin, item, push_audit, Params, Sh};
 use crate::generate::mix64;
@@ -43,24 +43,21 @@ fn project_json(base: &str, p: &SimProject) -> Value {
 
 /// `GET /project/search`: a `PageBean` of projects by key, at most 100 a
 /// page; live projects unless `status` asks for archived ones.
-pub(crate) async fn project_search(State(shared): Sh, Query(q): Params) -> Response {
-    let start = match start_at(&shared, &q) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let max = match int_param(&q, "maxResults", 50) {
-        Ok(m) => m.clamp(1, 100) as usize,
-        Err(r) => return r,
-    };
+pub(crate) async fn project_search(
+    State(shared): Sh,
+    Query(q): Params,
+) -> Result<Response, ApiError> {
+    let start = start_at(&shared, &q)?;
+    let max = int_param(&q, "maxResults", 50)?.clamp(1, 100) as usize;
     let statuses = params(&q, "status");
     if let Some(bad) = statuses
         .iter()
         .find(|s| !matches!(**s, "live" | "archived" | "deleted"))
     {
-        return field_error(
+        return Err(ApiError::field(
             "status",
-            &format!("Invalid status '{bad}': use live, archived or deleted."),
-        );
+            format!("Invalid status '{bad}': use live, archived or deleted."),
+        ));
     }
     let (live, archived) = if statuses.is_empty() {
         (true, false)
@@ -98,7 +95,7 @@ pub(crate) async fn project_search(State(shared): Sh, Query(q): Params) -> Respo
         chosen.len(),
         values,
     );
-    json_response(StatusCode::OK, &page)
+    Ok(json_response(StatusCode::OK, &page))
 }
 
 fn find_project(index: &Index, key_or_id: &str) -> Option<usize> {
@@ -109,11 +106,8 @@ fn find_project(index: &Index, key_or_id: &str) -> Option<usize> {
         .copied()
 }
 
-fn no_project(key: &str) -> Response {
-    error(
-        StatusCode::NOT_FOUND,
-        &format!("No project could be found with key '{key}'."),
-    )
+fn no_project(key: &str) -> ApiError {
+    ApiError::not_found(format!("No project could be found with key '{key}'."))
 }
 
 /// Project administration: Jira admins and user actors of the project's
@@ -135,13 +129,11 @@ pub(crate) async fn project_roles(
     State(shared): Sh,
     Extension(caller): Extension<Caller>,
     Path(key): Path<String>,
-) -> Response {
+) -> Result<Response, ApiError> {
     let world = shared.read();
-    let Some(p) = find_project(&world.index, &key) else {
-        return no_project(&key);
-    };
+    let p = find_project(&world.index, &key).ok_or_else(|| no_project(&key))?;
     if !can_admin_project(&world, p, &caller) {
-        return no_project(&key);
+        return Err(no_project(&key));
     }
     let project = &world.org.projects[p];
     let map: Map<String, Value> = project
@@ -154,7 +146,7 @@ pub(crate) async fn project_roles(
             )
         })
         .collect();
-    json_response(StatusCode::OK, &Value::Object(map))
+    Ok(json_response(StatusCode::OK, &Value::Object(map)))
 }
 
 fn role_description(name: &str) -> String {
@@ -218,7 +210,7 @@ fn resolve_role(
     caller: &Caller,
     key: &str,
     id: &str,
-) -> Result<(usize, usize), Response> {
+) -> Result<(usize, usize), ApiError> {
     let p = find_project(&world.index, key).ok_or_else(|| no_project(key))?;
     if !can_admin_project(world, p, caller) {
         return Err(no_project(key));
@@ -227,7 +219,7 @@ fn resolve_role(
         .parse::<u64>()
         .ok()
         .and_then(|id| world.org.projects[p].roles.iter().position(|r| r.id == id))
-        .ok_or_else(|| error(StatusCode::NOT_FOUND, "Role with given id not found."))?;
+        .ok_or_else(|| ApiError::not_found("Role with given id not found."))?;
     Ok((p, r))
 }
 
@@ -237,22 +229,15 @@ pub(crate) async fn project_role(
     Extension(caller): Extension<Caller>,
     Path((key, id)): Path<(String, String)>,
     Query(q): Params,
-) -> Response {
-    let exclude = match bool_param(&q, "excludeInactiveUsers", false) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
+) -> Result<Response, ApiError> {
+    let exclude = bool_param(&q, "excludeInactiveUsers", false)?;
     let world = shared.read();
-    match resolve_role(&world, &caller, &key, &id) {
-        Ok((p, r)) => {
-            let role = &world.org.projects[p].roles[r];
-            json_response(
-                StatusCode::OK,
-                &role_json(&shared.base_url, &world, p, role, exclude),
-            )
-        }
-        Err(resp) => resp,
-    }
+    let (p, r) = resolve_role(&world, &caller, &key, &id)?;
+    let role = &world.org.projects[p].roles[r];
+    Ok(json_response(
+        StatusCode::OK,
+        &role_json(&shared.base_url, &world, p, role, exclude),
+    ))
 }
 
 /// `POST /project/{k}/role/{id}` with an `ActorsMap`: 200 with the whole role.
@@ -261,54 +246,43 @@ pub(crate) async fn role_actor_add(
     Extension(caller): Extension<Caller>,
     Path((key, id)): Path<(String, String)>,
     body: Bytes,
-) -> Response {
+) -> Result<Response, ApiError> {
     let mut guard = shared.write();
     let world = &mut *guard;
-    let (p, r) = match resolve_role(world, &caller, &key, &id) {
-        Ok(x) => x,
-        Err(resp) => return resp,
-    };
+    let (p, r) = resolve_role(world, &caller, &key, &id)?;
     let Ok(body) = serde_json::from_slice::<Value>(&body) else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "The request body is not valid JSON.",
-        );
+        return Err(ApiError::bad_request("The request body is not valid JSON."));
     };
     if let Some(extra) = body.as_object().and_then(|o| {
         o.keys()
             .find(|k| !matches!(k.as_str(), "user" | "group" | "groupId"))
     }) {
-        return field_error(extra, "Unrecognized field: use user, group or groupId.");
+        return Err(ApiError::field(
+            extra,
+            "Unrecognized field: use user, group or groupId.",
+        ));
     }
-    let (users, names, ids) = match (
-        string_list(&body, "user"),
-        string_list(&body, "group"),
-        string_list(&body, "groupId"),
-    ) {
-        (Ok(u), Ok(n), Ok(i)) => (u, n, i),
-        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return e,
-    };
+    let users = string_list(&body, "user")?;
+    let names = string_list(&body, "group")?;
+    let ids = string_list(&body, "groupId")?;
     if !names.is_empty() && !ids.is_empty() {
-        return error(
-            StatusCode::BAD_REQUEST,
+        return Err(ApiError::bad_request(
             "You cannot specify both group and groupId.",
-        );
+        ));
     }
     if users.is_empty() && names.is_empty() && ids.is_empty() {
-        return error(
-            StatusCode::BAD_REQUEST,
+        return Err(ApiError::bad_request(
             "You must specify at least one user or group to add.",
-        );
+        ));
     }
     // Validate everything before changing anything.
     for u in &users {
         match world.index.user_by_id.get(u) {
             Some(&i) if world.org.users[i].active => {}
             _ => {
-                return error(
-                    StatusCode::NOT_FOUND,
-                    &format!("The user with account ID '{u}' does not exist or is not active."),
-                )
+                return Err(ApiError::not_found(format!(
+                    "The user with account ID '{u}' does not exist or is not active."
+                )))
             }
         }
     }
@@ -317,19 +291,17 @@ pub(crate) async fn role_actor_add(
         match world.index.group_by_name.get(n) {
             Some(&g) => group_ids.push(world.org.groups[g].group_id.clone()),
             None => {
-                return error(
-                    StatusCode::NOT_FOUND,
-                    &format!("The group '{n}' does not exist."),
-                )
+                return Err(ApiError::not_found(format!(
+                    "The group '{n}' does not exist."
+                )))
             }
         }
     }
     for i in &ids {
         if !world.index.group_by_id.contains_key(i) {
-            return error(
-                StatusCode::NOT_FOUND,
-                &format!("The group with ID '{i}' does not exist."),
-            );
+            return Err(ApiError::not_found(format!(
+                "The group with ID '{i}' does not exist."
+            )));
         }
         group_ids.push(i.clone());
     }
@@ -337,10 +309,9 @@ pub(crate) async fn role_actor_add(
     let dup_user = users.iter().find(|u| role.user_actors.contains(*u));
     let dup_group = group_ids.iter().find(|g| role.group_actors.contains(*g));
     if let Some(dup) = dup_user.or(dup_group) {
-        return error(
-            StatusCode::BAD_REQUEST,
-            &format!("'{dup}' is already a member of the project role."),
-        );
+        return Err(ApiError::bad_request(format!(
+            "'{dup}' is already a member of the project role."
+        )));
     }
     let project_item = item(
         &world.org.projects[p].id,
@@ -363,10 +334,10 @@ pub(crate) async fn role_actor_add(
         associated,
     );
     let role = &world.org.projects[p].roles[r];
-    json_response(
+    Ok(json_response(
         StatusCode::OK,
         &role_json(&shared.base_url, world, p, role, false),
-    )
+    ))
 }
 
 /// `DELETE /project/{k}/role/{id}?user=|group=|groupId=`: 204.
@@ -375,13 +346,10 @@ pub(crate) async fn role_actor_remove(
     Extension(caller): Extension<Caller>,
     Path((key, id)): Path<(String, String)>,
     Query(q): Params,
-) -> Response {
+) -> Result<Response, ApiError> {
     let mut guard = shared.write();
     let world = &mut *guard;
-    let (p, r) = match resolve_role(world, &caller, &key, &id) {
-        Ok(x) => x,
-        Err(resp) => return resp,
-    };
+    let (p, r) = resolve_role(world, &caller, &key, &id)?;
     let given: Vec<(&str, &str)> = ["user", "group", "groupId"]
         .into_iter()
         .filter_map(|k| param(&q, k).filter(|v| !v.is_empty()).map(|v| (k, v)))
@@ -389,16 +357,14 @@ pub(crate) async fn role_actor_remove(
     let (kind, value) = match given.as_slice() {
         [one] => *one,
         [] => {
-            return error(
-                StatusCode::BAD_REQUEST,
+            return Err(ApiError::bad_request(
                 "You must specify a user, group or groupId to remove.",
-            )
+            ))
         }
         _ => {
-            return error(
-                StatusCode::BAD_REQUEST,
+            return Err(ApiError::bad_request(
                 "Specify only one of user, group and groupId.",
-            )
+            ))
         }
     };
     let (is_user, actor) = match kind {
@@ -406,10 +372,9 @@ pub(crate) async fn role_actor_remove(
         "group" => match world.index.group_by_name.get(value) {
             Some(&g) => (false, world.org.groups[g].group_id.clone()),
             None => {
-                return error(
-                    StatusCode::NOT_FOUND,
-                    &format!("The group '{value}' does not exist."),
-                )
+                return Err(ApiError::not_found(format!(
+                    "The group '{value}' does not exist."
+                )))
             }
         },
         _ => (false, value.to_owned()),
@@ -426,10 +391,9 @@ pub(crate) async fn role_actor_remove(
         role.group_actors.remove(&actor)
     };
     if !removed {
-        return error(
-            StatusCode::BAD_REQUEST,
-            &format!("'{value}' is not a member of the project role."),
-        );
+        return Err(ApiError::bad_request(format!(
+            "'{value}' is not a member of the project role."
+        )));
     }
     let role_item = item(&role.id.to_string(), &role.name, "PROJECT_ROLE");
     let actor_item = item(&actor, &actor, if is_user { "USER" } else { "GROUP" });
@@ -441,5 +405,5 @@ pub(crate) async fn role_actor_remove(
         role_item,
         vec![project_item, actor_item],
     );
-    StatusCode::NO_CONTENT.into_response()
+    Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -17,17 +17,78 @@ pub(super) fn json_response(status: StatusCode, body: &Value) -> Response {
     resp
 }
 
-/// An `ErrorCollection` response.
-pub(crate) fn error(status: StatusCode, message: &str) -> Response {
-    json_response(status, &json!({ "errorMessages": [message], "errors": {} }))
+/// A failed operation as Jira answers it: a status and, unless Jira sends
+/// none, an `ErrorCollection` body. Handlers return it with `?`.
+#[derive(Debug)]
+pub(crate) struct ApiError {
+    status: StatusCode,
+    /// `None` for the body-less answers (a 401 without credentials).
+    body: Option<ErrorCollection>,
 }
 
-/// An `ErrorCollection` response naming the bad parameter.
-pub(super) fn field_error(field: &str, message: &str) -> Response {
-    json_response(
-        StatusCode::BAD_REQUEST,
-        &json!({ "errorMessages": [], "errors": { field: message } }),
-    )
+/// Jira's `ErrorCollection`: general messages, and messages per field.
+#[derive(Debug)]
+struct ErrorCollection {
+    messages: Vec<String>,
+    errors: Map<String, Value>,
+}
+
+impl ApiError {
+    /// An `ErrorCollection` with one general message.
+    pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            body: Some(ErrorCollection {
+                messages: vec![message.into()],
+                errors: Map::new(),
+            }),
+        }
+    }
+
+    /// 400 with one general message.
+    pub(crate) fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    /// 403 with one general message.
+    pub(crate) fn forbidden(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::FORBIDDEN, message)
+    }
+
+    /// 404 with one general message.
+    pub(crate) fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, message)
+    }
+
+    /// 400 with an `ErrorCollection` naming the bad parameter or field.
+    pub(crate) fn field(field: &str, message: impl Into<String>) -> ApiError {
+        let mut errors = Map::new();
+        errors.insert(field.to_owned(), Value::String(message.into()));
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            body: Some(ErrorCollection {
+                messages: Vec::new(),
+                errors,
+            }),
+        }
+    }
+
+    /// A status without a body, where Jira sends none.
+    pub(crate) fn bare(status: StatusCode) -> ApiError {
+        ApiError { status, body: None }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match self.body {
+            None => self.status.into_response(),
+            Some(ErrorCollection { messages, errors }) => json_response(
+                self.status,
+                &json!({ "errorMessages": messages, "errors": errors }),
+            ),
+        }
+    }
 }
 
 /// Percent-encodes a query component.

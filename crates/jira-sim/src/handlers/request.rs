@@ -2,9 +2,8 @@
 
 use serde_json::Value;
 
-use super::render::field_error;
+use super::render::ApiError;
 use crate::server::Shared;
-use axum::response::Response;
 
 pub(super) fn param<'a>(q: &'a [(String, String)], name: &str) -> Option<&'a str> {
     q.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
@@ -18,13 +17,13 @@ pub(super) fn params<'a>(q: &'a [(String, String)], name: &str) -> Vec<&'a str> 
         .collect()
 }
 
-pub(super) fn int_param(q: &[(String, String)], name: &str, default: i64) -> Result<i64, Response> {
+pub(super) fn int_param(q: &[(String, String)], name: &str, default: i64) -> Result<i64, ApiError> {
     match param(q, name) {
         None | Some("") => Ok(default),
         Some(v) => v.trim().parse::<i64>().map_err(|_| {
-            field_error(
+            ApiError::field(
                 name,
-                &format!("The value '{v}' is not a valid number for {name}."),
+                format!("The value '{v}' is not a valid number for {name}."),
             )
         }),
     }
@@ -34,25 +33,25 @@ pub(super) fn bool_param(
     q: &[(String, String)],
     name: &str,
     default: bool,
-) -> Result<bool, Response> {
+) -> Result<bool, ApiError> {
     match param(q, name) {
         None | Some("") => Ok(default),
         Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
         Some(v) if v.eq_ignore_ascii_case("false") => Ok(false),
-        Some(v) => Err(field_error(
+        Some(v) => Err(ApiError::field(
             name,
-            &format!("The value '{v}' is not a valid boolean for {name}."),
+            format!("The value '{v}' is not a valid boolean for {name}."),
         )),
     }
 }
 
 /// `startAt` (negative counts as 0; ignored when the repeat-page fault is on).
-pub(super) fn start_at(shared: &Shared, q: &[(String, String)]) -> Result<usize, Response> {
+pub(super) fn start_at(shared: &Shared, q: &[(String, String)]) -> Result<usize, ApiError> {
     let s = int_param(q, "startAt", 0)?.max(0) as usize;
     Ok(if shared.faults().repeat_page { 0 } else { s })
 }
 
-pub(super) fn string_list(v: &Value, field: &str) -> Result<Vec<String>, Response> {
+pub(super) fn string_list(v: &Value, field: &str) -> Result<Vec<String>, ApiError> {
     match v.get(field) {
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::Array(items)) => items
@@ -60,9 +59,9 @@ pub(super) fn string_list(v: &Value, field: &str) -> Result<Vec<String>, Respons
             .map(|i| {
                 i.as_str()
                     .map(str::to_owned)
-                    .ok_or_else(|| field_error(field, "Expected a list of strings."))
+                    .ok_or_else(|| ApiError::field(field, "Expected a list of strings."))
             })
             .collect(),
-        Some(_) => Err(field_error(field, "Expected a list of strings.")),
+        Some(_) => Err(ApiError::field(field, "Expected a list of strings.")),
     }
 }
