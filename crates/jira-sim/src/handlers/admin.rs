@@ -9,7 +9,7 @@ use super::render::{json_response, slice, user_json, ApiError};
 use super::request::{int_param, param};
 use super::{is_jira_admin, Params, Sh};
 use crate::org::{SimAuditItem, SimAuditRecord};
-use crate::server::Caller;
+use crate::state::Caller;
 
 pub(crate) async fn tenant_info(State(shared): Sh) -> Response {
     let world = shared.read();

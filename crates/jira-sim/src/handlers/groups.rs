@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use super::render::{group_self, json_response, page_bean, slice, user_json, ApiError};
 use super::request::{bool_param, int_param, param, params, start_at};
 use super::{item, push_audit, Params, Sh};
-use crate::server::{Caller, World};
+use crate::state::{Caller, World};
 
 /// `GET /group/bulk`: a `PageBean` of `{groupId, name}`, at most 50 a page.
 pub(crate) async fn group_bulk(State(shared): Sh, Query(q): Params) -> Result<Response, ApiError> {

@@ -15,7 +15,7 @@ use axum::extract::{Query, State};
 
 use crate::generate::JIRA_ADMINISTRATORS;
 use crate::org::{SimAuditItem, SimAuditRecord};
-use crate::server::{Shared, World};
+use crate::state::{Shared, World};
 
 mod admin;
 mod groups;
@@ -32,6 +32,7 @@ pub(crate) use projects::{
     project_role, project_roles, project_search, role_actor_add, role_actor_remove,
 };
 pub(crate) use render::ApiError;
+pub(crate) use request::caller;
 pub(crate) use users::{user, users_search};
 
 type Sh = State<Arc<Shared>>;

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use super::render::{group_self, json_response, ApiError};
 use super::{is_jira_admin, Sh};
-use crate::server::Caller;
+use crate::state::Caller;
 
 /// `GET /applicationrole`: a bare array of products with their groups.
 pub(crate) async fn application_roles(

@@ -11,7 +11,7 @@ use super::request::{bool_param, int_param, param, params, start_at, string_list
 use super::{is_jira_admin, item, push_audit, Params, Sh};
 use crate::generate::mix64;
 use crate::org::{SimProject, SimRole};
-use crate::server::{Caller, Index, World};
+use crate::state::{Caller, Index, World};
 
 fn project_json(base: &str, p: &SimProject) -> Value {
     let avatar = |size: &str| {

@@ -1,9 +1,11 @@
 //! Request parsing: query parameters, paging parameters and JSON bodies.
 
+use axum::http::HeaderValue;
+use base64::Engine as _;
 use serde_json::Value;
 
 use super::render::ApiError;
-use crate::server::Shared;
+use crate::state::{Caller, Shared};
 
 pub(super) fn param<'a>(q: &'a [(String, String)], name: &str) -> Option<&'a str> {
     q.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
@@ -64,4 +66,30 @@ pub(super) fn string_list(v: &Value, field: &str) -> Result<Vec<String>, ApiErro
             .collect(),
         Some(_) => Err(ApiError::field(field, "Expected a list of strings.")),
     }
+}
+
+/// The caller behind a Basic `Authorization` header, if the credentials are
+/// known and the account exists and is active.
+pub(crate) fn caller(shared: &Shared, header: Option<&HeaderValue>) -> Option<Caller> {
+    let value = header?.to_str().ok()?;
+    let (scheme, rest) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(rest.trim())
+        .ok()?;
+    let decoded = String::from_utf8(decoded).ok()?;
+    let (email, token) = decoded.split_once(':')?;
+    let cred = shared
+        .credentials
+        .iter()
+        .find(|c| c.email.eq_ignore_ascii_case(email) && c.token == token)?;
+    let world = shared.read();
+    let user = world
+        .index
+        .user_by_id
+        .get(&cred.account_id)
+        .map(|&i| &world.org.users[i])?;
+    user.active.then(|| Caller(cred.account_id.clone()))
 }
