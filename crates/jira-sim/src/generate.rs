@@ -7,6 +7,10 @@ use crate::org::{
     SimUser,
 };
 
+mod names;
+
+use names::{APPS, FIRST, LAST, PROJ_ADJ, PROJ_NOUN, TEAM_KINDS, TEAM_WORDS};
+
 /// A small counter-based PRNG (SplitMix64). Deterministic across platforms,
 /// so generated orgs and ratio faults are reproducible from a seed.
 #[derive(Debug, Clone)]
@@ -125,128 +129,6 @@ fn plan(preset: Preset) -> Plan {
         },
     }
 }
-
-const FIRST: &[&str] = &[
-    "Mia", "Emma", "Noah", "Liam", "Olivia", "Ava", "Lucas", "Sofia", "Mateo", "Amara", "Yuki",
-    "Ravi", "Priya", "Chen", "Fatima", "Omar", "Lena", "Jonas", "Ines", "Tomas", "Aiko", "Kofi",
-    "Zara", "Elias", "Hana", "Diego", "Maya", "Nils", "Sara", "Ivan", "Leila", "Theo", "Anya",
-    "Kai", "Rosa", "Felix", "Nora", "Arjun", "Chloe", "Malik",
-];
-const LAST: &[&str] = &[
-    "Krystof",
-    "Richards",
-    "Okafor",
-    "Tanaka",
-    "Novak",
-    "Silva",
-    "Haddad",
-    "Schmidt",
-    "Kowalski",
-    "Nguyen",
-    "Patel",
-    "Garcia",
-    "Johansson",
-    "Moreau",
-    "Rossi",
-    "Kim",
-    "Ivanova",
-    "Mensah",
-    "Dubois",
-    "Fischer",
-    "Larsen",
-    "Costa",
-    "Ahmed",
-    "Murphy",
-    "Sato",
-    "Berg",
-    "Lopez",
-    "Weber",
-    "Ali",
-    "Jensen",
-    "Park",
-    "Petrov",
-    "Walsh",
-    "Chen",
-    "Singh",
-    "Meyer",
-    "Reyes",
-    "Hoffmann",
-    "Yilmaz",
-    "Olsen",
-];
-const APPS: &[&str] = &[
-    "Automation for Jira",
-    "Jira Service Management Widget",
-    "Slack",
-    "Microsoft Teams for Jira",
-    "GitHub for Jira",
-    "Jira Cloud for Sheets",
-    "Statuspage for Jira",
-    "Opsgenie",
-    "Zephyr Scale",
-    "Tempo Timesheets",
-    "Bitbucket Cloud",
-    "Confluence Cloud Integration",
-];
-const TEAM_WORDS: &[&str] = &[
-    "platform",
-    "payments",
-    "mobile",
-    "web",
-    "data",
-    "infra",
-    "security",
-    "billing",
-    "search",
-    "growth",
-    "identity",
-    "support",
-    "finance",
-    "legal",
-    "hr",
-    "design",
-    "qa",
-    "sre",
-    "analytics",
-    "marketing",
-    "sales",
-    "partners",
-    "devex",
-    "api",
-    "ml",
-    "ledger",
-    "checkout",
-    "catalog",
-    "logistics",
-    "compliance",
-];
-const TEAM_KINDS: &[&str] = &["team", "eng", "dept", "squad", "guild", "ops"];
-const PROJ_ADJ: &[&str] = &[
-    "Apollo", "Blue", "Crimson", "Delta", "Echo", "Falcon", "Granite", "Harbor", "Iris", "Jade",
-    "Kestrel", "Lunar", "Maple", "Nova", "Orion", "Polar", "Quartz", "Raven", "Solar", "Titan",
-];
-const PROJ_NOUN: &[&str] = &[
-    "Platform",
-    "Portal",
-    "Gateway",
-    "Ledger",
-    "Mobile",
-    "Checkout",
-    "Search",
-    "Analytics",
-    "Support",
-    "Billing",
-    "Onboarding",
-    "Identity",
-    "Catalog",
-    "Insights",
-    "Operations",
-    "Marketing",
-    "Website",
-    "Pipeline",
-    "Compliance",
-    "Helpdesk",
-];
 
 /// Role catalog: the same role has the same id in every project.
 pub(crate) const ROLES: &[(u64, &str)] = &[

@@ -56,6 +56,7 @@ mod handlers;
 mod org;
 mod paging_faults;
 mod server;
+mod state;
 
 pub use error::SimError;
 pub use faults::{Faults, PagingFault, SimStats};

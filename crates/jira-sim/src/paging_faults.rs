@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 
 use crate::generate::{mix64, SplitMix64};
+use crate::handlers::ApiError;
 
 /// How list endpoints misbehave. Set with [`crate::Faults::paging`]; applied
 /// to the operations [`crate::Faults::paging_ops`] selects.
@@ -174,7 +175,7 @@ pub(crate) async fn after(
         PagingFault::EmptyArray => return json_200("[]".into()),
         PagingFault::EmptyObject => return json_200("{}".into()),
         PagingFault::HugeTotal(_) | PagingFault::FailLaterPages if asked.start > 0 => {
-            return crate::handlers::error(StatusCode::NOT_FOUND, "No page there.")
+            return ApiError::not_found("No page there.").into_response()
         }
         PagingFault::EndlessUsers if op.ends_with("/users/search") => {
             let id = format!("endless-{}", asked.start);

@@ -1,11 +1,10 @@
-//! The HTTP server: listener, shared state, middleware and lifecycle.
+//! The HTTP server: listener, routes, middleware and lifecycle.
 
-use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -17,190 +16,17 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use base64::Engine as _;
-use grantledger_clock::{Clock, SystemClock};
+use grantledger_clock::Clock;
 use grantledger_model::Timestamp;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::faults::{Fault, Faults, PagingFault, SimStats};
+use crate::handlers::{self, ApiError};
 use crate::org::Org;
 use crate::paging_faults;
-use crate::{handlers, Credential};
-
-/// Lookup tables over an [`Org`], rebuilt or patched on every change so that
-/// page requests cost O(page), not O(org).
-#[derive(Debug, Default)]
-pub(crate) struct Index {
-    pub user_by_id: HashMap<String, usize>,
-    pub group_by_id: HashMap<String, usize>,
-    pub group_by_name: HashMap<String, usize>,
-    /// Group id → user indexes of its members, in account-id order.
-    pub members_all: HashMap<String, Vec<usize>>,
-    /// The same, active users only.
-    pub members_active: HashMap<String, Vec<usize>>,
-    pub project_by_key: HashMap<String, usize>,
-    pub project_by_id: HashMap<String, usize>,
-    /// Project indexes sorted by key (Jira's default order).
-    pub projects_by_key: Vec<usize>,
-}
-
-impl Index {
-    pub(crate) fn build(org: &Org) -> Index {
-        let mut ix = Index {
-            user_by_id: org
-                .users
-                .iter()
-                .enumerate()
-                .map(|(i, u)| (u.account_id.clone(), i))
-                .collect(),
-            group_by_id: org
-                .groups
-                .iter()
-                .enumerate()
-                .map(|(i, g)| (g.group_id.clone(), i))
-                .collect(),
-            group_by_name: org
-                .groups
-                .iter()
-                .enumerate()
-                .map(|(i, g)| (g.name.clone(), i))
-                .collect(),
-            project_by_key: org
-                .projects
-                .iter()
-                .enumerate()
-                .map(|(i, p)| (p.key.clone(), i))
-                .collect(),
-            project_by_id: org
-                .projects
-                .iter()
-                .enumerate()
-                .map(|(i, p)| (p.id.clone(), i))
-                .collect(),
-            ..Index::default()
-        };
-        for g in &org.groups {
-            ix.refresh_group(org, &g.group_id);
-        }
-        ix.projects_by_key = (0..org.projects.len()).collect();
-        ix.projects_by_key
-            .sort_by(|&a, &b| org.projects[a].key.cmp(&org.projects[b].key));
-        ix
-    }
-
-    /// Recomputes one group's member lists after a write: O(group size).
-    pub(crate) fn refresh_group(&mut self, org: &Org, group_id: &str) {
-        let all: Vec<usize> = org
-            .memberships
-            .get(group_id)
-            .map(|m| {
-                m.iter()
-                    .filter_map(|a| self.user_by_id.get(a).copied())
-                    .collect()
-            })
-            .unwrap_or_default();
-        let active = all
-            .iter()
-            .copied()
-            .filter(|&i| org.users[i].active)
-            .collect();
-        self.members_all.insert(group_id.to_owned(), all);
-        self.members_active.insert(group_id.to_owned(), active);
-    }
-}
-
-/// The org, its index and the clock that stamps audit records, behind one lock.
-pub(crate) struct World {
-    pub org: Org,
-    pub index: Index,
-    pub clock: Arc<dyn Clock>,
-}
-
-impl std::fmt::Debug for World {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("World")
-            .field("org", &self.org)
-            .field("index", &self.index)
-            .finish_non_exhaustive()
-    }
-}
-
-#[derive(Debug, Default)]
-struct StatsInner {
-    stats: SimStats,
-}
-
-/// State shared by all handlers.
-pub(crate) struct Shared {
-    pub base_url: String,
-    pub world: RwLock<World>,
-    pub credentials: Vec<Credential>,
-    faults: RwLock<Faults>,
-    seq: AtomicU64,
-    stats: Mutex<StatsInner>,
-}
-
-impl Shared {
-    pub(crate) fn read(&self) -> std::sync::RwLockReadGuard<'_, World> {
-        self.world.read().unwrap_or_else(|e| e.into_inner())
-    }
-    pub(crate) fn write(&self) -> std::sync::RwLockWriteGuard<'_, World> {
-        self.world.write().unwrap_or_else(|e| e.into_inner())
-    }
-    pub(crate) fn faults(&self) -> Faults {
-        self.faults
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-    fn stats(&self) -> std::sync::MutexGuard<'_, StatsInner> {
-        self.stats.lock().unwrap_or_else(|e| e.into_inner())
-    }
-    fn count(&self, op: String) {
-        let mut s = self.stats();
-        s.stats.total += 1;
-        *s.stats.by_operation.entry(op).or_default() += 1;
-    }
-    fn count_fault(&self, fault: Fault) {
-        let mut s = self.stats();
-        s.stats.faults_injected += 1;
-        *s.stats
-            .faults_by_kind
-            .entry(fault.name().to_owned())
-            .or_default() += 1;
-    }
-
-    /// The account id behind a Basic `Authorization` header, if the
-    /// credentials are known and the account exists and is active.
-    pub(crate) fn authenticate(&self, header: Option<&HeaderValue>) -> Option<String> {
-        let value = header?.to_str().ok()?;
-        let (scheme, rest) = value.split_once(' ')?;
-        if !scheme.eq_ignore_ascii_case("basic") {
-            return None;
-        }
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(rest.trim())
-            .ok()?;
-        let decoded = String::from_utf8(decoded).ok()?;
-        let (email, token) = decoded.split_once(':')?;
-        let cred = self
-            .credentials
-            .iter()
-            .find(|c| c.email.eq_ignore_ascii_case(email) && c.token == token)?;
-        let world = self.read();
-        let user = world
-            .index
-            .user_by_id
-            .get(&cred.account_id)
-            .map(|&i| &world.org.users[i])?;
-        user.active.then(|| cred.account_id.clone())
-    }
-}
-
-/// The authenticated caller, put in request extensions by the middleware.
-#[derive(Debug, Clone)]
-pub(crate) struct Caller(pub String);
+use crate::state::{Index, Shared};
+use crate::Credential;
 
 /// One accepted connection's handle: where it comes from, and a switch that
 /// makes every later write on it fail, which makes hyper drop it unanswered.
@@ -365,19 +191,12 @@ impl SimServer {
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
-        let index = Index::build(&org);
-        let shared = Arc::new(Shared {
-            base_url: format!("http://{addr}"),
-            world: RwLock::new(World {
-                org,
-                index,
-                clock: Arc::new(SystemClock::new()),
-            }),
+        let shared = Arc::new(Shared::new(
+            format!("http://{addr}"),
+            org,
             credentials,
-            faults: RwLock::new(faults),
-            seq: AtomicU64::new(0),
-            stats: Mutex::new(StatsInner::default()),
-        });
+            faults,
+        ));
         let app = router(shared.clone());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -423,21 +242,17 @@ impl SimServer {
     /// sequence that `*_every` and `rate_limit_ratio` count goes on from
     /// server start (it is not restarted here, nor by [`Self::reset_stats`]).
     pub fn set_faults(&self, faults: Faults) {
-        *self
-            .shared
-            .faults
-            .write()
-            .unwrap_or_else(|e| e.into_inner()) = faults;
+        self.shared.set_faults(faults);
     }
 
     /// Request counts so far.
     pub fn stats(&self) -> SimStats {
-        self.shared.stats().stats.clone()
+        self.shared.stats().clone()
     }
 
     /// Zeroes the request counts (the fault sequence keeps counting).
     pub fn reset_stats(&self) {
-        self.shared.stats().stats = SimStats::default();
+        *self.shared.stats() = SimStats::default();
     }
 
     /// Changes the state directly (deactivate a user, rename a group, ...);
@@ -539,11 +354,11 @@ fn router(shared: Arc<Shared>) -> Router {
 }
 
 async fn sim_stats(State(shared): State<Arc<Shared>>) -> Response {
-    axum::Json(shared.stats().stats.clone()).into_response()
+    axum::Json(shared.stats().clone()).into_response()
 }
 
 async fn sim_stats_reset(State(shared): State<Arc<Shared>>) -> StatusCode {
-    shared.stats().stats = SimStats::default();
+    *shared.stats() = SimStats::default();
     StatusCode::NO_CONTENT
 }
 
@@ -570,7 +385,7 @@ async fn rest_middleware(
     let op = op_name(&req);
     let conn = req.extensions().get::<ConnectInfo<ConnHandle>>().cloned();
     shared.count(op.clone());
-    let seq = shared.seq.fetch_add(1, Ordering::SeqCst) + 1;
+    let seq = shared.next_seq();
     let faults = shared.faults();
     if !faults.latency.is_zero() {
         tokio::time::sleep(faults.latency).await;
@@ -589,15 +404,20 @@ async fn rest_middleware(
         _ => {}
     }
 
-    let caller = shared.authenticate(req.headers().get(axum::http::header::AUTHORIZATION));
+    let caller = handlers::caller(
+        &shared,
+        req.headers().get(axum::http::header::AUTHORIZATION),
+    );
     let response = match caller {
-        None if op.ends_with("/auditing/record") => handlers::error(
+        None if op.ends_with("/auditing/record") => ApiError::new(
             StatusCode::UNAUTHORIZED,
             "You are not authenticated. Authentication required to perform this operation.",
-        ),
-        None => StatusCode::UNAUTHORIZED.into_response(),
-        Some(account_id) => {
-            req.extensions_mut().insert(Caller(account_id.clone()));
+        )
+        .into_response(),
+        None => ApiError::bare(StatusCode::UNAUTHORIZED).into_response(),
+        Some(caller) => {
+            let account_id = caller.0.clone();
+            req.extensions_mut().insert(caller);
             let paging = (faults.paging != PagingFault::None
                 && if faults.paging_ops.is_empty() {
                     paging_faults::LIST_OPS.contains(&op.as_str())
@@ -652,10 +472,11 @@ fn rate_limited(retry_after: u64, now: Timestamp) -> Response {
 }
 
 fn service_unavailable(retry_after: u64) -> Response {
-    let mut resp = handlers::error(
+    let mut resp = ApiError::new(
         StatusCode::SERVICE_UNAVAILABLE,
         "Service temporarily unavailable.",
-    );
+    )
+    .into_response();
     if retry_after > 0 {
         resp.headers_mut()
             .insert("retry-after", HeaderValue::from(retry_after));
