@@ -219,7 +219,7 @@ fn report_error(err: &anyhow::Error, data_dir: Option<&std::path::Path>, verbose
             eprintln!("error: {line}");
             eprintln!("  because: {}", output::safe(&err.to_string()));
         } else {
-            eprintln!("error: {}", output::safe(&err.to_string()));
+            eprintln!("error: {}", shown(err, &err.to_string()));
         }
         for cause in err.chain().skip(1) {
             eprintln!("  caused by: {}", output::safe(&cause.to_string()));
@@ -238,5 +238,19 @@ fn report_error(err: &anyhow::Error, data_dir: Option<&std::path::Path>, verbose
             line.push_str(&text);
         }
     }
-    eprintln!("error: {}", output::safe(&line));
+    eprintln!("error: {}", shown(err, &line));
+}
+
+/// The error's text, made safe for a terminal. A query's resolution error is
+/// a list of candidates on lines of their own (their names escaped where they
+/// were written), so its line breaks stay; any other error is one line.
+fn shown(err: &anyhow::Error, text: &str) -> String {
+    if err.chain().any(|c| {
+        c.downcast_ref::<grantledger_projection::QueryError>()
+            .is_some()
+    }) {
+        output::safe_lines(text)
+    } else {
+        output::safe(text)
+    }
 }

@@ -12,6 +12,13 @@ pub fn safe(text: &str) -> String {
     escape(text).into_owned()
 }
 
+/// [`safe`] line by line: the line breaks a message is made of stay (a list of
+/// candidates under an error), every other control character is escaped. For
+/// messages whose untrusted parts were escaped where they were written.
+pub fn safe_lines(text: &str) -> String {
+    text.split('\n').map(safe).collect::<Vec<_>>().join("\n")
+}
+
 fn escape(text: &str) -> Cow<'_, str> {
     if !text.chars().any(char::is_control) {
         return Cow::Borrowed(text);

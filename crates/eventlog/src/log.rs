@@ -843,12 +843,35 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
             copy_tree(&src, &dst)?;
         } else if kind.is_file() {
             std::fs::copy(&src, &dst).map_err(LogError::io(&dst))?;
+            // The copy keeps the source's mode; a log its reader may not
+            // write (an auditor's read-only files) must still be writable
+            // here, where only this process opens it.
+            make_private_file(&dst)?;
         } else {
             return Err(LogError::io(&src)(std::io::Error::new(
                 std::io::ErrorKind::InvalidData,
                 "not a regular file; a log directory holds only files and directories",
             )));
         }
+    }
+    Ok(())
+}
+
+/// Makes a copied file readable and writable by its owner alone.
+fn make_private_file(path: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            .map_err(LogError::io(path))?;
+    }
+    #[cfg(not(unix))]
+    {
+        let mut perms = std::fs::metadata(path)
+            .map_err(LogError::io(path))?
+            .permissions();
+        perms.set_readonly(false);
+        std::fs::set_permissions(path, perms).map_err(LogError::io(path))?;
     }
     Ok(())
 }

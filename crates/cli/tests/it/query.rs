@@ -309,6 +309,13 @@ fn names_are_resolved_like_a_person_expects() {
         err.contains("u-alex1") && err.contains("asmith@acme.example"),
         "{err}"
     );
+    // The candidates stand on lines of their own, not behind escaped breaks.
+    assert!(!err.contains("\\u{a}"), "{err}");
+    assert_eq!(
+        err.lines().filter(|l| l.starts_with("  user ")).count(),
+        2,
+        "{err}"
+    );
     let err = fails(d, &["access", "user", "Zoe Angstrom"]);
     assert!(
         err.contains("no user matches") && err.contains("u-zoe"),

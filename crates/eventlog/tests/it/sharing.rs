@@ -144,3 +144,41 @@ fn a_new_log_is_private_to_its_owner() {
     }
     drop(log);
 }
+
+/// An auditor's read-only files: the copy is the reader's own and writable by it
+/// (the storage engine opens its files for writing), whatever the source's mode.
+#[cfg(unix)]
+#[test]
+fn a_copy_of_read_only_files_is_writable_by_its_reader() {
+    use std::os::unix::fs::PermissionsExt as _;
+    fn modes(dir: &std::path::Path, out: &mut Vec<(String, u32)>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let e = e.unwrap();
+            let meta = e.metadata().unwrap();
+            if meta.is_dir() {
+                modes(&e.path(), out);
+            } else {
+                out.push((
+                    e.path().display().to_string(),
+                    meta.permissions().mode() & 0o777,
+                ));
+            }
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    drop(log_with(dir.path(), 10));
+    let mut source = Vec::new();
+    modes(dir.path(), &mut source);
+    for (path, _) in &source {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o400)).unwrap();
+    }
+    let scratch = tempfile::tempdir().unwrap();
+    let copy = EventLog::open_copy(dir.path(), scratch.path()).unwrap();
+    assert!(copy.verify().unwrap().is_ok());
+    let mut copied = Vec::new();
+    modes(scratch.path(), &mut copied);
+    assert!(!copied.is_empty());
+    for (path, mode) in copied {
+        assert_eq!(mode, 0o600, "{path}");
+    }
+}
