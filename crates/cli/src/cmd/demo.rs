@@ -12,6 +12,7 @@ use grantledger_jira_sim::{Credential, Faults, Org, Preset, SimServer, JIRA_ADMI
 use grantledger_model::{AccountId, GroupId, Principal, ProjectId, RoleId};
 use grantledger_projection::SiteState;
 
+use crate::cmd::query::{self, AccessCommand, HistoryArgs};
 use crate::datadir::DataDir;
 use crate::output::{head as show_head, safe};
 use crate::summary::{describe, sync_summary};
@@ -208,6 +209,25 @@ async fn demo(args: DemoArgs, data_dir: &DataDir, verbose: u8) -> Result<ExitCod
     println!("  {exe} --data-dir {dir} log verify");
     println!("  {exe} --data-dir {dir} log export --format text | less");
     println!("(or, from the source tree: cargo run --release -- --data-dir {dir} log stats)");
+
+    // Two answers from the log, as the query commands give them.
+    let globals = Globals {
+        data_dir: Some(data_dir.root().to_path_buf()),
+        verbose,
+    };
+    step(&format!(
+        "who holds {JIRA_ADMINISTRATORS} now: {exe} --data-dir {dir} access who {JIRA_ADMINISTRATORS}"
+    ));
+    tokio::task::block_in_place(|| {
+        query::run_access(AccessCommand::who(JIRA_ADMINISTRATORS), &globals)
+    })?;
+    step(&format!(
+        "its last changes: {exe} --data-dir {dir} history {JIRA_ADMINISTRATORS} --limit 5"
+    ));
+    tokio::task::block_in_place(|| {
+        query::run_history(HistoryArgs::of(JIRA_ADMINISTRATORS, 5), &globals)
+    })?;
+    println!("\nmore: access user <id|email|name>, access who <group|KEY|KEY:Role|product>, history <subject>, diff; each takes --as-of and --format table|json|csv");
     Ok(ExitCode::SUCCESS)
 }
 

@@ -47,6 +47,38 @@ pub struct QueryArgs {
     site: Option<String>,
 }
 
+impl QueryArgs {
+    /// Now, as a table, on the log's only site.
+    fn now_table() -> Self {
+        QueryArgs {
+            as_of: None,
+            format: Format::Table,
+            site: None,
+        }
+    }
+}
+
+impl AccessCommand {
+    /// `access who TARGET`, now, as a table.
+    pub fn who(target: &str) -> Self {
+        AccessCommand::Who {
+            target: target.to_owned(),
+            args: QueryArgs::now_table(),
+        }
+    }
+}
+
+impl HistoryArgs {
+    /// `history SUBJECT --limit LIMIT`, now, as a table.
+    pub fn of(subject: &str, limit: usize) -> Self {
+        HistoryArgs {
+            subject: subject.to_owned(),
+            limit,
+            args: QueryArgs::now_table(),
+        }
+    }
+}
+
 fn parse_moment(raw: &str) -> std::result::Result<Moment, String> {
     raw.parse()
 }
