@@ -73,9 +73,14 @@ pub fn explain(err: &anyhow::Error, data_dir: Option<&Path>) -> Option<String> {
                     "{e}; `grantledger log verify` names the first position that differs"
                 ));
             }
+            LogError::Corrupt { position, .. } => {
+                return Some(format!(
+                    "the event log in {where_} is damaged at position {position}: nothing was written; `grantledger log verify` names the first bad position, and {where_}/log must be restored from a backup (-v shows the details)"
+                ));
+            }
             _ if e.is_damage() => {
                 return Some(format!(
-                    "the event log in {where_} is damaged (its files fail their checksums): nothing was written; run `grantledger log verify` to see how far it is intact, and restore {where_}/log from a backup (-v shows the storage engine's message)"
+                    "the event log in {where_} is damaged (its storage files fail their checksums, so it cannot be read, not even to verify it): nothing was written; restore {where_}/log from a backup, then `grantledger log verify --expect-head` with a head noted earlier proves the restored log (-v shows the storage engine's message)"
                 ));
             }
             _ => {}
@@ -140,7 +145,11 @@ mod tests {
             "{line}"
         );
         assert!(line.contains("nothing was written") && line.contains("grantledger log verify"));
-        assert!(line.contains("restore /data/log from a backup"), "{line}");
+        assert!(line.contains("at position 7"), "{line}");
+        assert!(
+            line.contains("/data/log must be restored from a backup"),
+            "{line}"
+        );
 
         let locked = anyhow::Error::new(LogError::Locked {
             path: dir.join("log"),
