@@ -90,7 +90,7 @@ pub fn sync_summary(site: &str, report: &SyncReport, verbose: u8) -> String {
     };
     let _ = writeln!(
         out,
-        "  requests     {:>9}  minimum {} ({ratio:.2}x), {} retries, {} received, {} ms waiting on rate limits",
+        "  requests     {:>9}  minimum {} ({ratio:.2}x), {} retries, {} received, {} ms of backoff (429s and server errors, summed over requests)",
         thousands(s.requests),
         thousands(s.minimum_requests),
         thousands(s.retries),

@@ -187,7 +187,7 @@ pub enum SyncError {
 /// A failed run's figures in one line: what it sent and why it waited.
 pub(super) fn figures(m: &Metrics, m0: &Metrics, cancelled: u64, took: Duration) -> String {
     format!(
-        "{} requests sent in {} ({} retries, {} connection failures with {} ms waited after them, {} answered 429 with {} ms waited on rate limits, {} page requests cancelled)",
+        "{} requests sent in {} ({} retries, {} connection failures with {} ms waited after them, {} answered 429, {} ms of backoff after 429s and server errors summed over concurrent requests, {} page requests cancelled)",
         m.requests - m0.requests,
         human(took),
         m.retries - m0.retries,
