@@ -1,4 +1,10 @@
 //! The log itself: one writer, durable atomic batches, reads and notifications.
+//!
+//! Longer than most files here (~750 lines) for a reason: everything that holds
+//! the writer's lock or the sled handle — opening (with its anchor and holder
+//! checks), appending, and the reads that must stop at the acknowledged head —
+//! lives in one place, so the invariants between them are read together. The
+//! directory helpers are in `files.rs`, the record iterator in `iter.rs`.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -14,7 +20,11 @@ use tracing::debug;
 use crate::anchor::{self, Anchor};
 use crate::codec::{self, ChunkWriter, Unsealed};
 use crate::error::{LogError, Result};
+use crate::files::{
+    clear_dir, copy_tree, create_private_dir, fingerprint, fsync_dir, restrict_files,
+};
 use crate::holder::{self, Holder};
+use crate::iter::RecordIter;
 use crate::keys;
 use crate::record::{Appended, ExpectedVersion, Hash, Head, NewEvent, Position, Record};
 
@@ -755,246 +765,5 @@ impl EventLog {
 impl Drop for Inner {
     fn drop(&mut self) {
         holder::remove_own(&self.dir);
-    }
-}
-
-/// Creates `dir` and its missing parents readable by the owner alone.
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt as _;
-        builder.mode(0o700);
-    }
-    builder.create(dir)
-}
-
-/// Takes group and other permissions off the log's files and directories (sled
-/// creates them with the process's umask). Best effort: a file that cannot be changed is logged.
-fn restrict_files(dir: &Path) {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let Ok(meta) = entry.metadata() else { continue };
-            let mode = meta.permissions().mode();
-            if (meta.is_file() || meta.is_dir()) && mode & 0o077 != 0 {
-                let tightened = std::fs::Permissions::from_mode(mode & 0o700);
-                if let Err(e) = std::fs::set_permissions(entry.path(), tightened) {
-                    tracing::warn!(file = %entry.path().display(), error = %e, "cannot restrict a log file to its owner");
-                }
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = dir;
-}
-
-/// One file of a log directory: path, length, modification time, and (for the
-/// anchor) its content.
-type FileState = (PathBuf, u64, Option<std::time::SystemTime>, Vec<u8>);
-
-/// What identifies the state of a log directory's files: every file's path,
-/// length and modification time, and the anchor's line.
-fn fingerprint(dir: &Path) -> Result<Vec<FileState>> {
-    let mut out = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(d) = pending.pop() {
-        for entry in std::fs::read_dir(&d).map_err(LogError::io(&d))? {
-            let entry = entry.map_err(LogError::io(&d))?;
-            let path = entry.path();
-            if entry.file_name() == holder::HOLDER_FILE {
-                continue;
-            }
-            let meta = entry.metadata().map_err(LogError::io(&path))?;
-            if meta.is_dir() {
-                pending.push(path);
-                continue;
-            }
-            let content = if entry.file_name() == anchor::ANCHOR_FILE {
-                std::fs::read(&path).map_err(LogError::io(&path))?
-            } else {
-                Vec::new()
-            };
-            out.push((path, meta.len(), meta.modified().ok(), content));
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
-/// Copies the regular files of `from` (and its subdirectories) into `to`,
-/// leaving out the holder file. Symbolic links and special files are refused.
-fn copy_tree(from: &Path, to: &Path) -> Result<()> {
-    for entry in std::fs::read_dir(from).map_err(LogError::io(from))? {
-        let entry = entry.map_err(LogError::io(from))?;
-        let src = entry.path();
-        let dst = to.join(entry.file_name());
-        if entry.file_name() == holder::HOLDER_FILE {
-            continue;
-        }
-        let kind = entry.file_type().map_err(LogError::io(&src))?;
-        if kind.is_dir() {
-            create_private_dir(&dst).map_err(LogError::io(&dst))?;
-            copy_tree(&src, &dst)?;
-        } else if kind.is_file() {
-            std::fs::copy(&src, &dst).map_err(LogError::io(&dst))?;
-            // The copy keeps the source's mode; a log its reader may not
-            // write (an auditor's read-only files) must still be writable
-            // here, where only this process opens it.
-            make_private_file(&dst)?;
-        } else {
-            return Err(LogError::io(&src)(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                "not a regular file; a log directory holds only files and directories",
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// Makes a copied file readable and writable by its owner alone.
-fn make_private_file(path: &Path) -> Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-            .map_err(LogError::io(path))?;
-    }
-    #[cfg(not(unix))]
-    {
-        let mut perms = std::fs::metadata(path)
-            .map_err(LogError::io(path))?
-            .permissions();
-        perms.set_readonly(false);
-        std::fs::set_permissions(path, perms).map_err(LogError::io(path))?;
-    }
-    Ok(())
-}
-
-/// Empties `dir` (a failed copy attempt), keeping the directory.
-fn clear_dir(dir: &Path) -> Result<()> {
-    for entry in std::fs::read_dir(dir).map_err(LogError::io(dir))? {
-        let path = entry.map_err(LogError::io(dir))?.path();
-        let removed = if path.is_dir() {
-            std::fs::remove_dir_all(&path)
-        } else {
-            std::fs::remove_file(&path)
-        };
-        removed.map_err(LogError::io(&path))?;
-    }
-    Ok(())
-}
-
-/// fsyncs a directory, so the entries created in it are durable.
-fn fsync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(LogError::io(dir))
-}
-
-/// Iterates records in position order, one stored chunk at a time.
-pub struct RecordIter {
-    db: sled::Db,
-    from: Position,
-    /// The acknowledged head when the iteration began: nothing past it is read.
-    until: Position,
-    iter: Option<sled::Iter>,
-    buffered: std::vec::IntoIter<Record>,
-    done: bool,
-}
-
-impl RecordIter {
-    fn new(db: sled::Db, from: Position, until: Position) -> Self {
-        Self {
-            db,
-            from,
-            until,
-            iter: None,
-            buffered: Vec::new().into_iter(),
-            done: false,
-        }
-    }
-
-    fn start(&mut self) -> Result<sled::Iter> {
-        // The chunk holding `from` is keyed by its first position, at or before `from`.
-        let start_key = match self
-            .db
-            .range(keys::chunk(0)..=keys::chunk(self.from))
-            .next_back()
-        {
-            Some(item) => item
-                .map_err(LogError::storage("finding a position"))?
-                .0
-                .to_vec(),
-            None => keys::chunk(1).to_vec(),
-        };
-        Ok(self.db.range(start_key..keys::chunk_end().to_vec()))
-    }
-
-    fn fill(&mut self) -> Result<bool> {
-        if self.iter.is_none() {
-            self.iter = Some(self.start()?);
-        }
-        let iter = self.iter.as_mut().expect("started");
-        let Some(item) = iter.next() else {
-            return Ok(false);
-        };
-        let (key, value) = item.map_err(LogError::storage("reading records"))?;
-        let key_pos = keys::chunk_position(&key);
-        if key_pos > self.until {
-            return Ok(false);
-        }
-        let parts = codec::split_chunk(&value).map_err(|source| LogError::Corrupt {
-            position: key_pos,
-            source,
-        })?;
-        let mut records = Vec::with_capacity(parts.len());
-        // Records of a chunk are consecutive from its key: decode only those asked for.
-        let skip = self.from.saturating_sub(key_pos) as usize;
-        for (i, bytes) in parts.into_iter().enumerate().skip(skip) {
-            if key_pos + i as u64 > self.until {
-                break;
-            }
-            let record = codec::decode_record(bytes).map_err(|source| LogError::Corrupt {
-                position: key_pos + i as u64,
-                source,
-            })?;
-            if (self.from..=self.until).contains(&record.position) {
-                records.push(record);
-            }
-        }
-        self.buffered = records.into_iter();
-        Ok(true)
-    }
-}
-
-impl Iterator for RecordIter {
-    type Item = Result<Record>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            if let Some(r) = self.buffered.next() {
-                return Some(Ok(r));
-            }
-            if self.done {
-                return None;
-            }
-            match self.fill() {
-                Ok(true) => continue,
-                Ok(false) => {
-                    self.done = true;
-                    return None;
-                }
-                Err(e) => {
-                    self.done = true;
-                    return Some(Err(e));
-                }
-            }
-        }
     }
 }

@@ -3,6 +3,10 @@
 //! site and the moment, calls the library and lays the answer out as a table
 //! (80 columns), JSON (schemas in `schemas/`) or CSV. Every name from Jira is
 //! escaped before it reaches the terminal.
+//!
+//! (About 700 lines: the four query commands share their moment parsing, site
+//! choice, 80-column tables, CSV and JSON output, which are kept together so
+//! that every answer is rendered one way.)
 
 use std::io::{self, Write};
 use std::process::ExitCode;
