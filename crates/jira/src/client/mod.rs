@@ -35,6 +35,7 @@ use crate::types::{
 
 mod pager;
 mod reads;
+mod resolve;
 mod throttle;
 mod transport;
 
@@ -151,6 +152,8 @@ enum Attempt {
         reason: String,
         /// Nothing reached the server (connection refused, DNS).
         not_sent: bool,
+        /// The host name did not resolve (told by type, see `resolve`).
+        unresolved: bool,
     },
 }
 
@@ -266,6 +269,7 @@ impl JiraClient {
         let http = reqwest::Client::builder()
             .user_agent(concat!("grantledger-jira/", env!("CARGO_PKG_VERSION")))
             .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(Arc::new(resolve::TypedResolver))
             .build()
             .map_err(|e| JiraError::Config(format!("cannot build the HTTP client: {e}")))?;
         Ok(JiraClient {

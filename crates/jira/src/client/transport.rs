@@ -33,12 +33,14 @@ impl JiraClient {
                     Err(e) => Attempt::Failed {
                         reason: transport_reason(&e, self.inner.config.timeout),
                         not_sent: false,
+                        unresolved: false,
                     },
                 }
             }
             Err(e) => Attempt::Failed {
                 reason: transport_reason(&e, self.inner.config.timeout),
                 not_sent: e.is_connect(),
+                unresolved: super::resolve::is_name_not_resolved(&e),
             },
         };
         drop(permit);
@@ -222,13 +224,17 @@ impl JiraClient {
                 Attempt::Answered { status, body, .. } => {
                     return Err(self.status_error(call, status, &body, attempts));
                 }
-                Attempt::Failed { reason, not_sent } if not_sent && is_dns_failure(&reason) => {
+                Attempt::Failed {
+                    unresolved: true, ..
+                } => {
                     return Err(JiraError::UnknownHost {
                         endpoint,
                         host: call.url.host_str().unwrap_or("?").to_owned(),
                     });
                 }
-                Attempt::Failed { reason, not_sent } => {
+                Attempt::Failed {
+                    reason, not_sent, ..
+                } => {
                     let wait = backoff_delay(policy, attempts - 1, self.inner.jitter.factor());
                     if let Some(e) = self.unreachable(endpoint, &reason, wait) {
                         return Err(e);
@@ -368,10 +374,6 @@ pub(crate) fn retry_hint(
 
 /// Whether a connect failure came from name resolution (hyper's resolver says
 /// "dns error"; the system resolver "failed to lookup address information").
-pub(super) fn is_dns_failure(reason: &str) -> bool {
-    reason.contains("dns error") || reason.contains("failed to lookup address")
-}
-
 pub(super) fn transport_reason(e: &reqwest::Error, timeout: Duration) -> String {
     if e.is_timeout() {
         return format!("the request timed out after {timeout:?}");

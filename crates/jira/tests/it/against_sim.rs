@@ -684,3 +684,25 @@ async fn concurrency_is_bounded() {
     assert_eq!(server.stats().total, 6);
     server.shutdown().await;
 }
+
+/// A site whose host name does not resolve is one clear error at once, told by
+/// the resolver's typed error (no request leaves the machine: `.invalid` never
+/// resolves).
+#[tokio::test]
+async fn a_host_that_does_not_resolve_is_one_error_without_retries() {
+    let cfg = JiraConfig::for_base_url(
+        "https://grantledger-test.invalid",
+        EMAIL,
+        ApiToken::new(TOKEN),
+    )
+    .unwrap();
+    let client = JiraClient::new(cfg).unwrap();
+    let t = Instant::now();
+    let e = client.myself().await.unwrap_err();
+    assert!(
+        matches!(&e, JiraError::UnknownHost { host, .. } if host == "grantledger-test.invalid"),
+        "{e:?}"
+    );
+    assert_eq!(client.metrics().retries, 0, "{e}");
+    assert!(t.elapsed() < Duration::from_secs(10), "{e}");
+}
