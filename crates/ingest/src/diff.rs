@@ -341,6 +341,7 @@ pub fn products(state: &SiteState, listed: &[ProductGroups]) -> Vec<Event> {
 mod tests {
     //! Given a state, when a scope is listed, then these events.
     use super::*;
+    use grantledger_testkit::Given;
 
     fn run() -> SyncRunId {
         SyncRunId::from("run-2")
@@ -356,25 +357,32 @@ mod tests {
         }
     }
 
+    /// The state folded from `events` (the test kit's given / when / then).
     fn given(events: Vec<Event>) -> SiteState {
-        let mut s = SiteState::default();
-        for e in &events {
-            s.apply_event(e);
-        }
-        s
+        grantledger_testkit::given::<SiteState>(events)
+            .state()
+            .clone()
     }
 
     fn then_applies_to(state: &SiteState, events: &[Event]) -> SiteState {
-        let mut s = state.clone();
-        for e in events {
-            s.apply_event(e);
-        }
-        s
+        Given::from_state(state.clone())
+            .when(|_| events.to_vec())
+            .after()
     }
 
     #[test]
     fn users_new_changed_deactivated_reactivated_and_gone() {
-        let state = given(vec![
+        let listed = vec![
+            user("a", false, None),       // email hidden now, and deactivated
+            user("b", true, None),        // unchanged
+            user("c", true, None),        // reactivated
+            user("e", true, Some("e@x")), // new
+        ];
+        let want: BTreeMap<AccountId, UserRecord> = listed
+            .iter()
+            .map(|u| (u.account_id.clone(), u.clone()))
+            .collect();
+        grantledger_testkit::given::<SiteState>(vec![
             UserObserved {
                 user: user("a", true, Some("a@x")),
             }
@@ -391,32 +399,17 @@ mod tests {
                 user: user("d", true, None),
             }
             .into(),
-        ]);
-        let listed = vec![
-            user("a", false, None),       // email hidden now, and deactivated
-            user("b", true, None),        // unchanged
-            user("c", true, None),        // reactivated
-            user("e", true, Some("e@x")), // new
-        ];
-        let events = users(&state, &listed);
-        let types: Vec<_> = events.iter().map(Event::event_type).collect();
-        assert_eq!(
-            types,
-            vec![
-                "UserChanged",
-                "UserDeactivated",
-                "UserReactivated",
-                "UserObserved",
-                "UserVanished"
-            ]
-        );
-        let after = then_applies_to(&state, &events);
-        let want: BTreeMap<AccountId, UserRecord> = listed
-            .into_iter()
-            .map(|u| (u.account_id.clone(), u))
-            .collect();
-        assert_eq!(after.users, want);
-        assert!(users(&after, &want.values().cloned().collect::<Vec<_>>()).is_empty());
+        ])
+        .when(|state| users(state, &listed))
+        .then_types(&[
+            "UserChanged",
+            "UserDeactivated",
+            "UserReactivated",
+            "UserObserved",
+            "UserVanished",
+        ])
+        .then_state(|after| assert_eq!(after.users, want))
+        .then_converges(|after| users(after, &listed));
     }
 
     #[test]

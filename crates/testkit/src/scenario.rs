@@ -56,6 +56,12 @@ pub fn given<S: Fold>(events: impl IntoIterator<Item = Event>) -> Given<S> {
 }
 
 impl<S: Fold> Given<S> {
+    /// Starts a scenario from a state built elsewhere (the state after an
+    /// earlier step, say).
+    pub fn from_state(state: S) -> Self {
+        Given { state }
+    }
+
     /// The state before the decision.
     pub fn state(&self) -> &S {
         &self.state
