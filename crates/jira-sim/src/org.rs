@@ -189,11 +189,28 @@ impl Org {
             path: path.to_owned(),
             source,
         })?;
-        std::fs::write(path, json).map_err(|source| SimError::Io {
+        // The org holds users' names and emails: the file is its owner's alone.
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            options.mode(0o600);
+        }
+        let io = |source| SimError::Io {
             action: "write",
             path: path.to_owned(),
             source,
-        })
+        };
+        let mut file = options.open(path).map_err(io)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            // An existing file keeps its mode on open: tighten it as well.
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))
+                .map_err(io)?;
+        }
+        std::io::Write::write_all(&mut file, &json).map_err(io)
     }
 
     /// Checks the references between fields: unique ids, memberships and role

@@ -138,8 +138,8 @@ pub struct StatsArgs {
 /// `grantledger log export`
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// First position to export
-    #[arg(long, value_name = "POS", default_value_t = 1)]
+    /// First position to export (1 or more, at most the log's head)
+    #[arg(long, value_name = "POS", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
     from: u64,
     /// Output format
     #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
@@ -413,6 +413,18 @@ fn export(args: ExportArgs, globals: &Globals) -> Result<ExitCode> {
         Some(path) => Some(check_output(path)?),
     };
     let log = data_dir.open_for_reading(globals.verbose)?;
+    let head = log.head().position;
+    // `--from head+1` is an incremental export with nothing new yet (empty);
+    // anything further would skip positions the log has not reached.
+    if args.from > head.saturating_add(1) {
+        anyhow::bail!(
+            "--from {} is past the log's head ({}): nothing to export; pick a position from 1 to {} (or {}, for the records still to come)",
+            args.from,
+            show_head(&log.head()),
+            head,
+            head + 1
+        );
+    }
     let write = |out: &mut dyn Write| -> Result<u64> {
         match args.format {
             ExportFormat::Jsonl => Ok(log.export_jsonl(args.from, out).context("export failed")?),

@@ -22,13 +22,13 @@ pub struct SyncArgs {
     #[command(flatten)]
     connect: ConnectArgs,
     /// Listing requests in flight at once [default: 8, or `concurrency` in the config file]
-    #[arg(long, value_name = "N")]
-    concurrency: Option<usize>,
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=64))]
+    concurrency: Option<u64>,
     /// Print the events a sync would append (JSON lines on stdout) without appending
     #[arg(long)]
     dry_run: bool,
     /// End the sync as failed (recording what it finished) after this many minutes [default: 240]
-    #[arg(long, value_name = "MINUTES")]
+    #[arg(long, value_name = "MINUTES", value_parser = clap::value_parser!(u64).range(1..))]
     deadline: Option<u64>,
     /// Record removals of more than 3 items and at least half of a scope (a group's
     /// members, the user list...), which a sync otherwise holds back as a possible
@@ -137,7 +137,7 @@ pub fn run(args: SyncArgs, globals: &Globals) -> Result<ExitCode> {
     };
     let mut jira = conn.jira;
     if let Some(c) = args.concurrency {
-        jira.concurrency = c.max(1);
+        jira.concurrency = usize::try_from(c).unwrap_or(1);
     }
     let concurrency = jira.concurrency;
     let bars = Bars::on_terminal();

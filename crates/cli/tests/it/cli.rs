@@ -202,6 +202,17 @@ fn an_export_verifies_offline_with_the_logs_head() {
     let log_verify = stdout(&run_in(dir.path(), &["log", "verify"]));
     assert_eq!(head_hash_of(&out), head_hash_of(&log_verify));
 
+    // A start past the head, or before position 1, exports nothing and says so.
+    let o = run_in(dir.path(), &["log", "export", "--from", "99999"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("past the log's head") && stdout(&o).is_empty(),
+        "{}",
+        stderr(&o)
+    );
+    let o = run_in(dir.path(), &["log", "export", "--from", "0"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+
     // From standard input, and an export that starts later.
     let tail = dir.path().join("tail.jsonl");
     let o = run_in(
@@ -619,6 +630,11 @@ fn sim_saves_its_org_on_sigterm_and_serves_it_again() {
     let org = dir.path().join("org.json");
     let (mut sim, printed) = start_sim(&["--save-org", org.to_str().unwrap()]);
     assert!(org.is_file(), "saved at start");
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&org).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the org file holds emails: owner only");
+    }
     let status = Command::new("kill")
         .args(["-TERM", &sim.0.id().to_string()])
         .status()
@@ -1021,4 +1037,22 @@ fn a_hostile_org_file_is_bounded_and_its_names_escaped() {
     let all = printed.lines.join("\n");
     assert!(!all.contains('\u{1b}') && !all.contains('\u{7}'), "{all:?}");
     assert!(all.contains("evil\\u{1b}]0;pwned"), "{all}");
+}
+
+#[test]
+fn sync_limits_out_of_range_are_usage_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    for (flag, value) in [
+        ("--deadline", "0"),
+        ("--concurrency", "0"),
+        ("--concurrency", "65"),
+    ] {
+        let o = run_in(dir.path(), &["sync", flag, value]);
+        assert_eq!(o.status.code(), Some(2), "{flag} {value}: {}", stderr(&o));
+        assert!(stderr(&o).contains(flag), "{}", stderr(&o));
+    }
+    assert!(
+        !dir.path().join("log").exists(),
+        "a usage error creates nothing"
+    );
 }
