@@ -685,8 +685,13 @@ fn cut(s: &str, width: usize) -> String {
 /// RFC 4180 CSV; cells escaped like table cells (no raw control characters).
 fn csv(header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> String {
     fn cell(c: &str) -> String {
-        let c = escape(c);
-        if c.contains([',', '"']) {
+        let mut c = escape(c);
+        // A spreadsheet runs a cell that starts like a formula: a name from
+        // Jira such as `=HYPERLINK(...)` is made text with a leading quote.
+        if c.starts_with(['=', '+', '-', '@']) {
+            c.insert(0, '\'');
+        }
+        if c.contains([',', '"', '\'']) {
             format!("\"{}\"", c.replace('"', "\"\""))
         } else {
             c
@@ -728,5 +733,19 @@ mod tests {
             std::iter::once(vec!["x,\"y\"".into(), "l1\nl2".into()]),
         );
         assert_eq!(out, "a,b\n\"x,\"\"y\"\"\",l1\\u{a}l2\n");
+    }
+
+    #[test]
+    fn csv_cells_that_look_like_formulas_are_made_text() {
+        let out = csv(
+            &["name"],
+            ["=HYPERLINK(\"x\")", "+1", "-2", "@SUM(A1)", "plain"]
+                .into_iter()
+                .map(|c| vec![c.to_owned()]),
+        );
+        assert_eq!(
+            out,
+            "name\n\"'=HYPERLINK(\"\"x\"\")\"\n\"'+1\"\n\"'-2\"\n\"'@SUM(A1)\"\nplain\n"
+        );
     }
 }
