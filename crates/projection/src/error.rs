@@ -54,8 +54,9 @@ pub enum QueryError {
         /// The first sync's start (position and time).
         first: String,
     },
-    /// The site has never been synced.
-    #[error("the log holds nothing about site {site}; run `grantledger sync` first")]
+    /// No sync of the site has completed (none ran, or every one failed), so the
+    /// log holds no complete picture of it to answer from.
+    #[error("no sync of site {site} has completed yet, so the log holds no complete picture of it to answer from; a sync that completes makes it answerable")]
     NeverSynced {
         /// The site.
         site: String,

@@ -352,3 +352,41 @@ fn deleting_the_snapshot_cache_changes_no_answer() {
     let _ = std::fs::remove_dir_all(d.join("snapshots"));
     assert_eq!(ok(d, &["access", "who", "CS", "--format", "json"]), first);
 }
+
+/// A site whose only sync failed: the log holds its records but no complete
+/// picture, and the answer says exactly that (not "nothing about the site").
+#[test]
+fn a_site_whose_syncs_all_failed_is_not_answered() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let log = EventLog::open(dir.path().join("log")).unwrap();
+        let by = || Causation::SyncRun("run-f".into());
+        log.append(
+            &StreamId::jira_site(SITE),
+            ExpectedVersion::Any,
+            vec![
+                NewEvent::new(SyncStarted {
+                    run: "run-f".into(),
+                    site: SITE.into(),
+                    started_at: Timestamp::from_micros(T0),
+                })
+                .caused_by(by()),
+                NewEvent::new(user("u-zoe", "Zoë", None, true)).caused_by(by()),
+                NewEvent::new(SyncFailed {
+                    run: "run-f".into(),
+                    reason: "interrupted".into(),
+                    unfinished_scopes: vec!["groups".into()],
+                    stats: SyncStats::default(),
+                })
+                .caused_by(by()),
+            ],
+        )
+        .unwrap();
+    }
+    let err = fails(dir.path(), &["access", "who", "g-devs"]);
+    assert!(
+        err.contains(&format!("no sync of site {SITE} has completed yet")),
+        "{err}"
+    );
+    assert!(!err.contains("holds nothing"), "{err}");
+}
