@@ -60,6 +60,12 @@ pub trait Clock: Send + Sync + 'static {
     }
 }
 
+/// A timestamp as chrono's UTC time (the epoch for one out of chrono's range),
+/// for the places that format or parse times: HTTP dates, Jira's audit times.
+pub fn utc(t: Timestamp) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp_micros(t.as_micros()).unwrap_or_default()
+}
+
 /// The time from `now` to `deadline`, zero when it has passed.
 pub fn until(now: Timestamp, deadline: Timestamp) -> Duration {
     let micros = deadline.as_micros().saturating_sub(now.as_micros());

@@ -209,10 +209,8 @@ impl EventLog {
         let db_path = dir.join("db");
         let db_file = File::open(&db_path).map_err(LogError::io(&db_path))?;
         // Ours now: a holder file left behind was stale.
-        let since = chrono::DateTime::from_timestamp_micros(options.clock.now().as_micros())
-            .map_or_else(String::new, |t| {
-                t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-            });
+        let since = grantledger_clock::utc(options.clock.now())
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         if let Err(e) = Holder::this_process(since).write(&dir) {
             tracing::info!(dir = %dir.display(), error = %e, "cannot write the log's holder file");
         }

@@ -461,9 +461,8 @@ fn rate_limited(retry_after: u64, now: Timestamp) -> Response {
     );
     if retry_after > 0 {
         h.insert("retry-after", HeaderValue::from(retry_after));
-        let now = chrono::DateTime::<chrono::Utc>::from_timestamp_micros(now.as_micros())
-            .unwrap_or_default();
-        let reset = now + chrono::Duration::seconds(retry_after as i64 + 59);
+        let reset =
+            grantledger_clock::utc(now) + chrono::Duration::seconds(retry_after as i64 + 59);
         if let Ok(v) = HeaderValue::from_str(&reset.format("%Y-%m-%dT%H:%MZ").to_string()) {
             h.insert("x-ratelimit-reset", v);
         }

@@ -9,12 +9,6 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 
 use crate::config::RetryPolicy;
 
-/// Wall time from the injectable clock, as chrono sees it (to read
-/// `Retry-After` dates and `X-RateLimit-Reset`).
-pub fn utc(now: grantledger_model::Timestamp) -> DateTime<Utc> {
-    DateTime::<Utc>::from_timestamp_micros(now.as_micros()).unwrap_or_default()
-}
-
 /// Reads `Retry-After`: delta-seconds (Jira's form; a fraction is accepted), or
 /// an HTTP date relative to `now`. `None` when unreadable.
 pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {

@@ -50,9 +50,7 @@ fn is_jira_admin(world: &World, account_id: &str) -> bool {
 
 /// `now` as Jira writes audit times (`2026-06-05T05:59:00.123Z`).
 fn jira_time(now: grantledger_model::Timestamp) -> String {
-    chrono::DateTime::<chrono::Utc>::from_timestamp_micros(now.as_micros())
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    grantledger_clock::utc(now).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// Records an audit entry stamped by the world's clock.

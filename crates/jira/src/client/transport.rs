@@ -175,7 +175,7 @@ impl JiraClient {
                 } if status == StatusCode::TOO_MANY_REQUESTS
                     || status == StatusCode::SERVICE_UNAVAILABLE =>
                 {
-                    let hint = retry_hint(&headers, crate::backoff::utc(self.inner.clock.now()));
+                    let hint = retry_hint(&headers, grantledger_clock::utc(self.inner.clock.now()));
                     let is_429 = status == StatusCode::TOO_MANY_REQUESTS;
                     if is_429 {
                         self.inner.counters.rate_limited();
