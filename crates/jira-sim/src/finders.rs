@@ -19,7 +19,10 @@ impl Org {
     /// `Administrators` role.
     pub fn is_admin(&self, account_id: &str) -> bool {
         self.site_admins.contains(account_id)
-            || self.members_of(JIRA_ADMINISTRATORS).contains(account_id)
+            || self
+                .group_by_name(JIRA_ADMINISTRATORS)
+                .and_then(|g| self.memberships.get(&g.group_id))
+                .is_some_and(|m| m.contains(account_id))
             || self.projects.iter().any(|p| {
                 p.roles
                     .iter()

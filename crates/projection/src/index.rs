@@ -144,11 +144,6 @@ impl HistoryIndex {
         self.step(subject, position, Some(&grant.principal), kind);
     }
 
-    /// How many subjects are indexed.
-    pub fn subjects(&self) -> usize {
-        self.by_subject.len()
-    }
-
     fn add(&mut self, subject: Subject, position: Position) {
         let list = self.by_subject.entry(subject).or_default();
         if list.last() != Some(&position) {

@@ -199,29 +199,19 @@ fn list_or_none(items: &[String]) -> String {
     }
 }
 
-/// The state at the moment asked for (the head when none), the head's state, and
-/// the moment as shown.
-fn at_moment(q: &Queries, moment: Option<Moment>) -> Result<(SiteState, SiteState, AsOf)> {
+/// The state at the moment asked for when that is not the head (`None` for the
+/// head: callers use the head itself, uncopied), the head's state, and the
+/// moment as shown. `resolve` refuses a site no sync completed.
+fn at_moment(q: &Queries, moment: Option<Moment>) -> Result<(Option<SiteState>, SiteState, AsOf)> {
     let head = q.current()?;
-    let position = match moment {
-        Some(m) => q.resolve(m, &head)?,
-        None => {
-            if head.completed_runs().next().is_none() {
-                return Err(QueryError::NeverSynced {
-                    site: q.site().to_owned(),
-                }
-                .into());
-            }
-            head.position
-        }
-    };
+    let position = q.resolve(moment.unwrap_or(Moment::Position(head.position)), &head)?;
     let as_of = as_of(q, position)?;
-    let state = if position == head.position {
-        head.clone()
+    let past = if position == head.position {
+        None
     } else {
-        q.state_at(position)?
+        Some(q.state_at(position)?)
     };
-    Ok((state, head, as_of))
+    Ok((past, head, as_of))
 }
 
 fn as_of(q: &Queries, position: Position) -> Result<AsOf> {
@@ -245,9 +235,10 @@ pub fn run_access(command: AccessCommand, globals: &Globals) -> Result<ExitCode>
     match command {
         AccessCommand::User { user, args } => {
             let (q, _log) = open(globals, args.site.as_deref())?;
-            let (state, head, as_of) = at_moment(&q, args.as_of)?;
-            let id = resolve_twice(&state, &head, |s| resolve::user(s, &user))?;
-            let r = report::access_user(q.site(), &state, as_of, &id);
+            let (past, head, as_of) = at_moment(&q, args.as_of)?;
+            let state = past.as_ref().unwrap_or(&head);
+            let id = resolve_twice(state, &head, |s| resolve::user(s, &user))?;
+            let r = report::access_user(q.site(), state, as_of, &id);
             emit(
                 args.format,
                 &r,
@@ -299,13 +290,14 @@ pub fn run_access(command: AccessCommand, globals: &Globals) -> Result<ExitCode>
         }
         AccessCommand::Who { target, args } => {
             let (q, _log) = open(globals, args.site.as_deref())?;
-            let (state, head, as_of) = at_moment(&q, args.as_of)?;
-            let resolved = resolve_twice(&state, &head, |s| resolve::target(s, &target))?;
+            let (past, head, as_of) = at_moment(&q, args.as_of)?;
+            let state = past.as_ref().unwrap_or(&head);
+            let resolved = resolve_twice(state, &head, |s| resolve::target(s, &target))?;
             let targets: Vec<Target> = match resolved {
                 Resolved::Target(t) => vec![t],
-                Resolved::Project(p) => effective::project_roles(&state, &p),
+                Resolved::Project(p) => effective::project_roles(state, &p),
             };
-            let r = report::access_who(q.site(), &state, as_of, &targets);
+            let r = report::access_who(q.site(), state, as_of, &targets);
             let many = targets.len() > 1;
             emit(
                 args.format,
@@ -385,13 +377,14 @@ pub fn run_access(command: AccessCommand, globals: &Globals) -> Result<ExitCode>
 /// Runs `history`.
 pub fn run_history(a: HistoryArgs, globals: &Globals) -> Result<ExitCode> {
     let (q, _log) = open(globals, a.args.site.as_deref())?;
-    let (state, head, as_of) = at_moment(&q, a.args.as_of)?;
-    let subject = resolve_twice(&state, &head, |s| resolve::subject(s, &a.subject))?;
+    let (past, head, as_of) = at_moment(&q, a.args.as_of)?;
+    let state = past.as_ref().unwrap_or(&head);
+    let subject = resolve_twice(state, &head, |s| resolve::subject(s, &a.subject))?;
     let index = q.index()?;
     let limit = (a.limit > 0).then_some(a.limit);
     let (records, total) = q.history(&index, &subject, as_of.position, limit)?;
     // Names as of the end of the history (the head's for what is gone since).
-    let r = report::history(q.site(), &state, as_of, &subject, &records, total);
+    let r = report::history(q.site(), state, as_of, &subject, &records, total);
     emit(
         a.args.format,
         &r,

@@ -295,10 +295,9 @@ async fn run_sync(
     // The state and the expected version come from the same fold: an append to
     // the stream in between makes the run's appends fail instead of using a stale
     // state.
-    let version = state.version;
+    let mut version = state.version;
     info!(position = state.position, "sync started");
 
-    let mut version = version;
     if !opts.dry_run {
         let started_event = NewEvent::new(SyncStarted {
             run: run.clone(),

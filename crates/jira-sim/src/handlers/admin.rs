@@ -86,6 +86,9 @@ pub(crate) async fn audit_records(
         .iter()
         .rev()
         .filter(|r| {
+            if bounds.iter().all(Option::is_none) {
+                return true;
+            }
             let t = parse_time(&r.created);
             bounds[0].is_none_or(|from| t.is_some_and(|t| t >= from))
                 && bounds[1].is_none_or(|to| t.is_some_and(|t| t <= to))

@@ -372,8 +372,9 @@ pub(crate) fn retry_hint(
     get("x-ratelimit-reset").and_then(|v| parse_rate_limit_reset(v, now))
 }
 
-/// Whether a connect failure came from name resolution (hyper's resolver says
-/// "dns error"; the system resolver "failed to lookup address information").
+/// What went wrong with a request that got no answer, in one line: the kind of
+/// failure and the innermost cause (which names no URL and no credentials).
+/// Name resolution failures are told by type elsewhere (`resolve`).
 pub(super) fn transport_reason(e: &reqwest::Error, timeout: Duration) -> String {
     if e.is_timeout() {
         return format!("the request timed out after {timeout:?}");
