@@ -105,6 +105,21 @@ pub enum GrantCause {
         /// The command that changed Jira.
         command: CommandId,
     },
+    /// grantledger removed what a request added before its time ran out (revoked
+    /// early by the requester or an approver).
+    RevokedForRequest {
+        /// The request.
+        request: RequestId,
+        /// The command that changed Jira.
+        command: CommandId,
+    },
+    /// grantledger added or removed it for an operator provisioning by hand.
+    ChangedByOperator {
+        /// Who, as the operator named themselves.
+        operator: String,
+        /// The command that changed Jira.
+        command: CommandId,
+    },
 }
 
 /// What caused a record to be written: stored beside every event.

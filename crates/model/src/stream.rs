@@ -4,12 +4,12 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-use crate::ids::{CampaignId, RequestId};
+use crate::ids::{CampaignId, CommandId, RequestId};
 
 /// The longest stream name the log accepts, in bytes.
 pub const MAX_STREAM_LEN: usize = 512;
 
-/// A stream name: `jira:<site>`, `campaign:<id>` or `request:<id>`.
+/// A stream name: `jira:<site>`, `campaign:<id>`, `request:<id>` or `command:<id>`.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(transparent)]
 pub struct StreamId(String);
@@ -71,6 +71,11 @@ impl StreamId {
         Self(format!("request:{id}"))
     }
 
+    /// The stream of one outbox command.
+    pub fn command(id: &CommandId) -> Self {
+        Self(format!("command:{id}"))
+    }
+
     /// The name as stored.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -106,6 +111,10 @@ mod tests {
         assert_eq!(
             StreamId::request(&RequestId::from("r7")).as_str(),
             "request:r7"
+        );
+        assert_eq!(
+            StreamId::command(&CommandId::from("c9")).as_str(),
+            "command:c9"
         );
     }
 

@@ -174,7 +174,12 @@ impl HistoryIndex {
     /// Indexes one event at `position` (whatever its stream).
     pub fn index_event(&mut self, event: &Event, position: Position) {
         match event {
-            Event::SyncStarted(_) | Event::SyncCompleted(_) | Event::SyncFailed(_) => {}
+            Event::SyncStarted(_)
+            | Event::SyncCompleted(_)
+            | Event::SyncFailed(_)
+            | Event::CommandIssued(_)
+            | Event::CommandSucceeded(_)
+            | Event::CommandFailed(_) => {}
             Event::UserObserved(e) => self.add(Subject::User(e.user.account_id.clone()), position),
             Event::UserChanged(e) => self.add(Subject::User(e.after.account_id.clone()), position),
             Event::UserDeactivated(e) => self.add(Subject::User(e.account_id.clone()), position),

@@ -382,6 +382,12 @@ pub fn cause_text(cause: &GrantCause) -> String {
         GrantCause::RemovedAtExpiry { request, command } => {
             format!("removed at expiry of request {request} (command {command})")
         }
+        GrantCause::RevokedForRequest { request, command } => {
+            format!("revoked early for request {request} (command {command})")
+        }
+        GrantCause::ChangedByOperator { operator, command } => {
+            format!("changed by operator {operator} (command {command})")
+        }
     }
 }
 

@@ -195,6 +195,9 @@ impl SiteState {
             }
             Event::GrantAdded(e) => self.set_grant(&e.grant, true),
             Event::GrantRemoved(e) => self.set_grant(&e.grant, false),
+            // The outbox's own records say nothing about the site: the grant a
+            // command made arrives as a GrantAdded or GrantRemoved (ADR 0010).
+            Event::CommandIssued(_) | Event::CommandSucceeded(_) | Event::CommandFailed(_) => {}
         }
     }
 

@@ -159,6 +159,30 @@ fn samples() -> Vec<Event> {
             },
         }
         .into(),
+        CommandIssued {
+            command: CommandId::from("cmd-3"),
+            site: "acme".into(),
+            action: CommandAction::Add,
+            grant: Grant::membership(AccountId::from("u-3"), GroupId::from("g1")),
+            purpose: CommandPurpose::GrantForRequest {
+                request: RequestId::from("req-3"),
+            },
+        }
+        .into(),
+        CommandSucceeded {
+            command: CommandId::from("cmd-3"),
+            jira: JiraOutcome::Changed,
+            site: SiteOutcome::Recorded,
+            attempts: 2,
+        }
+        .into(),
+        CommandFailed {
+            command: CommandId::from("cmd-4"),
+            kind: CommandFailureKind::Refused,
+            reason: "Jira refused: the account is inactive".into(),
+            attempts: 1,
+        }
+        .into(),
     ]
 }
 

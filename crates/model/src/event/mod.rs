@@ -8,10 +8,12 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+mod command;
 mod directory;
 mod grants;
 mod sync;
 
+pub use command::*;
 pub use directory::*;
 pub use grants::*;
 pub use sync::*;
@@ -43,6 +45,9 @@ macro_rules! for_each_event_type {
             ProductAccessGroupsChanged = 1,
             GrantAdded = 1,
             GrantRemoved = 1,
+            CommandIssued = 1,
+            CommandSucceeded = 1,
+            CommandFailed = 1,
         }
     };
 }
@@ -102,6 +107,9 @@ pub enum EventCategory {
     Directory,
     /// Who holds what: `GrantAdded`, `GrantRemoved`.
     Grant,
+    /// The outbox of changes grantledger makes in Jira: `CommandIssued`,
+    /// `CommandSucceeded`, `CommandFailed`.
+    Command,
 }
 
 impl Event {
@@ -126,6 +134,9 @@ impl Event {
             | Event::ProjectRoleVanished(_)
             | Event::ProductAccessGroupsChanged(_) => EventCategory::Directory,
             Event::GrantAdded(_) | Event::GrantRemoved(_) => EventCategory::Grant,
+            Event::CommandIssued(_) | Event::CommandSucceeded(_) | Event::CommandFailed(_) => {
+                EventCategory::Command
+            }
         }
     }
 
