@@ -198,6 +198,20 @@ impl SiteState {
             // The outbox's own records say nothing about the site: the grant a
             // command made arrives as a GrantAdded or GrantRemoved (ADR 0010).
             Event::CommandIssued(_) | Event::CommandSucceeded(_) | Event::CommandFailed(_) => {}
+            // Nor do a request's: what it granted arrives as a grant event too.
+            Event::AccessRequested(_)
+            | Event::ApprovalGiven(_)
+            | Event::RequestApproved(_)
+            | Event::RequestDenied(_)
+            | Event::RequestCancelled(_)
+            | Event::AccessGranted(_)
+            | Event::AccessAlreadyHeld(_)
+            | Event::AccessExtended(_)
+            | Event::AccessExpired(_)
+            | Event::AccessTakenOver(_)
+            | Event::RevocationRequested(_)
+            | Event::AccessRevoked(_)
+            | Event::RequestFailed(_) => {}
         }
     }
 
