@@ -336,6 +336,7 @@ impl Request {
             | Event::GrantAdded(_)
             | Event::GrantRemoved(_)
             | Event::CommandIssued(_)
+            | Event::CommandStarted(_)
             | Event::CommandSucceeded(_)
             | Event::CommandFailed(_) => self.version -= 1,
         }

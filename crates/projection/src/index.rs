@@ -178,6 +178,7 @@ impl HistoryIndex {
             | Event::SyncCompleted(_)
             | Event::SyncFailed(_)
             | Event::CommandIssued(_)
+            | Event::CommandStarted(_)
             | Event::CommandSucceeded(_)
             | Event::CommandFailed(_) => {}
             // A request's own records say nothing about the site; the grant it

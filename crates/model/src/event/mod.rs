@@ -48,6 +48,7 @@ macro_rules! for_each_event_type {
             GrantAdded = 1,
             GrantRemoved = 1,
             CommandIssued = 1,
+            CommandStarted = 1,
             CommandSucceeded = 1,
             CommandFailed = 1,
             AccessRequested = 1,
@@ -123,7 +124,7 @@ pub enum EventCategory {
     /// Who holds what: `GrantAdded`, `GrantRemoved`.
     Grant,
     /// The outbox of changes grantledger makes in Jira: `CommandIssued`,
-    /// `CommandSucceeded`, `CommandFailed`.
+    /// `CommandStarted`, `CommandSucceeded`, `CommandFailed`.
     Command,
     /// Just-in-time access requests: `AccessRequested`, `ApprovalGiven`,
     /// `RequestApproved`, `RequestDenied`, `RequestCancelled`, `AccessGranted`,
@@ -154,9 +155,10 @@ impl Event {
             | Event::ProjectRoleVanished(_)
             | Event::ProductAccessGroupsChanged(_) => EventCategory::Directory,
             Event::GrantAdded(_) | Event::GrantRemoved(_) => EventCategory::Grant,
-            Event::CommandIssued(_) | Event::CommandSucceeded(_) | Event::CommandFailed(_) => {
-                EventCategory::Command
-            }
+            Event::CommandIssued(_)
+            | Event::CommandStarted(_)
+            | Event::CommandSucceeded(_)
+            | Event::CommandFailed(_) => EventCategory::Command,
             Event::AccessRequested(_)
             | Event::ApprovalGiven(_)
             | Event::RequestApproved(_)
