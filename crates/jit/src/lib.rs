@@ -11,7 +11,7 @@
 //!   from the site's live state, loads a request and appends a decision's events
 //!   with the stream's expected version.
 //! - [`scheduler`]: one pass ([`run_once`]) grants what was approved, expires what
-//!   ran out and drives unfinished commands through an [`Executor`] (the outbox);
+//!   ran out and drives unfinished commands through a [`CommandRunner`] (the outbox's `Executor`);
 //!   [`run`] repeats passes, waking at the next deadline on the injected clock.
 //!
 //! Pre-existing access is never revoked: a request records `AccessAlreadyHeld`
@@ -29,5 +29,5 @@ pub mod service;
 pub use error::RequestError;
 pub use policy::{EntitlementName, Matched, Policies, Policy, PolicyError};
 pub use request::{Request, Status};
-pub use scheduler::{drive, run, run_once, Executor, PassReport};
+pub use scheduler::{drive, run, run_once, CommandRunner, PassReport};
 pub use service::{CreateArgs, Jit, ListFilter};

@@ -18,14 +18,49 @@ use crate::service::Jit;
 /// `command:<id>` stream, or leaves it unfinished to be driven again by a later
 /// pass. Errors are what stopped driving (the log, a crash); a command that Jira
 /// refused is an outcome, not an error.
-pub trait Executor: Send + Sync {
+pub trait CommandRunner: Send + Sync {
     /// Issues (if needed) and drives `command`.
     fn execute(&self, command: &CommandIssued) -> impl Future<Output = Result<(), String>> + Send;
+
+    /// Drives every command that has an intent and no outcome (whatever issued
+    /// it); returns how many were driven.
+    fn drive_unfinished(&self) -> impl Future<Output = Result<usize, String>> + Send;
+}
+
+/// The outbox runs the commands: `issue` with the request's derived command id
+/// (a no-op when issued already), then `drive`.
+impl CommandRunner for grantledger_outbox::Executor {
+    async fn execute(&self, command: &CommandIssued) -> Result<(), String> {
+        let id = self
+            .issue(grantledger_outbox::CommandSpec {
+                id: Some(command.command.clone()),
+                site: command.site.clone(),
+                action: command.action,
+                grant: command.grant.clone(),
+                purpose: command.purpose.clone(),
+            })
+            .map_err(|e| e.to_string())?;
+        self.drive(&id).await.map(|_| ()).map_err(|e| e.to_string())
+    }
+
+    async fn drive_unfinished(&self) -> Result<usize, String> {
+        let driven = grantledger_outbox::Executor::drive_unfinished(self)
+            .await
+            .map_err(|e| e.to_string())?;
+        for (id, result) in &driven {
+            if let Err(e) = result {
+                tracing::warn!(command = %id, error = %e, "an unfinished command could not be driven");
+            }
+        }
+        Ok(driven.len())
+    }
 }
 
 /// What a pass did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PassReport {
+    /// Unfinished commands driven at the start of the pass (left by a crash).
+    pub driven_unfinished: usize,
     /// Requests whose grant was recorded (granted or found held already).
     pub granted: Vec<RequestId>,
     /// Requests that expired.
@@ -63,7 +98,7 @@ fn is_issued(jit: &Jit, command: &CommandId) -> Result<bool, RequestError> {
 
 /// Runs `command` for request `r` (unless it has an outcome already) and records
 /// its outcome in the request. Returns the request after.
-async fn run_command<E: Executor>(
+async fn run_command<E: CommandRunner>(
     jit: &Jit,
     exec: &E,
     r: &Request,
@@ -101,8 +136,12 @@ async fn run_command<E: Executor>(
 }
 
 /// One pass over every request of the site.
-pub async fn run_once<E: Executor>(jit: &Jit, exec: &E) -> Result<PassReport, RequestError> {
+pub async fn run_once<E: CommandRunner>(jit: &Jit, exec: &E) -> Result<PassReport, RequestError> {
     let mut report = PassReport::default();
+    match exec.drive_unfinished().await {
+        Ok(n) => report.driven_unfinished = n,
+        Err(why) => tracing::warn!(%why, "unfinished commands could not be driven"),
+    }
     let all = jit.all()?;
     let mut site_state = None;
     for r in &all {
@@ -184,7 +223,11 @@ fn expire(
 
 /// Runs the outbox's commands for one request now (after `request revoke`, say),
 /// instead of waiting for the scheduler.
-pub async fn drive<E: Executor>(jit: &Jit, exec: &E, id: &str) -> Result<Request, RequestError> {
+pub async fn drive<E: CommandRunner>(
+    jit: &Jit,
+    exec: &E,
+    id: &str,
+) -> Result<Request, RequestError> {
     let mut report = PassReport::default();
     let r = jit.load(id)?;
     match request::removal_command(&r) {
@@ -195,33 +238,34 @@ pub async fn drive<E: Executor>(jit: &Jit, exec: &E, id: &str) -> Result<Request
 
 /// Repeats passes until `stop` turns true: after each pass it sleeps until the
 /// next deadline or for `poll` (to pick up new approvals and drive unfinished
-/// commands), whichever comes first. `open` gives the request service for a pass
-/// (the CLI opens the log for each pass and closes it between passes, so other
-/// commands can write meanwhile); a pass that fails is logged and retried after
-/// `poll`.
+/// commands), whichever comes first. `open` gives the request service and the
+/// command runner for a pass (the CLI opens the log for each pass and closes it
+/// between passes, so other commands can write meanwhile); a pass that fails is
+/// reported to `on_pass` and retried after `poll`.
 pub async fn run<E, F>(
     mut open: F,
-    exec: &E,
     clock: Arc<dyn Clock>,
     poll: Duration,
     mut stop: tokio::sync::watch::Receiver<bool>,
     mut on_pass: impl FnMut(&Result<PassReport, RequestError>),
 ) where
-    E: Executor,
-    F: FnMut() -> Result<Jit, RequestError>,
+    E: CommandRunner,
+    F: FnMut() -> Result<(Jit, E), RequestError>,
 {
     loop {
         if *stop.borrow() {
             return;
         }
         let result = match open() {
-            Ok(jit) => run_once(&jit, exec).await,
+            Ok((jit, exec)) => run_once(&jit, &exec).await,
             Err(e) => Err(e),
         };
         on_pass(&result);
         let now = clock.now();
-        let mut wake = request::after(now, 0);
-        wake = Timestamp::from_micros(wake.as_micros() + poll.as_micros() as i64);
+        let mut wake = Timestamp::from_micros(
+            now.as_micros()
+                .saturating_add(i64::try_from(poll.as_micros()).unwrap_or(i64::MAX)),
+        );
         if let Ok(report) = &result {
             if let Some(d) = report.next_deadline {
                 wake = wake.min(d);

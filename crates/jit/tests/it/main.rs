@@ -4,5 +4,6 @@
 //! One integration-test binary for the package, a module per area.
 
 mod common;
+mod e2e;
 mod scheduler;
 mod service;

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use grantledger_jit::{run, run_once, CreateArgs, Executor, Jit, Policies, Status};
+use grantledger_jit::{run, run_once, CommandRunner, CreateArgs, Jit, Policies, Status};
 use grantledger_model::*;
 
 use crate::common::{observe_member, world, HOUR, POLICIES, SITE};
@@ -13,9 +13,13 @@ use crate::common::{observe_member, world, HOUR, POLICIES, SITE};
 /// No command may be issued on these paths.
 struct NoCommands;
 
-impl Executor for NoCommands {
+impl CommandRunner for NoCommands {
     async fn execute(&self, command: &CommandIssued) -> Result<(), String> {
         panic!("no command should be issued here, got {}", command.command)
+    }
+
+    async fn drive_unfinished(&self) -> Result<usize, String> {
+        Ok(0)
     }
 }
 
@@ -111,8 +115,7 @@ async fn run_wakes_at_the_deadline_on_the_injected_clock() {
     let clock: Arc<dyn grantledger_clock::Clock> = Arc::new(w.clock.clone());
     let task = tokio::spawn(async move {
         run(
-            move || Ok(jit.clone()),
-            &NoCommands,
+            move || Ok((jit.clone(), NoCommands)),
             clock,
             Duration::from_secs(24 * 3600),
             stop_rx,

@@ -1,0 +1,286 @@
+//! The whole lifecycle against the simulator over loopback HTTP, through the
+//! outbox: the simulator's group gains the member when the request is granted
+//! and loses it at the deadline; the log tells the story and the group's history
+//! names the request as the cause; access that pre-existed is left in place.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use grantledger_clock::{Clock, ManualClock};
+use grantledger_ingest::SyncOptions;
+use grantledger_jira::{ApiToken, JiraClient, JiraConfig};
+use grantledger_jira_sim::{Credential, Org};
+use grantledger_jit::{run_once, CreateArgs, Jit, Policies, Status};
+use grantledger_model::*;
+use grantledger_outbox::{DrivePolicy, Executor};
+use grantledger_projection::{HistoryIndex, Queries, Subject};
+use grantledger_testkit::{fast_retry, Harness, Preset, SITE};
+
+const ADD_MEMBER: &str = "POST /rest/api/3/group/user";
+const REMOVE_MEMBER: &str = "DELETE /rest/api/3/group/user";
+
+fn member_in_sim(org: &Org, group: &str, account: &str) -> bool {
+    org.memberships
+        .get(group)
+        .is_some_and(|m| m.contains(account))
+}
+
+struct Setup {
+    h: Harness,
+    clock: Arc<ManualClock>,
+    exec: Executor,
+    jit: Jit,
+    group: String,
+    group_name: String,
+    outsider: String,
+    member: String,
+    approver: String,
+}
+
+async fn setup() -> Setup {
+    let h = Harness::start(Preset::Small, 11).await;
+    let clock = Arc::new(ManualClock::auto_advancing(Timestamp(
+        1_764_288_000_000_000,
+    )));
+    grantledger_ingest::sync(
+        &h.log,
+        &h.client,
+        SyncOptions {
+            clock: clock.clone(),
+            ..SyncOptions::new(SITE)
+        },
+    )
+    .await
+    .expect("the first sync");
+    let org = h.sim.org();
+    let admin = Credential::admin_of(&org).account_id;
+    // A group with a non-admin member and an active non-admin outside it.
+    let (group, member, outsider) = org
+        .groups
+        .iter()
+        .filter(|g| {
+            !["site-admins", "jira-administrators", "org-admins"].contains(&g.name.as_str())
+        })
+        .find_map(|g| {
+            let members = org.memberships.get(&g.group_id)?;
+            let member = members
+                .iter()
+                .find(|a| **a != admin && !org.is_admin(a))?
+                .clone();
+            let out = org.outsider(&g.group_id, &[admin.as_str(), member.as_str()])?;
+            (!org.is_admin(&out.account_id))
+                .then(|| (g.group_id.clone(), member, out.account_id.clone()))
+        })
+        .expect("a group with a member and an outsider");
+    let group_name = org.group_name(&group).unwrap().to_owned();
+    let approver = org
+        .active_humans()
+        .find(|u| {
+            ![admin.as_str(), member.as_str(), outsider.as_str()].contains(&u.account_id.as_str())
+        })
+        .expect("an approver")
+        .account_id
+        .clone();
+    let policies = Policies::parse(&format!(
+        "[jit]\n[[jit.policy]]\nname = \"team\"\ngroups = [\"{group_name}\"]\napprovers = [\"{approver}\"]\nmax_duration = \"8h\"\n"
+    ))
+    .expect("the policies");
+    let mut config = JiraConfig::for_base_url(
+        &h.sim.base_url(),
+        Credential::DEFAULT_EMAIL,
+        ApiToken::new(Credential::DEFAULT_TOKEN),
+    )
+    .unwrap();
+    config.retry = fast_retry();
+    config.timeout = Duration::from_secs(5);
+    let client = JiraClient::with_clock(config, clock.clone()).unwrap();
+    let exec = Executor::new(
+        h.log.clone(),
+        clock.clone(),
+        DrivePolicy {
+            max_attempts: 3,
+            base_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(4),
+            max_retry_after: Duration::from_secs(10),
+        },
+    )
+    .with_site(SITE, client);
+    let jit = Jit::new(h.log.clone(), SITE, policies, clock.clone());
+    Setup {
+        h,
+        clock,
+        exec,
+        jit,
+        group,
+        group_name,
+        outsider,
+        member,
+        approver,
+    }
+}
+
+fn ask(s: &Setup, who: &str) -> CreateArgs {
+    CreateArgs {
+        actor: who.into(),
+        entitlement: s.group_name.clone(),
+        duration_secs: 2 * 3600,
+        justification: Some("incident".into()),
+        ..CreateArgs::default()
+    }
+}
+
+fn adds_and_removes(s: &Setup) -> (u64, u64) {
+    let stats = s.h.sim.stats();
+    (
+        stats.by_operation.get(ADD_MEMBER).copied().unwrap_or(0),
+        stats.by_operation.get(REMOVE_MEMBER).copied().unwrap_or(0),
+    )
+}
+
+#[tokio::test]
+async fn the_simulator_gains_and_loses_the_member_at_the_right_moments() {
+    let s = setup().await;
+    assert!(!member_in_sim(&s.h.sim.org(), &s.group, &s.outsider));
+    let r = s.jit.create(ask(&s, &s.outsider)).unwrap();
+    // Not approved yet: a pass changes nothing in Jira.
+    run_once(&s.jit, &s.exec).await.unwrap();
+    assert!(!member_in_sim(&s.h.sim.org(), &s.group, &s.outsider));
+    assert_eq!(adds_and_removes(&s), (0, 0));
+    s.jit.approve(r.id.as_str(), &s.approver, None).unwrap();
+    let report = run_once(&s.jit, &s.exec).await.unwrap();
+    assert_eq!(report.granted, vec![r.id.clone()]);
+    assert!(
+        member_in_sim(&s.h.sim.org(), &s.group, &s.outsider),
+        "granted in Jira"
+    );
+    assert_eq!(adds_and_removes(&s), (1, 0));
+    let granted = s.jit.load(r.id.as_str()).unwrap();
+    assert_eq!(granted.status, Status::Granted);
+    let deadline = granted.expires_at.unwrap();
+    // The site's state shows it at once, with the request as the cause.
+    let grant = Grant::membership(
+        AccountId::from(s.outsider.as_str()),
+        GroupId::from(s.group.as_str()),
+    );
+    assert!(s.jit.site_state().unwrap().has_grant(&grant));
+    // Passes before the deadline leave it.
+    s.clock
+        .set(Timestamp::from_micros(deadline.as_micros() - 1_000_000));
+    let report = run_once(&s.jit, &s.exec).await.unwrap();
+    assert!(report.expired.is_empty());
+    assert!(member_in_sim(&s.h.sim.org(), &s.group, &s.outsider));
+    // At the deadline: expired and revoked in the same pass.
+    s.clock.set(deadline);
+    let report = run_once(&s.jit, &s.exec).await.unwrap();
+    assert_eq!(report.expired, vec![r.id.clone()]);
+    assert_eq!(report.revoked, vec![r.id.clone()]);
+    assert!(report.expiry_lag_micros.iter().all(|l| *l < 1_000_000));
+    assert!(
+        !member_in_sim(&s.h.sim.org(), &s.group, &s.outsider),
+        "removed from Jira"
+    );
+    assert_eq!(
+        adds_and_removes(&s),
+        (1, 1),
+        "one add and one remove in all"
+    );
+    let done = s.jit.load(r.id.as_str()).unwrap();
+    assert_eq!(done.status, Status::Revoked);
+    // The request's story.
+    let types: Vec<&str> =
+        s.h.log
+            .read_stream(&StreamId::request(&r.id), 1)
+            .unwrap()
+            .iter()
+            .map(|r| r.event.event_type())
+            .collect();
+    assert_eq!(
+        types,
+        [
+            "AccessRequested",
+            "ApprovalGiven",
+            "RequestApproved",
+            "AccessGranted",
+            "AccessExpired",
+            "AccessRevoked"
+        ]
+    );
+    // The group's history names the request as the cause of both changes.
+    let queries = Queries::new(s.h.log.clone(), SITE);
+    let index: HistoryIndex = queries.index().unwrap();
+    let (records, _) = queries
+        .history(
+            &index,
+            &Subject::Grant(grant.clone()),
+            s.h.log.head().position,
+            None,
+        )
+        .unwrap();
+    let causes: Vec<GrantCause> = records
+        .iter()
+        .filter_map(|r| match &r.event {
+            Event::GrantAdded(e) => Some(e.cause.clone()),
+            Event::GrantRemoved(e) => Some(e.cause.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        causes,
+        [
+            GrantCause::RemovedAtExpiry {
+                request: r.id.clone(),
+                command: CommandId::from(format!("{}-expire", r.id)),
+            },
+            GrantCause::AppliedByRequest {
+                request: r.id.clone(),
+                command: CommandId::from(format!("{}-grant", r.id)),
+            },
+        ]
+    );
+    // More passes change nothing more.
+    s.clock
+        .set(Timestamp::from_micros(deadline.as_micros() + 3_600_000_000));
+    run_once(&s.jit, &s.exec).await.unwrap();
+    assert_eq!(adds_and_removes(&s), (1, 1));
+    let _ = s.clock.now();
+}
+
+#[tokio::test]
+async fn pre_existing_access_is_untouched_by_expiry_and_early_revocation_removes_only_what_was_added(
+) {
+    let s = setup().await;
+    // The member already holds the group: nothing is granted, nothing revoked.
+    let held = s.jit.create(ask(&s, &s.member)).unwrap();
+    s.jit.approve(held.id.as_str(), &s.approver, None).unwrap();
+    // The outsider's request, revoked early by the approver.
+    let early = s.jit.create(ask(&s, &s.outsider)).unwrap();
+    s.jit.approve(early.id.as_str(), &s.approver, None).unwrap();
+    run_once(&s.jit, &s.exec).await.unwrap();
+    let h = s.jit.load(held.id.as_str()).unwrap();
+    assert_eq!(h.status, Status::AlreadyHeld);
+    assert_eq!(h.pre_existing, Some(PreExisting::InState));
+    assert!(member_in_sim(&s.h.sim.org(), &s.group, &s.outsider));
+    assert_eq!(adds_and_removes(&s), (1, 0), "only the outsider was added");
+    s.jit
+        .revoke(early.id.as_str(), &s.approver, Some("done".into()))
+        .unwrap();
+    let r = grantledger_jit::drive(&s.jit, &s.exec, early.id.as_str())
+        .await
+        .unwrap();
+    assert_eq!(r.status, Status::Revoked);
+    assert!(!member_in_sim(&s.h.sim.org(), &s.group, &s.outsider));
+    // The held request's deadline passes: the member stays.
+    s.clock.set(h.expires_at.unwrap());
+    let report = run_once(&s.jit, &s.exec).await.unwrap();
+    assert_eq!(report.expired, vec![held.id.clone()]);
+    assert!(report.revoked.is_empty());
+    assert_eq!(
+        s.jit.load(held.id.as_str()).unwrap().status,
+        Status::Expired
+    );
+    assert!(
+        member_in_sim(&s.h.sim.org(), &s.group, &s.member),
+        "pre-existing access untouched"
+    );
+    assert_eq!(adds_and_removes(&s), (1, 1));
+}
