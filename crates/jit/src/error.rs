@@ -106,6 +106,9 @@ pub enum RequestError {
     /// Reading or writing the log failed.
     #[error(transparent)]
     Log(#[from] grantledger_eventlog::LogError),
+    /// The log or the Jira client could not be opened for a scheduler pass.
+    #[error("cannot start a scheduler pass: {0}")]
+    Unavailable(String),
     /// Another writer changed the request at the same moment.
     #[error("request {0} changed while this action was decided: try again")]
     Concurrent(RequestId),

@@ -5,7 +5,9 @@
 
 pub mod demo;
 pub mod init;
+pub mod jit;
 pub mod log;
 pub mod query;
+pub mod request;
 pub mod sim;
 pub mod sync;

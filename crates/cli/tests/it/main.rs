@@ -5,4 +5,5 @@
 
 mod cli;
 mod query;
+mod request;
 mod sync;
