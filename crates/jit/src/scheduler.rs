@@ -142,10 +142,13 @@ pub async fn run_once<E: CommandRunner>(jit: &Jit, exec: &E) -> Result<PassRepor
         Ok(n) => report.driven_unfinished = n,
         Err(why) => tracing::warn!(%why, "unfinished commands could not be driven"),
     }
-    let all = jit.all()?;
+    // The requests as the pass goes: each is loaded again when its turn comes (an
+    // earlier one may have handed it access) and written back after, so that a
+    // later expiry in the same pass sees what happened before it.
+    let mut all = jit.all()?;
     let mut site_state = None;
-    for r in &all {
-        let mut r = r.clone();
+    for i in 0..all.len() {
+        let mut r = jit.load(all[i].id.as_str())?;
         if r.status == Status::Approved {
             let state = match &site_state {
                 Some(s) => s,
@@ -161,6 +164,8 @@ pub async fn run_once<E: CommandRunner>(jit: &Jit, exec: &E) -> Result<PassRepor
                 }
                 GrantStep::Issue(command) => {
                     r = run_command(jit, exec, &r, &command, &mut report).await?;
+                    // The site changed: later grant checks read it again.
+                    site_state = None;
                 }
             }
         }
@@ -168,12 +173,14 @@ pub async fn run_once<E: CommandRunner>(jit: &Jit, exec: &E) -> Result<PassRepor
             let now = jit.clock().now();
             let deadline = r.expires_at.unwrap_or(now);
             if now >= deadline {
-                r = expire(jit, &r, now, &mut report)?;
+                r = expire(jit, &r, &all, now, &mut report)?;
             }
         }
         if let Some(command) = request::removal_command(&r) {
-            run_command(jit, exec, &r, &command, &mut report).await?;
+            r = run_command(jit, exec, &r, &command, &mut report).await?;
+            site_state = None;
         }
+        all[i] = r;
     }
     // The earliest deadline ahead, from the requests as they are now.
     let now = jit.clock().now();
@@ -188,19 +195,26 @@ pub async fn run_once<E: CommandRunner>(jit: &Jit, exec: &E) -> Result<PassRepor
 }
 
 /// Expires `r`, handing its access over to a running request of the same grant
-/// that ends later, if there is one.
+/// that ends later, if there is one (looked for among `all`, the requests as the
+/// pass found them, and loaded again before it is changed).
 fn expire(
     jit: &Jit,
     r: &Request,
+    all: &[Request],
     now: Timestamp,
     report: &mut PassReport,
 ) -> Result<Request, RequestError> {
     let successor = if r.owns_access {
-        jit.all()?
-            .into_iter()
+        let candidate = all
+            .iter()
             .filter(|o| o.id != r.id && o.site == r.site && o.grant == r.grant)
             .filter(|o| o.status.is_running() && o.expires_at.is_some_and(|d| d > now))
-            .max_by_key(|o| o.expires_at)
+            .max_by_key(|o| o.expires_at);
+        match candidate {
+            Some(c) => Some(jit.load(c.id.as_str())?)
+                .filter(|o| o.status.is_running() && o.expires_at.is_some_and(|d| d > now)),
+            None => None,
+        }
     } else {
         None
     };

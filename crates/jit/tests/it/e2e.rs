@@ -284,3 +284,120 @@ async fn pre_existing_access_is_untouched_by_expiry_and_early_revocation_removes
     );
     assert_eq!(adds_and_removes(&s), (1, 1));
 }
+
+#[tokio::test]
+async fn a_grant_jira_refuses_ends_the_request_failed_with_the_reason() {
+    let s = setup().await;
+    let r = s.jit.create(ask(&s, &s.outsider)).unwrap();
+    s.jit.approve(r.id.as_str(), &s.approver, None).unwrap();
+    // The group is deleted in Jira before the grant is made.
+    let gone = s.group.clone();
+    s.h.sim
+        .mutate(move |org| org.groups.retain(|g| g.group_id != gone));
+    let report = run_once(&s.jit, &s.exec).await.unwrap();
+    assert_eq!(report.failed, vec![r.id.clone()]);
+    let failed = s.jit.load(r.id.as_str()).unwrap();
+    assert_eq!(failed.status, Status::Failed);
+    assert!(failed.outcome.as_deref().is_some_and(|o| !o.is_empty()));
+    assert_eq!(adds_and_removes(&s).0, 0, "no add went through");
+    // Nothing more happens to it.
+    let report = run_once(&s.jit, &s.exec).await.unwrap();
+    assert!(report.failed.is_empty() && report.granted.is_empty());
+}
+
+#[tokio::test]
+async fn a_second_request_for_the_same_access_takes_over_its_removal() {
+    let s = setup().await;
+    let first = s.jit.create(ask(&s, &s.outsider)).unwrap();
+    s.jit.approve(first.id.as_str(), &s.approver, None).unwrap();
+    run_once(&s.jit, &s.exec).await.unwrap();
+    assert_eq!(
+        s.jit.load(first.id.as_str()).unwrap().status,
+        Status::Granted
+    );
+    // An hour later the same person asks again, for four hours.
+    let start = s.clock.now();
+    s.clock
+        .set(Timestamp::from_micros(start.as_micros() + 3_600_000_000));
+    let mut again = ask(&s, &s.outsider);
+    again.duration_secs = 4 * 3600;
+    let second = s.jit.create(again).unwrap();
+    s.jit
+        .approve(second.id.as_str(), &s.approver, None)
+        .unwrap();
+    run_once(&s.jit, &s.exec).await.unwrap();
+    let held = s.jit.load(second.id.as_str()).unwrap();
+    assert_eq!(
+        held.status,
+        Status::AlreadyHeld,
+        "the first request added it"
+    );
+    // The first one's deadline: the member stays, the second owns the removal.
+    s.clock
+        .set(s.jit.load(first.id.as_str()).unwrap().expires_at.unwrap());
+    let report = run_once(&s.jit, &s.exec).await.unwrap();
+    assert_eq!(report.expired, vec![first.id.clone()]);
+    assert!(member_in_sim(&s.h.sim.org(), &s.group, &s.outsider));
+    let handed = s.jit.load(second.id.as_str()).unwrap();
+    assert!(handed.owns_access);
+    assert_eq!(handed.taken_over_from, vec![first.id.clone()]);
+    // The second one's deadline: removed, once.
+    s.clock.set(held.expires_at.unwrap());
+    let report = run_once(&s.jit, &s.exec).await.unwrap();
+    assert_eq!(report.revoked, vec![second.id.clone()]);
+    assert!(!member_in_sim(&s.h.sim.org(), &s.group, &s.outsider));
+    assert_eq!(adds_and_removes(&s), (1, 1));
+}
+
+#[tokio::test]
+async fn a_command_issued_before_a_crash_is_driven_once_after_the_restart() {
+    let s = setup().await;
+    let r = s.jit.create(ask(&s, &s.outsider)).unwrap();
+    let approved = s.jit.approve(r.id.as_str(), &s.approver, None).unwrap();
+    // The scheduler issued the grant command and stopped before driving it.
+    let grantledger_jit::request::GrantStep::Issue(command) =
+        grantledger_jit::request::grant_step(&approved, false, false, s.clock.now())
+    else {
+        panic!("a grant command");
+    };
+    s.exec
+        .issue(grantledger_outbox::CommandSpec {
+            id: Some(command.command.clone()),
+            site: command.site.clone(),
+            action: command.action,
+            grant: command.grant.clone(),
+            purpose: command.purpose.clone(),
+        })
+        .unwrap();
+    assert_eq!(adds_and_removes(&s), (0, 0));
+    // A new process: a new executor and service on the same log.
+    let exec = Executor::new(s.h.log.clone(), s.clock.clone(), DrivePolicy::default())
+        .with_site(SITE, s.h.client.clone());
+    let jit = Jit::new(
+        s.h.log.clone(),
+        SITE,
+        Policies::parse(&format!(
+            "[jit]\n[[jit.policy]]\nname = \"team\"\ngroups = [\"{}\"]\napprovers = [\"{}\"]\nmax_duration = \"8h\"\n",
+            s.group_name, s.approver
+        ))
+        .unwrap(),
+        s.clock.clone(),
+    );
+    let report = run_once(&jit, &exec).await.unwrap();
+    assert_eq!(report.driven_unfinished, 1);
+    assert_eq!(report.granted, vec![r.id.clone()]);
+    assert_eq!(jit.load(r.id.as_str()).unwrap().status, Status::Granted);
+    assert!(member_in_sim(&s.h.sim.org(), &s.group, &s.outsider));
+    assert_eq!(adds_and_removes(&s), (1, 0), "exactly one add");
+    let command_events =
+        s.h.log
+            .read_stream(&StreamId::command(&command.command), 1)
+            .unwrap();
+    assert_eq!(
+        command_events
+            .iter()
+            .filter(|r| r.event.event_type() == "CommandIssued")
+            .count(),
+        1
+    );
+}
