@@ -2,12 +2,12 @@
 //! rights from the site's live state, loads a request from its stream, runs a
 //! decision and appends what it yields with the stream's expected version.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use grantledger_clock::Clock;
-use grantledger_eventlog::{EventLog, ExpectedVersion, LogError, NewEvent};
+use grantledger_eventlog::{EventLog, ExpectedVersion, Follower, LogError, NewEvent};
 use grantledger_model::*;
-use grantledger_projection::{resolve, Queries, SiteState, Target};
+use grantledger_projection::{resolve, Site, SiteState, Target};
 
 use crate::error::RequestError;
 use crate::policy::{EntitlementName, Policies};
@@ -20,6 +20,9 @@ pub struct Jit {
     site: String,
     policies: Arc<Policies>,
     clock: Arc<dyn Clock>,
+    /// The site's state, kept current by folding only the records appended since
+    /// the last look (one full fold per service, not one per action).
+    state: Arc<Mutex<Follower<Site>>>,
 }
 
 /// What `request create` asks for, as a person typed it.
@@ -60,11 +63,14 @@ impl Jit {
         policies: Policies,
         clock: Arc<dyn Clock>,
     ) -> Jit {
+        let site = site.into();
+        let state = Arc::new(Mutex::new(Follower::new(log.clone(), Site::new(&site))));
         Jit {
             log,
-            site: site.into(),
+            site,
             policies: Arc::new(policies),
             clock,
+            state,
         }
     }
 
@@ -90,7 +96,12 @@ impl Jit {
 
     /// The site's state at the log's head (refused when it was never synced).
     pub fn site_state(&self) -> Result<SiteState, RequestError> {
-        let state = Queries::new(self.log.clone(), self.site.clone()).current()?;
+        let mut follower = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        follower.catch_up()?;
+        let state = &follower.projection().state;
         if state.last_completed_sync.is_none() {
             return Err(RequestError::Query(
                 grantledger_projection::QueryError::NeverSynced {
@@ -98,7 +109,7 @@ impl Jit {
                 },
             ));
         }
-        Ok(state)
+        Ok(state.clone())
     }
 
     /// A person as typed (account id, email or display name).
