@@ -209,6 +209,27 @@ fn request_commands_and_the_scheduler_grant_and_revoke_in_jira() {
     assert_eq!(v["status"], "granted");
     assert_eq!(v["approvers"].as_array().unwrap().len(), 1);
 
+    // Extended by the approver within the maximum; not beyond it.
+    let before = v["expires_at"].as_str().unwrap().to_owned();
+    let json = ok(&grantledger(
+        d,
+        &sim,
+        &[
+            "request", "extend", "r1", "--by", "1h", "--as", &approver, "--format", "json",
+        ],
+    ));
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert!(
+        v["expires_at"].as_str().unwrap() > before.as_str(),
+        "{json}"
+    );
+    let err = refused(&grantledger(
+        d,
+        &sim,
+        &["request", "extend", "r1", "--by", "6h", "--as", &approver],
+    ));
+    assert!(err.contains("over the maximum of 8h"), "{err}");
+
     // Revoked early by the approver; the next pass removes it from Jira.
     ok(&grantledger(
         d,
@@ -234,6 +255,31 @@ fn request_commands_and_the_scheduler_grant_and_revoke_in_jira() {
         "{history}"
     );
 
+    // A denial ends a request.
+    ok(&grantledger(
+        d,
+        &sim,
+        &[
+            "request",
+            "create",
+            &name,
+            "--duration",
+            "1h",
+            "--justification",
+            "again",
+            "--as",
+            &user,
+        ],
+    ));
+    let out = ok(&grantledger(
+        d,
+        &sim,
+        &[
+            "request", "deny", "r2", "--as", &approver, "--reason", "not now",
+        ],
+    ));
+    assert!(out.contains("denied") && out.contains("not now"), "{out}");
+
     // Break-glass: approved at once, listed apart.
     let out = ok(&grantledger(
         d,
@@ -256,14 +302,17 @@ fn request_commands_and_the_scheduler_grant_and_revoke_in_jira() {
         "{out}"
     );
     let list = ok(&grantledger(d, &sim, &["request", "list", "--break-glass"]));
-    assert!(list.contains("r2") && !list.contains("r1 "), "{list}");
+    assert!(
+        list.contains("r3") && !list.contains("r1 ") && !list.contains("r2 "),
+        "{list}"
+    );
     let all = ok(&grantledger(
         d,
         &sim,
         &["request", "list", "--format", "json"],
     ));
     let v: serde_json::Value = serde_json::from_str(&all).unwrap();
-    assert_eq!(v.as_array().unwrap().len(), 2);
+    assert_eq!(v.as_array().unwrap().len(), 3);
 
     // A policy file with one error is refused as a whole, with its line.
     std::fs::write(
