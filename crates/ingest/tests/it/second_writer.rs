@@ -436,3 +436,97 @@ async fn a_sync_that_cannot_append_past_another_writer_says_so_and_the_next_conv
     assert_state_matches(&log, &sim.org());
     assert_eq!(history(&log, &grant).len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grant_applied_after_its_group_was_listed_is_not_removed_once_folded_in() {
+    let sim = Arc::new(start(Preset::Small, 27).await);
+    let (_dir, log) = grantledger_testkit::fresh_log();
+    let client = client(&sim);
+    assert_eq!(run(&log, &client).await.outcome, Outcome::Completed);
+    let org = sim.org();
+    // An account deleted in Jira: the user list, first in order, is then taken
+    // twice and the account looked up, while every group's members are listed.
+    let gone = org.plain_user().unwrap().account_id.clone();
+    let (group, _) = org
+        .memberships
+        .iter()
+        .find(|(_, m)| !m.contains(&gone) && !m.is_empty())
+        .unwrap();
+    let group = group.clone();
+    let user = org.outsider(&group, &[&gone]).unwrap().account_id.clone();
+    let grant = Grant::membership(user.as_str().into(), group.as_str().into());
+    sim.mutate(|org| {
+        org.users.retain(|u| u.account_id != gone);
+        for m in org.memberships.values_mut() {
+            m.remove(&gone);
+        }
+        for role in org.projects.iter_mut().flat_map(|p| p.roles.iter_mut()) {
+            role.user_actors.remove(&gone);
+        }
+    });
+    let latency = std::time::Duration::from_millis(40);
+    sim.set_faults(grantledger_jira_sim::Faults {
+        latency,
+        ..Default::default()
+    });
+    sim.reset_stats();
+    let groups = org.groups.len() as u64;
+
+    // When the user list is diffed, every group's members were listed (no
+    // scope after it was diffed yet): grantledger adds the user to the group
+    // and records it. The user list's batch meets that record and folds it in
+    // before the group is diffed; the group's listing predates the grant.
+    let (s, l, u, g, gr) = (
+        sim.clone(),
+        log.clone(),
+        user.clone(),
+        group.clone(),
+        grant.clone(),
+    );
+    let h = hook(
+        |p| p.scopes_done == 1,
+        move || {
+            let listed = || {
+                s.stats()
+                    .by_operation
+                    .get("GET /rest/api/3/group/member")
+                    .copied()
+                    .unwrap_or(0)
+            };
+            let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while listed() < groups {
+                assert!(
+                    std::time::Instant::now() < until,
+                    "every group's members are asked for while the user list is taken"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            // Asked for, and answered.
+            std::thread::sleep(latency * 5);
+            add_in_sim(&s, &u, &g);
+            executor_appends(&l, applied(&gr, 7));
+        },
+    );
+    let report = sync_with(&log, &client, |o| {
+        o.concurrency = 512;
+        o.batch_events = 1;
+        o.observer = Some(h);
+    })
+    .await;
+    assert_eq!(report.outcome, Outcome::Completed, "{report:?}");
+    assert_eq!(report.rebases, 1, "{report:?}");
+    assert_eq!(
+        report.events_by_type.get("UserVanished"),
+        Some(&1),
+        "{report:?}"
+    );
+    let events = history(&log, &grant);
+    assert_eq!(events.len(), 1, "neither removed nor observed: {events:?}");
+    assert_eq!(observed(&events), 0);
+
+    sim.set_faults(grantledger_jira_sim::Faults::default());
+    let next = run(&log, &client).await;
+    assert_eq!(next.outcome, Outcome::Completed);
+    assert_eq!(history(&log, &grant), events);
+    assert_state_matches(&log, &sim.org());
+}
