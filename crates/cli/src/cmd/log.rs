@@ -352,7 +352,7 @@ fn verify_export_file(
                     let head = show_head(&summary.head);
                     writeln!(
                         out,
-                        "; a cut tail (records removed from the end) is only detectable against a head noted earlier: note this head now ({head}); then `grantledger log verify --export {shown}{} --expect-head {head}` proves an export still holds it, and `grantledger log verify --export TAIL.jsonl --from {} --expect-head {head}` that a later tail export continues from it",
+                        "; a cut tail (records removed from the end) is only detectable against a head noted earlier: note this head now ({head}; where the log is kept, `grantledger log verify` prints the log's own), then check with `grantledger log verify --export {shown}{} --expect-head {head}` that an export still holds it, or with `grantledger log verify --export TAIL.jsonl --from {} --expect-head {head}` that a later tail export continues from it",
                         if summary.first > 1 {
                             format!(" --from {}", summary.first)
                         } else {
