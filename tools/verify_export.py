@@ -124,27 +124,29 @@ def check(lines, events, types, start, head):
             raise Bad(f"position {pos}: line {number} does not have exactly the fields of an export record")
         if r["position"] != pos:
             raise Bad(f"position {pos}: the export holds position {r['position']} there")
-        if r["prev_hash"] != (last[1] if last else link or r["prev_hash"]):
+        if r["prev_hash"].lower() != (last[1] if last else link or r["prev_hash"].lower()):
             raise Bad(f"position {pos}: the chain is broken: it links to {r['prev_hash']}")
         (tag, payload), = r["event"].items()
-        if tag != r["event_type"] or tag not in events or events[tag][0] != r["schema_version"]:
-            raise Bad(f"position {pos}: event_type/schema_version do not match the event or the document")
+        if tag not in events:
+            raise Bad(f"position {pos}: event type {tag} is not in docs/log-format.md (a newer format?)")
+        if tag != r["event_type"] or events[tag][0] != r["schema_version"]:
+            raise Bad(f"position {pos}: event_type/schema_version do not match the event ({tag} version {events[tag][0]})")
         if r["recorded_at"] != rfc3339(r["recorded_at_micros"]):
             raise Bad(f"position {pos}: recorded_at does not match recorded_at_micros")
         body = encode(types, events[tag][1], payload, f"position {pos}: event.{tag}")
         canonical = (bytes([1]) + b"".join(encode(types, t, r[f], f"position {pos}: {f}") for f, t in ENVELOPE)
                      + struct.pack("<Q", len(body)) + body + bytes.fromhex(r["prev_hash"]))
-        if hashlib.sha256(canonical).hexdigest() != r["hash"]:
+        if hashlib.sha256(canonical).hexdigest() != r["hash"].lower():
             raise Bad(f"position {pos}: the fields hash to {hashlib.sha256(canonical).hexdigest()}, the line claims {r['hash']}")
         want = versions[r["stream"]] + 1 if r["stream"] in versions else (1 if start == 1 else r["stream_version"])
         if r["stream_version"] != want:
             raise Bad(f"position {pos}: stream {r['stream']} should be at version {want}")
         versions[r["stream"]] = r["stream_version"]
         if head and head[0] == pos:
-            if r["hash"] != head[1]:
+            if r["hash"].lower() != head[1]:
                 raise Bad(f"position {pos}: the head noted earlier is not in the export (hash {r['hash']})")
             seen = True
-        last, n = (pos, r["hash"]), n + 1
+        last, n = (pos, r["hash"].lower()), n + 1
     if not seen:
         raise Bad(f"position {head[0]}: the export ends before the head noted earlier")
     if n == 0:

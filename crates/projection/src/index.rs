@@ -178,6 +178,7 @@ impl HistoryIndex {
             | Event::SyncCompleted(_)
             | Event::SyncFailed(_)
             | Event::CommandIssued(_)
+            | Event::CommandStarted(_)
             | Event::CommandSucceeded(_)
             | Event::CommandFailed(_) => {}
             Event::UserObserved(e) => self.add(Subject::User(e.user.account_id.clone()), position),

@@ -197,7 +197,10 @@ impl SiteState {
             Event::GrantRemoved(e) => self.set_grant(&e.grant, false),
             // The outbox's own records say nothing about the site: the grant a
             // command made arrives as a GrantAdded or GrantRemoved (ADR 0010).
-            Event::CommandIssued(_) | Event::CommandSucceeded(_) | Event::CommandFailed(_) => {}
+            Event::CommandIssued(_)
+            | Event::CommandStarted(_)
+            | Event::CommandSucceeded(_)
+            | Event::CommandFailed(_) => {}
         }
     }
 

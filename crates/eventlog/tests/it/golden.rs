@@ -183,6 +183,10 @@ fn samples() -> Vec<Event> {
             attempts: 1,
         }
         .into(),
+        CommandStarted {
+            command: CommandId::from("cmd-3"),
+        }
+        .into(),
     ]
 }
 

@@ -541,9 +541,22 @@ fn drift(doc: &str, code: &str) -> Vec<String> {
             None => out.push(format!(
                 "the code has `{heading}`, the document does not: add\n#### {block}"
             )),
-            Some(d) if d != block => out.push(format!(
-                "`{heading}` differs: the code says\n#### {block}\nthe document says\n#### {d}"
-            )),
+            Some(d) if d != block => {
+                let lines = |text: &str| text.lines().map(str::to_owned).collect::<Vec<_>>();
+                let (doc_lines, code_lines) = (lines(d), lines(block));
+                let only = |a: &[String], b: &[String]| {
+                    a.iter()
+                        .filter(|l| !b.contains(l))
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                };
+                out.push(format!(
+                    "`{heading}` differs: the code has\n{}\nwhere the document has\n{}",
+                    only(&code_lines, &doc_lines),
+                    only(&doc_lines, &code_lines)
+                ))
+            }
             Some(_) => {}
         }
     }

@@ -71,6 +71,20 @@ pub struct CommandIssued {
     pub purpose: CommandPurpose,
 }
 
+/// Jira was read and did not yet hold the command's change: the change is about to
+/// be sent. Appended at most once per command, before its first write to Jira.
+///
+/// A command with this event and no outcome may have changed Jira before a crash,
+/// so a later drive that finds the change in effect counts it as this command's
+/// ([`JiraOutcome::Changed`]); a command without it that finds the change in
+/// effect did not make it ([`JiraOutcome::AlreadyInPlace`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CommandStarted {
+    /// The command.
+    pub command: CommandId,
+}
+
 /// What Jira held when the command's change was made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 pub enum JiraOutcome {

@@ -46,6 +46,7 @@ macro_rules! for_each_event_type {
             GrantAdded = 1,
             GrantRemoved = 1,
             CommandIssued = 1,
+            CommandStarted = 1,
             CommandSucceeded = 1,
             CommandFailed = 1,
         }
@@ -108,7 +109,7 @@ pub enum EventCategory {
     /// Who holds what: `GrantAdded`, `GrantRemoved`.
     Grant,
     /// The outbox of changes grantledger makes in Jira: `CommandIssued`,
-    /// `CommandSucceeded`, `CommandFailed`.
+    /// `CommandStarted`, `CommandSucceeded`, `CommandFailed`.
     Command,
 }
 
@@ -134,9 +135,10 @@ impl Event {
             | Event::ProjectRoleVanished(_)
             | Event::ProductAccessGroupsChanged(_) => EventCategory::Directory,
             Event::GrantAdded(_) | Event::GrantRemoved(_) => EventCategory::Grant,
-            Event::CommandIssued(_) | Event::CommandSucceeded(_) | Event::CommandFailed(_) => {
-                EventCategory::Command
-            }
+            Event::CommandIssued(_)
+            | Event::CommandStarted(_)
+            | Event::CommandSucceeded(_)
+            | Event::CommandFailed(_) => EventCategory::Command,
         }
     }
 

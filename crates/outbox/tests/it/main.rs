@@ -1,0 +1,685 @@
+//! The executor against the simulator over loopback HTTP: every kind of change,
+//! idempotent re-drives, refusals, transient failures, and SIGKILL at every step.
+
+mod crash;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use grantledger_clock::ManualClock;
+use grantledger_eventlog::{EventLog, ExpectedVersion, NewEvent};
+use grantledger_jira::{ApiToken, JiraClient, JiraConfig};
+use grantledger_jira_sim::{Credential, Faults, Org, Preset, SimServer};
+use grantledger_model::*;
+use grantledger_outbox::{CommandSpec, DrivePolicy, Executor, OutboxError, Outcome};
+use grantledger_testkit::{fast_retry, Harness, SITE};
+
+pub(crate) const ADD_MEMBER: &str = "POST /rest/api/3/group/user";
+pub(crate) const REMOVE_MEMBER: &str = "DELETE /rest/api/3/group/user";
+
+/// A client for the simulator whose waits go through `clock`.
+fn client(sim: &SimServer, email: &str, token: &str, clock: Arc<ManualClock>) -> JiraClient {
+    let mut config = JiraConfig::for_base_url(&sim.base_url(), email, ApiToken::new(token))
+        .expect("a loopback URL");
+    config.retry = fast_retry();
+    config.timeout = Duration::from_secs(5);
+    JiraClient::with_clock(config, clock).expect("the client builds")
+}
+
+fn clock() -> Arc<ManualClock> {
+    Arc::new(ManualClock::auto_advancing(Timestamp(
+        1_764_288_000_000_000,
+    )))
+}
+
+fn policy() -> DrivePolicy {
+    DrivePolicy {
+        max_attempts: 4,
+        base_delay: Duration::from_secs(1),
+        max_delay: Duration::from_secs(10),
+        max_retry_after: Duration::from_secs(60),
+    }
+}
+
+fn executor(h: &Harness, clock: Arc<ManualClock>) -> Executor {
+    let admin = client(
+        &h.sim,
+        Credential::DEFAULT_EMAIL,
+        Credential::DEFAULT_TOKEN,
+        clock.clone(),
+    );
+    Executor::new(h.log.clone(), clock, policy()).with_site(SITE, admin)
+}
+
+fn operator(
+    id: &str,
+    action: CommandAction,
+    principal: Principal,
+    entitlement: Entitlement,
+) -> CommandSpec {
+    CommandSpec {
+        id: Some(CommandId::from(id)),
+        site: SITE.into(),
+        action,
+        grant: Grant {
+            principal,
+            entitlement,
+        },
+        purpose: CommandPurpose::Operator {
+            operator: "ops@example.test".into(),
+        },
+    }
+}
+
+fn membership(group: &str) -> Entitlement {
+    Entitlement::GroupMembership {
+        group: GroupId::from(group),
+    }
+}
+
+fn user(a: &str) -> Principal {
+    Principal::User(AccountId::from(a))
+}
+
+/// The admin the executor acts as: never a test subject.
+fn admin(org: &Org) -> String {
+    Credential::admin_of(org).account_id
+}
+
+/// A group, an active non-admin user outside it, and one inside it.
+fn group_with_outsider_and_member(org: &Org) -> (String, String, String) {
+    let admin = admin(org);
+    for g in &org.groups {
+        let members = org
+            .memberships
+            .get(&g.group_id)
+            .cloned()
+            .unwrap_or_default();
+        let outsider = org
+            .users
+            .iter()
+            .find(|u| u.active && u.account_id != admin && !members.contains(&u.account_id));
+        let member = members
+            .iter()
+            .find(|m| **m != admin && org.user(m).is_some_and(|u| u.active));
+        if let (Some(o), Some(m)) = (outsider, member) {
+            return (g.group_id.clone(), o.account_id.clone(), m.clone());
+        }
+    }
+    panic!("the small org has a group with members and outsiders");
+}
+
+fn is_member(sim: &SimServer, group: &str, account: &str) -> bool {
+    sim.org()
+        .memberships
+        .get(group)
+        .is_some_and(|m| m.contains(account))
+}
+
+fn writes(sim: &SimServer, op: &str) -> u64 {
+    sim.stats().by_operation.get(op).copied().unwrap_or(0)
+}
+
+fn succeeded(outcome: Outcome) -> CommandSucceeded {
+    match outcome {
+        Outcome::Succeeded(s) => s,
+        Outcome::Failed(f) => panic!("the command failed: {f:?}"),
+    }
+}
+
+fn failed(outcome: Outcome) -> CommandFailed {
+    match outcome {
+        Outcome::Failed(f) => f,
+        Outcome::Succeeded(s) => panic!("the command succeeded: {s:?}"),
+    }
+}
+
+/// The site stream's grant events naming `command`.
+pub(crate) fn grant_events(log: &EventLog, command: &str) -> Vec<Event> {
+    log.read_stream(&StreamId::jira_site(SITE), 1)
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.causation == Some(Causation::Command(CommandId::from(command))))
+        .map(|r| r.event)
+        .collect()
+}
+
+/// The event types of `command:<id>`, in order.
+pub(crate) fn command_events(log: &EventLog, command: &str) -> Vec<&'static str> {
+    log.read_stream(&StreamId::command(&CommandId::from(command)), 1)
+        .unwrap()
+        .iter()
+        .map(|r| r.event.event_type())
+        .collect()
+}
+
+/// Records what a sync would have seen: these grants (and users) in the site's
+/// stream.
+fn observe(log: &EventLog, events: Vec<Event>) {
+    let batch = events.into_iter().map(NewEvent::new).collect();
+    log.append(&StreamId::jira_site(SITE), ExpectedVersion::Any, batch)
+        .unwrap();
+}
+
+fn observed_grant(grant: Grant) -> Event {
+    GrantAdded {
+        grant,
+        cause: GrantCause::ObservedInSync {
+            run: SyncRunId::from("seen"),
+        },
+    }
+    .into()
+}
+
+#[tokio::test]
+async fn adds_and_removes_a_group_member_and_records_the_grant_once() {
+    let h = Harness::start(Preset::Small, 7).await;
+    let (group, outsider, _) = group_with_outsider_and_member(&h.sim.org());
+    let ex = executor(&h, clock());
+
+    let add = ex
+        .issue(operator(
+            "add-1",
+            CommandAction::Add,
+            user(&outsider),
+            membership(&group),
+        ))
+        .unwrap();
+    assert!(ex.status(&add).unwrap().unwrap().is_unfinished());
+    assert_eq!(ex.unfinished().unwrap(), vec![add.clone()]);
+    assert!(
+        !is_member(&h.sim, &group, &outsider),
+        "issuing alone calls no one"
+    );
+    let done = succeeded(ex.drive(&add).await.unwrap());
+    assert_eq!(done.jira, JiraOutcome::Changed);
+    assert_eq!(done.site, SiteOutcome::Recorded);
+    assert_eq!(done.attempts, 1);
+    assert!(is_member(&h.sim, &group, &outsider));
+    assert_eq!(
+        command_events(&h.log, "add-1"),
+        ["CommandIssued", "CommandStarted", "CommandSucceeded"]
+    );
+    let grant = Grant::membership(
+        AccountId::from(outsider.as_str()),
+        GroupId::from(group.as_str()),
+    );
+    assert_eq!(
+        grant_events(&h.log, "add-1"),
+        vec![Event::from(GrantAdded {
+            grant: grant.clone(),
+            cause: GrantCause::ChangedByOperator {
+                operator: "ops@example.test".into(),
+                command: add.clone(),
+            },
+        })]
+    );
+    assert!(ex.unfinished().unwrap().is_empty());
+
+    let remove = ex
+        .issue(operator(
+            "remove-1",
+            CommandAction::Remove,
+            user(&outsider),
+            membership(&group),
+        ))
+        .unwrap();
+    let done = succeeded(ex.drive(&remove).await.unwrap());
+    assert_eq!(
+        (done.jira, done.site),
+        (JiraOutcome::Changed, SiteOutcome::Recorded)
+    );
+    assert!(!is_member(&h.sim, &group, &outsider));
+    assert!(matches!(
+        &grant_events(&h.log, "remove-1")[..],
+        [Event::GrantRemoved(e)] if e.grant == grant
+    ));
+    let state = grantledger_projection::SiteState::load(&h.log, SITE).unwrap();
+    assert!(!state.has_grant(&grant));
+    assert_eq!(writes(&h.sim, ADD_MEMBER), 1);
+    assert_eq!(writes(&h.sim, REMOVE_MEMBER), 1);
+}
+
+#[tokio::test]
+async fn adds_and_removes_users_and_groups_as_role_actors() {
+    let h = Harness::start(Preset::Small, 11).await;
+    let org = h.sim.org();
+    let admin = admin(&org);
+    let project = org
+        .projects
+        .iter()
+        .find(|p| !p.archived && !p.roles.is_empty())
+        .expect("a project with roles");
+    let role = &project.roles[0];
+    let account = org
+        .users
+        .iter()
+        .find(|u| u.active && u.account_id != admin && !role.user_actors.contains(&u.account_id))
+        .expect("a user outside the role")
+        .account_id
+        .clone();
+    let group = org
+        .groups
+        .iter()
+        .find(|g| !role.group_actors.contains(&g.group_id))
+        .expect("a group outside the role")
+        .group_id
+        .clone();
+    let entitlement = Entitlement::ProjectRole {
+        project: ProjectId::from(project.id.as_str()),
+        role: RoleId::new(role.id.to_string()),
+    };
+    let actors = |sim: &SimServer| {
+        let org = sim.org();
+        let p = org.projects.iter().find(|p| p.id == project.id).unwrap();
+        let r = p.roles.iter().find(|r| r.id == role.id).unwrap();
+        (
+            r.user_actors.contains(&account),
+            r.group_actors.contains(&group),
+        )
+    };
+    let ex = executor(&h, clock());
+    let group_principal = Principal::Group(GroupId::from(group.as_str()));
+    for (id, action, principal) in [
+        ("role-add-user", CommandAction::Add, user(&account)),
+        (
+            "role-add-group",
+            CommandAction::Add,
+            group_principal.clone(),
+        ),
+    ] {
+        let c = ex
+            .issue(operator(id, action, principal, entitlement.clone()))
+            .unwrap();
+        let done = succeeded(ex.drive(&c).await.unwrap());
+        assert_eq!(
+            (done.jira, done.site),
+            (JiraOutcome::Changed, SiteOutcome::Recorded),
+            "{id}"
+        );
+        assert!(
+            matches!(&grant_events(&h.log, id)[..], [Event::GrantAdded(_)]),
+            "{id}"
+        );
+    }
+    assert_eq!(actors(&h.sim), (true, true));
+    for (id, action, principal) in [
+        ("role-remove-user", CommandAction::Remove, user(&account)),
+        ("role-remove-group", CommandAction::Remove, group_principal),
+    ] {
+        let c = ex
+            .issue(operator(id, action, principal, entitlement.clone()))
+            .unwrap();
+        let done = succeeded(ex.drive(&c).await.unwrap());
+        assert_eq!(
+            (done.jira, done.site),
+            (JiraOutcome::Changed, SiteOutcome::Recorded),
+            "{id}"
+        );
+        assert!(
+            matches!(&grant_events(&h.log, id)[..], [Event::GrantRemoved(_)]),
+            "{id}"
+        );
+    }
+    assert_eq!(actors(&h.sim), (false, false));
+    let stats = h.sim.stats();
+    let role_writes = |m: &str| {
+        stats
+            .by_operation
+            .iter()
+            .filter(|(k, _)| k.starts_with(m) && k.contains("/role/"))
+            .map(|(_, n)| n)
+            .sum::<u64>()
+    };
+    assert_eq!((role_writes("POST"), role_writes("DELETE")), (2, 2));
+}
+
+#[tokio::test]
+async fn driving_or_issuing_again_changes_jira_once_and_appends_nothing() {
+    let h = Harness::start(Preset::Small, 7).await;
+    let (group, outsider, _) = group_with_outsider_and_member(&h.sim.org());
+    let ex = executor(&h, clock());
+    let spec = operator(
+        "twice",
+        CommandAction::Add,
+        user(&outsider),
+        membership(&group),
+    );
+    let id = ex.issue(spec.clone()).unwrap();
+    let first = ex.drive(&id).await.unwrap();
+    let head = h.log.head();
+    let stats = h.sim.stats().total;
+    assert_eq!(ex.drive(&id).await.unwrap(), first);
+    assert_eq!(
+        ex.issue(spec.clone()).unwrap(),
+        id,
+        "issuing again is a no-op"
+    );
+    assert!(ex.drive_unfinished().await.unwrap().is_empty());
+    assert_eq!(h.log.head(), head, "nothing appended");
+    assert_eq!(h.sim.stats().total, stats, "Jira not called again");
+    assert_eq!(writes(&h.sim, ADD_MEMBER), 1);
+
+    // The same id with another intent is refused, not recorded.
+    let mut other = spec;
+    other.action = CommandAction::Remove;
+    let e = ex.issue(other).unwrap_err();
+    assert!(matches!(e, OutboxError::Conflict { .. }), "{e}");
+    assert_eq!(h.log.head(), head);
+}
+
+#[tokio::test]
+async fn a_member_already_in_place_is_not_written_and_not_recorded_twice() {
+    let h = Harness::start(Preset::Small, 7).await;
+    let (group, _, member) = group_with_outsider_and_member(&h.sim.org());
+    let grant = Grant::membership(
+        AccountId::from(member.as_str()),
+        GroupId::from(group.as_str()),
+    );
+    observe(&h.log, vec![observed_grant(grant)]);
+    let ex = executor(&h, clock());
+    let id = ex
+        .issue(operator(
+            "already",
+            CommandAction::Add,
+            user(&member),
+            membership(&group),
+        ))
+        .unwrap();
+    let done = succeeded(ex.drive(&id).await.unwrap());
+    assert_eq!(done.jira, JiraOutcome::AlreadyInPlace);
+    assert_eq!(done.site, SiteOutcome::AlreadyInState);
+    assert_eq!(writes(&h.sim, ADD_MEMBER), 0, "Jira was read, not written");
+    assert_eq!(
+        command_events(&h.log, "already"),
+        ["CommandIssued", "CommandSucceeded"]
+    );
+    assert!(grant_events(&h.log, "already").is_empty());
+
+    // Not a member, and the state agrees: a removal does nothing either.
+    let (group2, outsider, _) = group_with_outsider_and_member(&h.sim.org());
+    let id = ex
+        .issue(operator(
+            "absent",
+            CommandAction::Remove,
+            user(&outsider),
+            membership(&group2),
+        ))
+        .unwrap();
+    let done = succeeded(ex.drive(&id).await.unwrap());
+    assert_eq!(
+        (done.jira, done.site),
+        (JiraOutcome::AlreadyInPlace, SiteOutcome::AlreadyInState)
+    );
+    assert_eq!(writes(&h.sim, REMOVE_MEMBER), 0);
+}
+
+#[tokio::test]
+async fn refusals_fail_at_once_with_a_reason_a_person_can_act_on() {
+    let org = Org::generate(Preset::Small, 7);
+    let (group, outsider, _) = group_with_outsider_and_member(&org);
+    // A signed-in account without site-admin rights.
+    let plain = Credential::new("plain@example.test", "plain-secret-token", outsider.clone());
+    let sim = grantledger_testkit::start_sim(org, vec![plain.clone()], Faults::default()).await;
+    let (_dir, log) = grantledger_testkit::fresh_log();
+    let c = clock();
+    let ex = Executor::new(log.clone(), c.clone(), policy())
+        .with_site(SITE, client(&sim, &plain.email, &plain.token, c.clone()));
+    let id = ex
+        .issue(operator(
+            "forbidden",
+            CommandAction::Add,
+            user(&outsider),
+            membership(&group),
+        ))
+        .unwrap();
+    let f = failed(ex.drive(&id).await.unwrap());
+    assert_eq!(f.kind, CommandFailureKind::Refused);
+    assert!(f.reason.contains("403"), "{}", f.reason);
+    assert!(
+        f.reason.contains(&format!("adding user '{outsider}'")),
+        "{}",
+        f.reason
+    );
+    assert!(!f.reason.contains("plain-secret-token"));
+    assert!(!is_member(&sim, &group, &outsider));
+    assert!(grant_events(&log, "forbidden").is_empty());
+
+    let admin_client = client(
+        &sim,
+        Credential::DEFAULT_EMAIL,
+        Credential::DEFAULT_TOKEN,
+        c.clone(),
+    );
+    let ex = Executor::new(log.clone(), c, policy()).with_site(SITE, admin_client);
+    let id = ex
+        .issue(operator(
+            "no-group",
+            CommandAction::Add,
+            user(&outsider),
+            membership("no-such-group"),
+        ))
+        .unwrap();
+    let f = failed(ex.drive(&id).await.unwrap());
+    assert_eq!((f.kind, f.attempts), (CommandFailureKind::Refused, 1));
+    assert!(f.reason.contains("not found"), "{}", f.reason);
+    assert!(f.reason.contains("still exist"), "{}", f.reason);
+    // A failed command stays failed: driving it again calls no one.
+    let total = sim.stats().total;
+    assert_eq!(Outcome::Failed(f), ex.drive(&id).await.unwrap());
+    assert_eq!(sim.stats().total, total);
+    assert_eq!(
+        command_events(&log, "no-group"),
+        ["CommandIssued", "CommandFailed"]
+    );
+
+    // An inactive account the site state knows: refused before Jira is called.
+    let mut inactive = sim.org().user(&outsider).cloned().unwrap();
+    inactive.active = false;
+    sim.mutate(|o| {
+        o.users
+            .iter_mut()
+            .filter(|u| u.account_id == outsider)
+            .for_each(|u| u.active = false)
+    });
+    observe(
+        &log,
+        vec![UserObserved {
+            user: UserRecord {
+                account_id: AccountId::from(outsider.as_str()),
+                account_type: AccountType::Atlassian,
+                display_name: inactive.display_name.clone(),
+                email: None,
+                active: false,
+            },
+        }
+        .into()],
+    );
+    let total = sim.stats().total;
+    let id = ex
+        .issue(operator(
+            "inactive",
+            CommandAction::Add,
+            user(&outsider),
+            membership(&group),
+        ))
+        .unwrap();
+    let f = failed(ex.drive(&id).await.unwrap());
+    assert_eq!((f.kind, f.attempts), (CommandFailureKind::Refused, 0));
+    assert!(f.reason.contains("is deactivated in Jira"), "{}", f.reason);
+    assert_eq!(sim.stats().total, total, "Jira was not called");
+
+    // An inactive account Jira refuses as a role actor (the state does not know it).
+    let org = sim.org();
+    let project = org.projects.iter().find(|p| !p.roles.is_empty()).unwrap();
+    let other = org
+        .users
+        .iter()
+        .find(|u| u.account_id != admin(&org) && u.account_id != outsider && u.active)
+        .unwrap()
+        .account_id
+        .clone();
+    sim.mutate(|o| {
+        o.users
+            .iter_mut()
+            .filter(|u| u.account_id == other)
+            .for_each(|u| u.active = false)
+    });
+    let id = ex
+        .issue(operator(
+            "inactive-role",
+            CommandAction::Add,
+            user(&other),
+            Entitlement::ProjectRole {
+                project: ProjectId::from(project.id.as_str()),
+                role: RoleId::new(project.roles[0].id.to_string()),
+            },
+        ))
+        .unwrap();
+    let f = failed(ex.drive(&id).await.unwrap());
+    assert_eq!(f.kind, CommandFailureKind::Refused);
+    assert!(f.reason.contains("not active"), "{}", f.reason);
+}
+
+#[tokio::test]
+async fn a_rate_limit_storm_is_waited_out_through_the_clock() {
+    let faults = Faults {
+        rate_limit_ratio: 0.6,
+        retry_after_secs: 2,
+        ..Faults::default()
+    };
+    let h = Harness::with_org(Org::generate(Preset::Small, 7), faults).await;
+    let (group, outsider, _) = group_with_outsider_and_member(&h.sim.org());
+    let c = clock();
+    let ex = executor(&h, c.clone());
+    let started = std::time::Instant::now();
+    let id = ex
+        .issue(operator(
+            "storm",
+            CommandAction::Add,
+            user(&outsider),
+            membership(&group),
+        ))
+        .unwrap();
+    let done = succeeded(ex.drive(&id).await.unwrap());
+    assert_eq!(done.jira, JiraOutcome::Changed);
+    assert!(is_member(&h.sim, &group, &outsider));
+    assert!(
+        h.sim
+            .stats()
+            .faults_by_kind
+            .get("rate_limited")
+            .copied()
+            .unwrap_or(0)
+            > 0
+    );
+    assert!(
+        c.sleeps().iter().any(|d| *d >= Duration::from_secs(2)),
+        "Retry-After honoured: {:?}",
+        c.sleeps()
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "nothing slept for real"
+    );
+    assert_eq!(grant_events(&h.log, "storm").len(), 1);
+}
+
+#[tokio::test]
+async fn a_storm_past_the_budget_gives_up_without_changing_jira() {
+    let faults = Faults {
+        rate_limit_every: Some(1),
+        retry_after_secs: 1,
+        ..Faults::default()
+    };
+    let h = Harness::with_org(Org::generate(Preset::Small, 7), faults).await;
+    let (group, outsider, _) = group_with_outsider_and_member(&h.sim.org());
+    let c = clock();
+    let ex = executor(&h, c.clone());
+    let id = ex
+        .issue(operator(
+            "hopeless",
+            CommandAction::Add,
+            user(&outsider),
+            membership(&group),
+        ))
+        .unwrap();
+    let f = failed(ex.drive(&id).await.unwrap());
+    assert_eq!(
+        (f.kind, f.attempts),
+        (CommandFailureKind::GaveUp, policy().max_attempts)
+    );
+    assert!(f.reason.contains("rate limited"), "{}", f.reason);
+    assert!(f.reason.contains("Jira was not changed"), "{}", f.reason);
+    assert!(!is_member(&h.sim, &group, &outsider));
+    assert_eq!(writes(&h.sim, ADD_MEMBER), 0);
+    assert!(grant_events(&h.log, "hopeless").is_empty());
+}
+
+#[tokio::test]
+async fn dropped_connections_are_retried_and_the_change_lands_once() {
+    let faults = Faults {
+        drop_every: Some(2),
+        ..Faults::default()
+    };
+    let h = Harness::with_org(Org::generate(Preset::Small, 7), faults).await;
+    let org = h.sim.org();
+    let (group, outsider, member) = group_with_outsider_and_member(&org);
+    let ex = executor(&h, clock());
+    for (id, action, account) in [
+        ("drop-add", CommandAction::Add, &outsider),
+        ("drop-remove", CommandAction::Remove, &member),
+    ] {
+        let c = ex
+            .issue(operator(id, action, user(account), membership(&group)))
+            .unwrap();
+        let done = succeeded(ex.drive(&c).await.unwrap());
+        assert_eq!(done.jira, JiraOutcome::Changed, "{id}");
+    }
+    assert!(
+        h.sim
+            .stats()
+            .faults_by_kind
+            .get("dropped_connection")
+            .copied()
+            .unwrap_or(0)
+            > 0
+    );
+    assert!(is_member(&h.sim, &group, &outsider));
+    assert!(!is_member(&h.sim, &group, &member));
+    assert!(writes(&h.sim, ADD_MEMBER) <= 2 && writes(&h.sim, REMOVE_MEMBER) <= 2);
+    let audit = h.sim.org().audit;
+    let changes = |summary: &str, account: &str| {
+        audit
+            .iter()
+            .filter(|r| r.summary == summary && r.associated_items.iter().any(|i| i.id == account))
+            .count()
+    };
+    assert_eq!(changes("User added to group", &outsider), 1);
+    assert_eq!(changes("User removed from group", &member), 1);
+    assert_eq!(grant_events(&h.log, "drop-add").len(), 1);
+}
+
+#[tokio::test]
+async fn unknown_sites_and_commands_are_errors_that_leave_the_log_alone() {
+    let h = Harness::start(Preset::Small, 7).await;
+    let ex = executor(&h, clock());
+    let e = ex.drive(&CommandId::from("nope")).await.unwrap_err();
+    assert!(e.to_string().contains("no command 'nope'"), "{e}");
+    let mut spec = operator("elsewhere", CommandAction::Add, user("a"), membership("g"));
+    spec.site = "other.atlassian.net".into();
+    let id = ex.issue(spec).unwrap();
+    let e = ex.drive(&id).await.unwrap_err();
+    assert!(matches!(e, OutboxError::UnknownSite { .. }), "{e}");
+    assert!(ex.status(&id).unwrap().unwrap().is_unfinished());
+    let product = CommandSpec {
+        grant: Grant {
+            principal: user("a"),
+            entitlement: Entitlement::ProductAccess {
+                product: ProductKey::from("jira-software"),
+            },
+        },
+        ..operator("product", CommandAction::Add, user("a"), membership("g"))
+    };
+    assert!(matches!(ex.issue(product), Err(OutboxError::Invalid(_))));
+}
