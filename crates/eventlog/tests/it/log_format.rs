@@ -804,6 +804,22 @@ fn the_python_reference_verifier_checks_a_real_export() {
         ],
     );
     assert!(!ok && out.contains("position 11"), "{out}");
+    // A tail cut at its end passes alone and fails against the head noted before.
+    let cut_file = dir.path().join("cut.jsonl");
+    let cut: String = String::from_utf8(tail.clone())
+        .unwrap()
+        .lines()
+        .take(3)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&cut_file, cut).unwrap();
+    let (ok, out) = run_python(&cut_file, &["--from", "11"]);
+    assert!(ok, "{out}");
+    let (ok, out) = run_python(&cut_file, &["--from", "11", "--expect-head", &noted]);
+    assert!(
+        !ok && out.contains("ends before the head noted earlier"),
+        "{out}"
+    );
 
     // Edits are caught: a value inside an event, a dropped line, an extra field.
     let text = String::from_utf8(bytes).unwrap();
@@ -836,4 +852,37 @@ fn the_python_reference_verifier_checks_a_real_export() {
         let (ok, out) = run_python(&file, &[]);
         assert!(!ok && out.contains("FAILED"), "{what}: {out}");
     }
+}
+
+#[test]
+fn both_verifiers_refuse_a_stream_version_out_of_sequence_under_valid_hashes() {
+    // A chain whose hashes are all correct, but whose second record skips a
+    // version of its stream: only the version check catches it.
+    let mut prev = Hash::ZERO;
+    let mut text = String::new();
+    for (position, version) in [(1, 1), (2, 3)] {
+        let mut record = vector_records().remove(2).1;
+        record.position = position;
+        record.stream_version = version;
+        record.prev_hash = prev;
+        record.hash = codec::encode(&record).1;
+        prev = record.hash;
+        text.push_str(&export_line(&record));
+        text.push('\n');
+    }
+    let problem = verify_export(&mut text.as_bytes(), ExportExpectations::default())
+        .unwrap()
+        .unwrap_err();
+    assert!(
+        problem.position == 2 && problem.to_string().contains("should be at version 2"),
+        "{problem}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("skip.jsonl");
+    std::fs::write(&file, &text).unwrap();
+    let (ok, out) = run_python(&file, &[]);
+    assert!(
+        !ok && out.contains("position 2: stream jira:acme.atlassian.net should be at version 2"),
+        "{out}"
+    );
 }
