@@ -749,6 +749,79 @@ async fn another_writer_appending_to_the_site_stream_meanwhile_neither_fails_nor
     assert_eq!(writes(&h.sim, ADD_MEMBER), outsiders.len() as u64);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_running_meanwhile_and_the_next_one_record_each_applied_grant_once() {
+    use grantledger_ingest::{sync, SyncOptions};
+    let faults = Faults {
+        latency: Duration::from_millis(2),
+        ..Faults::default()
+    };
+    let h = Harness::with_org(Org::generate(Preset::Small, 7), faults).await;
+    let first = sync(&h.log, &h.client, SyncOptions::new(SITE))
+        .await
+        .unwrap();
+    assert!(matches!(
+        first.outcome,
+        grantledger_ingest::Outcome::Completed
+    ));
+    let org = h.sim.org();
+    let admin = admin(&org);
+    let group = org.groups[1].group_id.clone();
+    let members = org.memberships.get(&group).cloned().unwrap_or_default();
+    let outsiders: Vec<String> = org
+        .users
+        .iter()
+        .filter(|u| u.active && u.account_id != admin && !members.contains(&u.account_id))
+        .map(|u| u.account_id.clone())
+        .take(6)
+        .collect();
+    let ex = executor(&h, clock());
+    let drives = async {
+        for (i, account) in outsiders.iter().enumerate() {
+            let c = ex
+                .issue(operator(
+                    &format!("along-{i}"),
+                    CommandAction::Add,
+                    user(account),
+                    membership(&group),
+                ))
+                .unwrap();
+            let done = succeeded(ex.drive(&c).await.unwrap());
+            assert_eq!(done.jira, JiraOutcome::Changed);
+        }
+    };
+    let (report, ()) = tokio::join!(sync(&h.log, &h.client, SyncOptions::new(SITE)), drives);
+    assert!(matches!(
+        report.unwrap().outcome,
+        grantledger_ingest::Outcome::Completed
+    ));
+    let last = sync(&h.log, &h.client, SyncOptions::new(SITE))
+        .await
+        .unwrap();
+    assert!(matches!(
+        last.outcome,
+        grantledger_ingest::Outcome::Completed
+    ));
+    grantledger_testkit::assert_state_matches(&h.log, SITE, &h.sim.org());
+    for account in &outsiders {
+        let grant = Grant::membership(
+            AccountId::from(account.as_str()),
+            GroupId::from(group.as_str()),
+        );
+        let added = h
+            .log
+            .read_stream(&StreamId::jira_site(SITE), 1)
+            .unwrap()
+            .into_iter()
+            .filter(|r| matches!(&r.event, Event::GrantAdded(e) if e.grant == grant))
+            .count();
+        assert_eq!(
+            added, 1,
+            "{account}: recorded once, by the executor or a sync"
+        );
+    }
+}
+
 #[tokio::test]
 async fn unknown_sites_and_commands_are_errors_that_leave_the_log_alone() {
     let h = Harness::start(Preset::Small, 7).await;
