@@ -94,6 +94,17 @@ failed (\"interrupted\") and exits with 130; a second Ctrl-C exits at once.")]
     History(cmd::query::HistoryArgs),
     /// Grants added and removed between two moments (default: the last two completed syncs)
     Diff(cmd::query::DiffArgs),
+    /// Add or remove a group member or a project-role actor in Jira, through the outbox
+    #[command(
+        subcommand,
+        after_help = "Examples:
+  grantledger provision add --user mia@acme.com --group jira-developers --as ops@acme.com
+  grantledger provision remove --user mia@acme.com --project OPS --role Administrators"
+    )]
+    Provision(cmd::outbox::ProvisionCommand),
+    /// The outbox's commands: list, show, drive the unfinished ones again
+    #[command(subcommand)]
+    Commands(cmd::outbox::CommandsCommand),
 }
 
 /// What every command gets besides its own arguments.
@@ -134,6 +145,8 @@ fn main() -> ExitCode {
         Command::Access(c) => cmd::query::run_access(c, &globals),
         Command::History(a) => cmd::query::run_history(a, &globals),
         Command::Diff(a) => cmd::query::run_diff(a, &globals),
+        Command::Provision(c) => cmd::outbox::run_provision(c, &globals),
+        Command::Commands(c) => cmd::outbox::run_commands(c, &globals),
     };
     match result {
         Ok(code) => code,

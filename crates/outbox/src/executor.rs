@@ -14,7 +14,7 @@ use grantledger_model::{
     GrantAdded, GrantCause, GrantRemoved, JiraOutcome, Principal, SiteOutcome, StreamId,
 };
 use grantledger_projection::SiteState;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::commands::{CommandStatus, Commands, Outcome};
 use crate::error::{OutboxError, Result};
@@ -667,7 +667,9 @@ impl Executor {
                 .append(&stream, ExpectedVersion::Exact(version), vec![event])
             {
                 Ok(_) => return Ok(SiteOutcome::Recorded),
-                Err(LogError::WrongExpectedVersion { .. }) => continue,
+                Err(LogError::WrongExpectedVersion { current, .. }) => {
+                    debug!(command = %id, expected = version, current, "the site stream moved; folding again");
+                }
                 Err(e) => return Err(e.into()),
             }
         }

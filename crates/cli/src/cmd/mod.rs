@@ -6,6 +6,7 @@
 pub mod demo;
 pub mod init;
 pub mod log;
+pub mod outbox;
 pub mod query;
 pub mod sim;
 pub mod sync;

@@ -4,5 +4,6 @@
 //! its own), so the test dependencies are linked once.
 
 mod cli;
+mod provision;
 mod query;
 mod sync;
