@@ -4,7 +4,9 @@
 //! generated from that type and checked in. Because every record's hash covers
 //! the record's canonical binary encoding, and that encoding is a pure function of
 //! the exported fields, an auditor can check an export without the database:
-//! [`verify_export`] re-encodes each line, recomputes its hash and follows the chain.
+//! [`verify_export`] re-encodes each line, recomputes its hash and follows the chain,
+//! for a whole export or for a tail that continues a head noted earlier. The bytes,
+//! field by field, are specified for auditors in `docs/log-format.md`.
 
 use std::collections::HashMap;
 use std::fmt;
