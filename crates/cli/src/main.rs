@@ -111,6 +111,17 @@ failed (\"interrupted\") and exits with 130; a second Ctrl-C exits at once.")]
   grantledger jit run --once    (one pass, for cron)"
     )]
     Jit(cmd::jit::JitCommand),
+    /// Add or remove a group member or a project-role actor in Jira, through the outbox
+    #[command(
+        subcommand,
+        after_help = "Examples:
+  grantledger provision add --user mia@acme.com --group jira-developers --as ops@acme.com
+  grantledger provision remove --user mia@acme.com --project OPS --role Administrators"
+    )]
+    Provision(cmd::outbox::ProvisionCommand),
+    /// The outbox's commands: list, show, drive the unfinished ones again
+    #[command(subcommand)]
+    Commands(cmd::outbox::CommandsCommand),
 }
 
 /// What every command gets besides its own arguments.
@@ -153,6 +164,8 @@ fn main() -> ExitCode {
         Command::Diff(a) => cmd::query::run_diff(a, &globals),
         Command::Request(c) => cmd::request::run(c, &globals),
         Command::Jit(c) => cmd::jit::run_command(c, &globals),
+        Command::Provision(c) => cmd::outbox::run_provision(c, &globals),
+        Command::Commands(c) => cmd::outbox::run_commands(c, &globals),
     };
     match result {
         Ok(code) => code,

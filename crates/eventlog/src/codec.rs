@@ -13,7 +13,8 @@
 //! the event body (the payload struct's own bincode bytes, length-prefixed, so a
 //! reader can skip or upcast a body without knowing its type) and the previous
 //! record's hash. A record's hash therefore covers everything about it, including
-//! its link to the record before.
+//! its link to the record before. `docs/log-format.md` specifies these bytes for
+//! auditors; its tables and test vectors are checked against this module.
 
 use std::borrow::Cow;
 

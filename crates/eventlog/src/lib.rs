@@ -53,7 +53,9 @@ mod verify;
 
 pub use anchor::{parse as parse_head, ANCHOR_FILE};
 pub use error::{LogError, Result};
-pub use export::{export_schema, verify_export, ExportExpectations, ExportRecord, ExportSummary};
+pub use export::{
+    export_schema, verify_export, ExportExpectations, ExportProblem, ExportRecord, ExportSummary,
+};
 pub use follow::{fold_until, Follower, Projection};
 pub use holder::{Holder, HOLDER_FILE};
 pub use iter::RecordIter;

@@ -103,6 +103,9 @@ pub enum ProblemKind {
         /// The last record actually present.
         last: Head,
     },
+    /// What is wrong with an export (JSON lines), checked offline: worded for the
+    /// export rather than for a log on disk.
+    Export(crate::export::ExportProblem),
 }
 
 impl fmt::Display for ProblemKind {
@@ -138,6 +141,7 @@ impl fmt::Display for ProblemKind {
             ),
             ProblemKind::AnchorUnreadable(why) => write!(f, "the head anchor file: {why}"),
             ProblemKind::IndexMismatch(why) => write!(f, "an index disagrees with the records: {why}"),
+            ProblemKind::Export(problem) => problem.fmt(f),
             ProblemKind::HeadMismatch { stored, last } => {
                 if stored.position > last.position {
                     write!(

@@ -4,11 +4,29 @@
 //! Every function returns events in a deterministic order (sorted by id), and
 //! leaves the state untouched; the caller folds the events in before diffing the
 //! next scope, so later scopes see earlier changes.
+//!
+//! **The watermark** (ADR 0010): the functions that touch grants take the log
+//! position just before the scope's first page request. A grant whose last
+//! change in the state ([`SiteState::last_change`]) is after it was changed by
+//! another writer while the scope was being listed, so the listing may predate
+//! that change: the diff neither adds nor removes it (nor vanishes the group,
+//! project or role holding it), and the next sync, whose listing starts later,
+//! decides. [`SETTLED`] passes for a caller with no other writer to fear.
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use grantledger_eventlog::Position;
 use grantledger_model::*;
 use grantledger_projection::SiteState;
+
+/// A watermark under which every change in the state counts as settled.
+pub const SETTLED: Position = Position::MAX;
+
+/// Whether the listing of a scope that began at `watermark` may decide about
+/// `grant`: its last change is at or before the watermark (or it never changed).
+pub fn settled(state: &SiteState, grant: &Grant, watermark: Position) -> bool {
+    state.last_change(grant).is_none_or(|p| p <= watermark)
+}
 
 fn cause(run: &SyncRunId) -> GrantCause {
     GrantCause::ObservedInSync { run: run.clone() }
@@ -89,7 +107,12 @@ pub fn users(state: &SiteState, listed: &[UserRecord]) -> Vec<Event> {
 /// The complete group list. A group that is gone takes its memberships and its
 /// role actor grants with it: Jira deletes those with the group, and they can no
 /// longer be listed.
-pub fn groups(state: &SiteState, listed: &[GroupRecord], run: &SyncRunId) -> Vec<Event> {
+pub fn groups(
+    state: &SiteState,
+    listed: &[GroupRecord],
+    watermark: Position,
+    run: &SyncRunId,
+) -> Vec<Event> {
     let listed: BTreeMap<&GroupId, &GroupRecord> =
         listed.iter().map(|g| (&g.group_id, g)).collect();
     let mut out = Vec::new();
@@ -116,18 +139,25 @@ pub fn groups(state: &SiteState, listed: &[GroupRecord], run: &SyncRunId) -> Vec
         if listed.contains_key(id) {
             continue;
         }
-        for user in state.members.get(id).into_iter().flatten() {
-            out.push(removed(Grant::membership(user.clone(), id.clone()), run));
-        }
+        let mut grants: Vec<Grant> = state
+            .members
+            .get(id)
+            .into_iter()
+            .flatten()
+            .map(|user| Grant::membership(user.clone(), id.clone()))
+            .collect();
         let as_actor = Principal::Group(id.clone());
         for ((project, role), actors) in &state.role_actors {
             if actors.contains(&as_actor) {
-                out.push(removed(
-                    Grant::role(as_actor.clone(), project.clone(), role.clone()),
-                    run,
-                ));
+                grants.push(Grant::role(as_actor.clone(), project.clone(), role.clone()));
             }
         }
+        // A grant of the group changed after the listing began: the group may
+        // be younger than the listing knows; the next sync decides.
+        if !grants.iter().all(|g| settled(state, g, watermark)) {
+            continue;
+        }
+        out.extend(grants.into_iter().map(|g| removed(g, run)));
         out.push(
             GroupVanished {
                 group_id: id.clone(),
@@ -141,7 +171,12 @@ pub fn groups(state: &SiteState, listed: &[GroupRecord], run: &SyncRunId) -> Vec
 
 /// The complete project list. A project that is gone takes its roles and their
 /// actor grants with it.
-pub fn projects(state: &SiteState, listed: &[ProjectRecord], run: &SyncRunId) -> Vec<Event> {
+pub fn projects(
+    state: &SiteState,
+    listed: &[ProjectRecord],
+    watermark: Position,
+    run: &SyncRunId,
+) -> Vec<Event> {
     let listed: BTreeMap<&ProjectId, &ProjectRecord> =
         listed.iter().map(|p| (&p.project_id, p)).collect();
     let mut out = Vec::new();
@@ -167,7 +202,16 @@ pub fn projects(state: &SiteState, listed: &[ProjectRecord], run: &SyncRunId) ->
         if listed.contains_key(id) {
             continue;
         }
-        for role in state.roles.get(id).into_iter().flat_map(BTreeMap::keys) {
+        let roles: Vec<&RoleId> = state
+            .roles
+            .get(id)
+            .into_iter()
+            .flat_map(BTreeMap::keys)
+            .collect();
+        if !roles.iter().all(|r| role_settled(state, id, r, watermark)) {
+            continue;
+        }
+        for role in roles {
             out.extend(role_gone(state, id, role, run));
         }
         out.push(
@@ -179,6 +223,27 @@ pub fn projects(state: &SiteState, listed: &[ProjectRecord], run: &SyncRunId) ->
         );
     }
     out
+}
+
+/// Whether every actor grant of a role is settled under `watermark`.
+fn role_settled(
+    state: &SiteState,
+    project: &ProjectId,
+    role: &RoleId,
+    watermark: Position,
+) -> bool {
+    state
+        .role_actors
+        .get(&(project.clone(), role.clone()))
+        .into_iter()
+        .flatten()
+        .all(|a| {
+            settled(
+                state,
+                &Grant::role(a.clone(), project.clone(), role.clone()),
+                watermark,
+            )
+        })
 }
 
 fn role_gone(state: &SiteState, project: &ProjectId, role: &RoleId, run: &SyncRunId) -> Vec<Event> {
@@ -209,6 +274,7 @@ pub fn roles(
     state: &SiteState,
     project: &ProjectId,
     listed: &[RoleRecord],
+    watermark: Position,
     run: &SyncRunId,
 ) -> Vec<Event> {
     let known = state.roles.get(project);
@@ -225,7 +291,7 @@ pub fn roles(
         }
     }
     for id in known.into_iter().flat_map(BTreeMap::keys) {
-        if !listed.contains_key(id) {
+        if !listed.contains_key(id) && role_settled(state, project, id, watermark) {
             out.extend(role_gone(state, project, id, run));
         }
     }
@@ -237,22 +303,22 @@ pub fn members(
     state: &SiteState,
     group: &GroupId,
     listed: &[AccountId],
+    watermark: Position,
     run: &SyncRunId,
 ) -> Vec<Event> {
     let listed: BTreeSet<&AccountId> = listed.iter().collect();
     let known = state.members.get(group);
     let mut out = Vec::new();
     for user in &listed {
-        if !known.is_some_and(|k| k.contains(*user)) {
-            out.push(added(
-                Grant::membership((*user).clone(), group.clone()),
-                run,
-            ));
+        let grant = Grant::membership((*user).clone(), group.clone());
+        if !known.is_some_and(|k| k.contains(*user)) && settled(state, &grant, watermark) {
+            out.push(added(grant, run));
         }
     }
     for user in known.into_iter().flatten() {
-        if !listed.contains(user) {
-            out.push(removed(Grant::membership(user.clone(), group.clone()), run));
+        let grant = Grant::membership(user.clone(), group.clone());
+        if !listed.contains(user) && settled(state, &grant, watermark) {
+            out.push(removed(grant, run));
         }
     }
     out
@@ -264,25 +330,22 @@ pub fn actors(
     project: &ProjectId,
     role: &RoleId,
     listed: &[Principal],
+    watermark: Position,
     run: &SyncRunId,
 ) -> Vec<Event> {
     let listed: BTreeSet<&Principal> = listed.iter().collect();
     let known = state.role_actors.get(&(project.clone(), role.clone()));
     let mut out = Vec::new();
     for actor in &listed {
-        if !known.is_some_and(|k| k.contains(*actor)) {
-            out.push(added(
-                Grant::role((*actor).clone(), project.clone(), role.clone()),
-                run,
-            ));
+        let grant = Grant::role((*actor).clone(), project.clone(), role.clone());
+        if !known.is_some_and(|k| k.contains(*actor)) && settled(state, &grant, watermark) {
+            out.push(added(grant, run));
         }
     }
     for actor in known.into_iter().flatten() {
-        if !listed.contains(actor) {
-            out.push(removed(
-                Grant::role(actor.clone(), project.clone(), role.clone()),
-                run,
-            ));
+        let grant = Grant::role(actor.clone(), project.clone(), role.clone());
+        if !listed.contains(actor) && settled(state, &grant, watermark) {
+            out.push(removed(grant, run));
         }
     }
     out
@@ -433,7 +496,12 @@ mod tests {
                 &run(),
             ),
         ]);
-        let events = groups(&state, &[g("g1", "developers"), g("g3", "new")], &run());
+        let events = groups(
+            &state,
+            &[g("g1", "developers"), g("g3", "new")],
+            SETTLED,
+            &run(),
+        );
         let types: Vec<_> = events.iter().map(Event::event_type).collect();
         assert_eq!(
             types,
@@ -457,7 +525,13 @@ mod tests {
             added(Grant::membership("u1".into(), "g1".into()), &run()),
             added(Grant::membership("u2".into(), "g1".into()), &run()),
         ]);
-        let events = members(&state, &"g1".into(), &["u2".into(), "u3".into()], &run());
+        let events = members(
+            &state,
+            &"g1".into(),
+            &["u2".into(), "u3".into()],
+            SETTLED,
+            &run(),
+        );
         assert_eq!(
             events,
             vec![
@@ -468,11 +542,67 @@ mod tests {
         let p = ProjectId::from("p1");
         let r = RoleId::from("r1");
         let listed = vec![Principal::User("u1".into()), Principal::Group("g1".into())];
-        let events = actors(&state, &p, &r, &listed, &run());
+        let events = actors(&state, &p, &r, &listed, SETTLED, &run());
         assert_eq!(events.len(), 2);
         let after = then_applies_to(&state, &events);
-        assert!(actors(&after, &p, &r, &listed, &run()).is_empty());
-        assert_eq!(actors(&after, &p, &r, &[], &run()).len(), 2);
+        assert!(actors(&after, &p, &r, &listed, SETTLED, &run()).is_empty());
+        assert_eq!(actors(&after, &p, &r, &[], SETTLED, &run()).len(), 2);
+    }
+
+    #[test]
+    fn a_grant_changed_after_the_watermark_is_left_to_the_next_sync() {
+        let m = |u: &str| Grant::membership(u.into(), "g1".into());
+        // u1 held since position 2; u2 added and u3 removed by another writer at 10.
+        let mut state = given(vec![
+            GroupObserved {
+                group: GroupRecord {
+                    group_id: "g1".into(),
+                    name: "devs".into(),
+                },
+            }
+            .into(),
+            added(m("u1"), &run()),
+            added(m("u2"), &run()),
+        ]);
+        state.grant_changes.insert(m("u1"), 2);
+        state.grant_changes.insert(m("u2"), 10);
+        state.grant_changes.insert(m("u3"), 10);
+        // A listing that began at 5 holds u3 but neither u1 nor u2: it may
+        // predate both changes at 10, so only u1's removal is its to decide.
+        let listed = ["u3".into()];
+        assert_eq!(
+            members(&state, &"g1".into(), &listed, 5, &run()),
+            vec![removed(m("u1"), &run())]
+        );
+        // A listing that began at 10 saw them: it decides all three.
+        assert_eq!(
+            members(&state, &"g1".into(), &listed, 10, &run()),
+            vec![
+                added(m("u3"), &run()),
+                removed(m("u1"), &run()),
+                removed(m("u2"), &run())
+            ]
+        );
+        // The same for a role's actors.
+        let (p, r) = (ProjectId::from("p1"), RoleId::from("r1"));
+        let actor = Grant::role(Principal::User("u4".into()), p.clone(), r.clone());
+        state.grant_changes.insert(actor.clone(), 10);
+        let listed = [Principal::User("u4".into())];
+        assert!(actors(&state, &p, &r, &listed, 5, &run()).is_empty());
+        assert_eq!(
+            actors(&state, &p, &r, &listed, 10, &run()),
+            vec![added(actor, &run())]
+        );
+        // A group missing from a listing that began before one of its grants
+        // changed is not called gone (Jira deletes memberships with the group).
+        assert!(groups(&state, &[], 5, &run()).is_empty());
+        assert_eq!(
+            groups(&state, &[], 10, &run())
+                .iter()
+                .map(Event::event_type)
+                .collect::<Vec<_>>(),
+            ["GrantRemoved", "GrantRemoved", "GroupVanished"]
+        );
     }
 
     #[test]
@@ -499,12 +629,12 @@ mod tests {
                 &run(),
             ),
         ]);
-        let changed = projects(&state, &[proj("PX", true)], &run());
+        let changed = projects(&state, &[proj("PX", true)], SETTLED, &run());
         assert_eq!(
             changed.iter().map(Event::event_type).collect::<Vec<_>>(),
             vec!["ProjectChanged"]
         );
-        let gone = projects(&state, &[], &run());
+        let gone = projects(&state, &[], SETTLED, &run());
         assert_eq!(
             gone.iter().map(Event::event_type).collect::<Vec<_>>(),
             vec!["GrantRemoved", "ProjectRoleVanished", "ProjectVanished"]
@@ -513,8 +643,11 @@ mod tests {
             name: "Administrators".into(),
             ..role.clone()
         };
-        assert_eq!(roles(&state, &"p1".into(), &[renamed], &run()).len(), 1);
-        assert!(roles(&state, &"p1".into(), &[role], &run()).is_empty());
+        assert_eq!(
+            roles(&state, &"p1".into(), &[renamed], SETTLED, &run()).len(),
+            1
+        );
+        assert!(roles(&state, &"p1".into(), &[role], SETTLED, &run()).is_empty());
         let after = then_applies_to(&state, &gone);
         assert!(
             after.projects.is_empty() && after.roles.is_empty() && after.role_actors.is_empty()

@@ -15,6 +15,12 @@
 //!    differences in durable batches as scopes complete;
 //! 4. it closes the run with `SyncCompleted` and its figures, or `SyncFailed`.
 //!
+//! **A second writer** (ADR 0010): grantledger's command executor appends the
+//! grants it makes to the same stream while a sync may run. Each scope's diff
+//! leaves alone a grant changed after the scope's watermark (the log's head just
+//! before its first request), and an append that finds the stream moved on reads
+//! the records it missed, folds them and diffs the scopes not yet appended again.
+//!
 //! **Removal safety**: a removal is recorded only for a scope that this run listed
 //! completely. A scope that failed records nothing; a group whose listing failed is
 //! not a group that vanished. A run that stops half-way (an error or a crash) leaves

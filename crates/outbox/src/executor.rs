@@ -14,7 +14,7 @@ use grantledger_model::{
     GrantAdded, GrantCause, GrantRemoved, JiraOutcome, Principal, SiteOutcome, StreamId,
 };
 use grantledger_projection::SiteState;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::commands::{CommandStatus, Commands, Outcome};
 use crate::error::{OutboxError, Result};
@@ -450,13 +450,29 @@ impl Executor {
     /// one returns it without calling Jira. See the crate's docs for the steps.
     pub async fn drive(&self, id: &CommandId) -> Result<Outcome> {
         let lock = {
-            let mut running = self
-                .running
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut running = self.running();
             running.entry(id.clone()).or_default().clone()
         };
-        let _serial = lock.lock().await;
+        let result = {
+            let _serial = lock.lock().await;
+            self.drive_alone(id).await
+        };
+        // Forget the command's lock unless another drive of it holds or awaits it.
+        let mut running = self.running();
+        if Arc::strong_count(&lock) == 2 {
+            running.remove(id);
+        }
+        result
+    }
+
+    fn running(&self) -> MutexGuard<'_, HashMap<CommandId, Arc<tokio::sync::Mutex<()>>>> {
+        self.running
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// [`Executor::drive`], with no other drive of the command running.
+    async fn drive_alone(&self, id: &CommandId) -> Result<Outcome> {
         let status = self
             .status(id)?
             .ok_or_else(|| OutboxError::UnknownCommand(id.clone()))?;
@@ -667,7 +683,9 @@ impl Executor {
                 .append(&stream, ExpectedVersion::Exact(version), vec![event])
             {
                 Ok(_) => return Ok(SiteOutcome::Recorded),
-                Err(LogError::WrongExpectedVersion { .. }) => continue,
+                Err(LogError::WrongExpectedVersion { current, .. }) => {
+                    debug!(command = %id, expected = version, current, "the site stream moved; folding again");
+                }
                 Err(e) => return Err(e.into()),
             }
         }

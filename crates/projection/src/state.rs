@@ -23,6 +23,9 @@ pub struct SiteState {
     pub role_actors: BTreeMap<(ProjectId, RoleId), BTreeSet<Principal>>,
     /// Products and the groups that give access to each.
     pub products: BTreeMap<ProductKey, (String, BTreeSet<GroupId>)>,
+    /// Where each grant the stream added or removed last changed (held or not):
+    /// a sync leaves alone a grant that changed after its listing began (ADR 0010).
+    pub grant_changes: BTreeMap<Grant, Position>,
     /// The last position folded in.
     pub position: Position,
     /// The version of the site's stream after the last record folded in: what the
@@ -77,6 +80,10 @@ impl SiteState {
         self.position = record.position;
         self.version = record.stream_version;
         match &record.event {
+            Event::GrantAdded(GrantAdded { grant, .. })
+            | Event::GrantRemoved(GrantRemoved { grant, .. }) => {
+                self.grant_changes.insert(grant.clone(), record.position);
+            }
             Event::SyncStarted(e) => self.runs.push(SyncRun {
                 run: e.run.clone(),
                 started: record.position,
@@ -248,6 +255,12 @@ impl SiteState {
             (Principal::Group(_), Entitlement::GroupMembership { .. })
             | (_, Entitlement::ProductAccess { .. }) => {}
         }
+    }
+
+    /// The position of the last record that added or removed `grant`, if any
+    /// (events folded by [`SiteState::apply_event`] alone leave it as it was).
+    pub fn last_change(&self, grant: &Grant) -> Option<Position> {
+        self.grant_changes.get(grant).copied()
     }
 
     /// Whether the state holds this grant.
@@ -424,9 +437,16 @@ mod tests {
         assert!(at(3).users[&AccountId::from("u1")].active);
         assert!(!at(4).users[&AccountId::from("u1")].active);
         assert!(at(4).has_grant(&m));
+        assert_eq!(at(4).last_change(&m), Some(3));
         let now = SiteState::load(&log, "acme").unwrap();
         assert!(!now.has_grant(&m));
         assert_eq!(now.membership_count(), 0);
+        // A removed grant remembers its removal; another site's records do not count.
+        assert_eq!(now.last_change(&m), Some(5));
+        assert_eq!(
+            now.last_change(&Grant::membership("u9".into(), "g1".into())),
+            None
+        );
         assert_eq!(now.position, 6);
     }
 

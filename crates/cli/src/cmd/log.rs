@@ -28,7 +28,10 @@ pub enum LogCommand {
     #[command(after_help = "Examples:
   grantledger log verify
   grantledger log verify --expect-head 324:9f86d081884c7d65     (a head noted earlier; 16+ hex digits)
-  grantledger log verify --export log.jsonl                     (offline: no data directory needed)")]
+  grantledger log verify --export tail.jsonl --from 325 --expect-head 324:9f86d081884c7d65
+      (offline, no data directory needed: an export made with `log export --from 325` continues
+      the head noted earlier; without --from it must start at 1, without --expect-head a cut
+      tail goes unnoticed)")]
     Verify(VerifyArgs),
     /// Events, streams, head, size on disk
     #[command(after_help = "Examples:
@@ -39,7 +42,7 @@ pub enum LogCommand {
     /// Write the log as JSON lines (one record per line), or as text with names
     #[command(after_help = "Examples:
   grantledger log export -o log.jsonl
-  grantledger log export --from 300 | less
+  grantledger log export --from 325 -o tail.jsonl   (the records after a head noted at 324)
   grantledger log export --format text      (one line per record, with names)")]
     Export(ExportArgs),
 }
@@ -57,7 +60,8 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "POS:HASH", value_parser = parse_expected_head)]
     expect_head: Option<ExpectedHead>,
     /// With --export: the position the export starts at (an export made with
-    /// `log export --from POS`); without it the export must start at position 1
+    /// `log export --from POS`); without it the export must start at position 1.
+    /// With --expect-head at POS-1, the export's first record must link to that head
     #[arg(long, value_name = "POS", requires = "export")]
     from: Option<u64>,
 }
@@ -228,7 +232,9 @@ fn verify_log(globals: &Globals, expected: Option<ExpectedHead>) -> Result<ExitC
     }
 }
 
-/// The hash an export's line at `position` claims, scanning the file.
+/// The hash an export claims for `position`, scanning the file: the hash of its
+/// line at that position, or the `prev_hash` of its line at the next position (a
+/// tail that continues from there).
 fn hash_in_export(file: &Path, position: Position) -> Result<Option<Hash>> {
     let f =
         File::open(file).with_context(|| format!("cannot open export file {}", file.display()))?;
@@ -237,11 +243,28 @@ fn hash_in_export(file: &Path, position: Position) -> Result<Option<Hash>> {
         let Ok(value) = serde_json::from_str::<serde_json::Value>(&line) else {
             continue;
         };
-        if value["position"].as_u64() == Some(position) {
+        let at = value["position"].as_u64();
+        if at == Some(position) {
             return Ok(value["hash"].as_str().and_then(Hash::from_hex));
+        }
+        if at == position.checked_add(1) {
+            return Ok(value["prev_hash"].as_str().and_then(Hash::from_hex));
         }
     }
     Ok(None)
+}
+
+/// A file name as a shell word for a command to copy: quoted unless plain.
+fn shell_word(name: &str) -> String {
+    let plain = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./,:+=@%".contains(c));
+    if plain {
+        name.to_owned()
+    } else {
+        format!("'{}'", safe(name).replace('\'', r"'\''"))
+    }
 }
 
 fn verify_export_file(
@@ -299,13 +322,13 @@ fn verify_export_file(
         Ok(summary) if summary.records == 0 => {
             writeln!(
                 out,
-                "export verification FAILED: {} holds no records (an export holds at least one; was it written completely?)",
+                "export verification FAILED: {} holds no records, so nothing in it can be checked (an export from past the log's head is empty; otherwise, was it written completely?)",
                 safe(&name)
             )?;
             Ok(ExitCode::FAILURE)
         }
         Ok(summary) => {
-            writeln!(
+            write!(
                 out,
                 "ok: export chain intact, positions {}..{} ({}), head {}",
                 summary.first,
@@ -313,6 +336,32 @@ fn verify_export_file(
                 count(summary.records, "record"),
                 show_head(&summary.head)
             )?;
+            match head {
+                Some(h) if h.position + 1 == summary.first => writeln!(
+                    out,
+                    "; it continues from the head noted earlier, {}",
+                    show_head(&h)
+                )?,
+                Some(h) => writeln!(out, "; it holds the head noted earlier, {}", show_head(&h))?,
+                None => {
+                    let shown = if stdin {
+                        "-".to_owned()
+                    } else {
+                        shell_word(&name)
+                    };
+                    let head = show_head(&summary.head);
+                    writeln!(
+                        out,
+                        "; a cut tail (records removed from the end) is only detectable against a head noted earlier: note this head now ({head}; where the log is kept, `grantledger log verify` prints the log's own), then check with `grantledger log verify --export {shown}{} --expect-head {head}` that an export still holds it, or with `grantledger log verify --export TAIL.jsonl --from {} --expect-head {head}` that a later tail export continues from it",
+                        if summary.first > 1 {
+                            format!(" --from {}", summary.first)
+                        } else {
+                            String::new()
+                        },
+                        summary.head.position + 1,
+                    )?
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(problem) => {

@@ -245,6 +245,121 @@ fn an_export_verifies_offline_with_the_logs_head() {
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
 }
 
+/// `grantledger log verify --export FILE ARGS...`, offline.
+fn verify_export_file(file: &Path, args: &[&str]) -> Output {
+    grantledger()
+        .args(["log", "verify", "--export"])
+        .arg(file)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_tail_export_continues_a_head_noted_earlier_and_nothing_else() {
+    let dir = data_dir_with_log();
+    // The auditor notes the head at 10, the log grows to 14, the auditor gets the
+    // records after their head.
+    let noted_line = stdout(&run_in(dir.path(), &["log", "verify"]));
+    let noted = format!("10:{}", head_hash_of(&noted_line));
+    let log = EventLog::open(dir.path().join("log")).unwrap();
+    let delta = StreamId::jira_site("delta");
+    log.append(&delta, ExpectedVersion::NoStream, events("delta", 0, 4))
+        .unwrap();
+    drop(log);
+    let tail = dir.path().join("tail.jsonl");
+    let o = run_in(
+        dir.path(),
+        &[
+            "log",
+            "export",
+            "--from",
+            "11",
+            "-o",
+            tail.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    let o = verify_export_file(&tail, &["--from", "11", "--expect-head", &noted]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(
+        out.starts_with("ok: export chain intact, positions 11..14 (4 records), head 14:")
+            && out.contains(&format!("continues from the head noted earlier, {noted}")),
+        "{out}"
+    );
+    // A prefix of the noted hash is enough: the tail's first line links to it.
+    let o = verify_export_file(&tail, &["--from", "11", "--expect-head", &noted[..19]]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+
+    // A head the tail does not continue from (another log's, or a rewritten
+    // history's) is refused, in the export's terms.
+    let other = format!("10:{}", "ab".repeat(32));
+    let o = verify_export_file(&tail, &["--from", "11", "--expect-head", &other]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.starts_with("export verification FAILED at position 11: the export does not continue from the head noted earlier"),
+        "{out}"
+    );
+    // A head further back than the tail reaches cannot be checked by it.
+    let o = verify_export_file(
+        &tail,
+        &[
+            "--from",
+            "11",
+            "--expect-head",
+            &format!("9:{}", "cd".repeat(32)),
+        ],
+    );
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("can neither hold nor continue that head"),
+        "{out}"
+    );
+
+    // The same tail cut short at its end still verifies alone, and says that only
+    // a head noted earlier shows the cut, with the command that checks it.
+    let full_head = head_hash_of(&stdout(&run_in(dir.path(), &["log", "verify"])));
+    let text = std::fs::read_to_string(&tail).unwrap();
+    let cut = dir.path().join("cut.jsonl");
+    std::fs::write(
+        &cut,
+        text.lines()
+            .take(2)
+            .map(|l| format!("{l}\n"))
+            .collect::<String>(),
+    )
+    .unwrap();
+    let o = verify_export_file(&cut, &["--from", "11"]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("a cut tail (records removed from the end) is only detectable against a head noted earlier"), "{out}");
+    let cut_head = format!("12:{}", head_hash_of(&out));
+    assert!(
+        out.contains(&format!(
+            "`grantledger log verify --export {} --from 11 --expect-head {cut_head}`",
+            cut.display()
+        )) && out.contains(&format!("--from 13 --expect-head {cut_head}")),
+        "{out}"
+    );
+    // Against the head at 14, noted before the cut, the cut shows, in the
+    // export's terms (not the database's).
+    let o = verify_export_file(
+        &cut,
+        &["--from", "11", "--expect-head", &format!("14:{full_head}")],
+    );
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.starts_with("export verification FAILED at position 13: the export ends at position 12, before the head noted earlier at position 14")
+            && !out.contains("database"),
+        "{out}"
+    );
+}
+
 fn edited_export(dir: &Path, edit: impl Fn(&mut Vec<serde_json::Value>)) -> PathBuf {
     let mut lines = export_lines(dir, &[]);
     edit(&mut lines);
@@ -274,7 +389,7 @@ fn an_edited_export_fails_naming_the_position() {
         out.starts_with("export verification FAILED at position 5: "),
         "{out}"
     );
-    assert!(out.contains("bytes were changed"), "{out}");
+    assert!(out.contains("the record was changed"), "{out}");
 
     let dropped = edited_export(dir.path(), |lines| {
         lines.remove(6);

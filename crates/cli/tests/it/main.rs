@@ -4,6 +4,7 @@
 //! its own), so the test dependencies are linked once.
 
 mod cli;
+mod provision;
 mod query;
 mod request;
 mod sync;

@@ -1,4 +1,5 @@
-//! Integration tests of the event log: appends, golden bytes, properties, schemas, sharing and tamper detection.
+//! Integration tests of the event log: appends, golden bytes, the log-format document and
+//! its reference verifier, properties, schemas, sharing and tamper detection.
 //!
 //! One integration-test binary for the package (each module was a test file of
 //! its own), so the test dependencies are linked once.
@@ -6,7 +7,9 @@
 mod append;
 mod common;
 mod golden;
+mod log_format;
 mod properties;
 mod schema;
 mod sharing;
 mod tamper;
+mod tracer;

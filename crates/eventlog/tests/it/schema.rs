@@ -7,7 +7,8 @@ use crate::common;
 use std::path::PathBuf;
 
 use grantledger_eventlog::{
-    export_schema, verify_export, EventLog, ExpectedVersion, ExportExpectations, Head,
+    export_schema, verify_export, EventLog, ExpectedVersion, ExportExpectations, ExportProblem,
+    Hash, Head, ProblemKind,
 };
 use grantledger_model::{Causation, StreamId, SyncRunId};
 
@@ -139,6 +140,62 @@ fn export_lines_match_the_schema_and_verify_offline() {
         log.head()
     );
     assert!(verify_export(&mut tail.as_slice(), whole).unwrap().is_err());
+    // A tail continues a head noted earlier at `from - 1`, and no other head.
+    let at30 = log.get(30).unwrap().unwrap().hash;
+    let continuing = ExportExpectations {
+        from: 31,
+        head: Some(Head {
+            position: 30,
+            hash: at30,
+        }),
+    };
+    let summary = verify_export(&mut tail.as_slice(), continuing)
+        .unwrap()
+        .unwrap();
+    assert_eq!((summary.first, summary.records), (31, 10));
+    for (position, hash) in [(30, Hash([1; 32])), (29, at30)] {
+        let problem = verify_export(
+            &mut tail.as_slice(),
+            ExportExpectations {
+                from: 31,
+                head: Some(Head { position, hash }),
+            },
+        )
+        .unwrap()
+        .unwrap_err();
+        assert!(
+            matches!(
+                (&problem.kind, position),
+                (ProblemKind::Export(ExportProblem::NotFromHead { .. }), 30)
+                    | (ProblemKind::Export(ExportProblem::StartsAfter { .. }), 29)
+            ),
+            "{problem}"
+        );
+    }
+    // A cut tail shows only against a head noted before the cut.
+    let cut: Vec<u8> = tail
+        .split_inclusive(|b| *b == b'\n')
+        .take(4)
+        .flatten()
+        .copied()
+        .collect();
+    assert!(verify_export(&mut cut.as_slice(), continuing)
+        .unwrap()
+        .is_ok());
+    let noted_head = ExportExpectations {
+        from: 31,
+        head: Some(log.head()),
+    };
+    let problem = verify_export(&mut cut.as_slice(), noted_head)
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(problem.position, 35);
+    assert!(
+        problem
+            .to_string()
+            .contains("the export ends at position 34"),
+        "{problem}"
+    );
     // A head noted earlier must be in the export with its hash.
     let noted = ExportExpectations {
         from: 1,

@@ -94,6 +94,17 @@ pub(super) enum Job {
 }
 
 impl Job {
+    /// The scope the job lists (part of).
+    pub(super) fn scope(&self) -> Scope {
+        match self {
+            Job::Users | Job::UserLookup(_) => Scope::Users,
+            Job::Page(list, _) | Job::Relist(list) => list.scope(),
+            Job::RoleMap(p) => Scope::Roles(p.clone()),
+            Job::Role(p, r) => Scope::Actors(p.clone(), r.clone()),
+            Job::Products => Scope::Products,
+        }
+    }
+
     /// The scope (and page) the job lists, as log lines show it.
     pub(super) fn label(&self) -> String {
         match self {

@@ -6,15 +6,15 @@
 //! `listing` (what is listed and the jobs that fetch it), `gather` (planning a
 //! PageBean listing's pages and checking they fit), `removals` (confirming a
 //! removal before it is recorded), `normalise` (a listing turned into records
-//! and diffed) and `writer` (the appending thread).
+//! and diffed) and `writer` (appending, and the rebase when another writer
+//! appended first).
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use grantledger_clock::{Clock, SystemClock};
-use grantledger_eventlog::{EventLog, ExpectedVersion, LogError, NewEvent, Position};
+use grantledger_eventlog::{Appended, EventLog, ExpectedVersion, LogError, NewEvent, Position};
 use grantledger_jira::paging::PageMeta;
 use grantledger_jira::types::{
     ApplicationRole, Group, GroupIndex, Project, ProjectRole, RoleRef, User,
@@ -24,6 +24,7 @@ use grantledger_jira::{
 };
 use grantledger_model::*;
 use grantledger_projection::SiteState;
+use tokio::sync::watch;
 use tokio::task::{AbortHandle, JoinSet};
 use tracing::{debug, info, warn, Instrument as _};
 
@@ -67,16 +68,36 @@ fn run_id(clock: &dyn Clock) -> SyncRunId {
 
 struct Run<'a> {
     client: &'a JiraClient,
+    log: &'a EventLog,
+    stream: StreamId,
     opts: &'a SyncOptions,
     run: SyncRunId,
+    /// The stream as the log holds it (see `writer`).
+    committed: SiteState,
+    /// `committed` and the events not yet appended: what scopes are diffed against.
     state: SiteState,
+    /// The scopes diffed since the last acknowledged batch.
+    diffed: Vec<Diffed>,
+    /// Each scope's watermark: the log's head just before its first request.
+    watermarks: BTreeMap<Scope, Position>,
+    /// The log's head, as its appends publish it.
+    head: watch::Receiver<Position>,
+    /// Where the state was loaded: the watermark of a scope never requested.
+    loaded_at: Position,
+    /// The positions of the access events this run appended (first, last).
+    span: Option<(Position, Position)>,
+    rebases: u64,
+    /// Scopes whose removals a rebase held back (see `writer`).
+    removals_deferred: u64,
+    /// Why appending stopped, when it did.
+    log_error: Option<SyncError>,
     scopes: BTreeMap<Scope, Status>,
     queue: VecDeque<Job>,
     gathers: BTreeMap<List, Gather>,
     group_index: GroupIndex,
     pending: Vec<Event>,
     all_events: Vec<Event>,
-    writer: Option<Writer>,
+    /// Appending stopped (`log_error` says why).
     writer_gone: bool,
     unfinished: Vec<String>,
     first_failure: Option<String>,
@@ -173,7 +194,28 @@ impl Run<'_> {
         }
     }
 
-    /// Diffs every scope that is next in order and finished.
+    /// Diffs every scope that is next in order and finished, and appends a
+    /// batch whenever one is full.
+    async fn settle(&mut self) {
+        loop {
+            self.drain();
+            if self.pending.len() < self.opts.batch_events || self.writer_gone {
+                return;
+            }
+            self.flush().await;
+        }
+    }
+
+    /// The log's head just before a scope's first request.
+    fn watermark(&self, scope: &Scope) -> Position {
+        self.watermarks
+            .get(scope)
+            .copied()
+            .unwrap_or(self.loaded_at)
+    }
+
+    /// Diffs every scope that is next in order and finished, until a batch is
+    /// full (see [`Run::settle`]).
     fn drain(&mut self) {
         loop {
             let Some(entry) = self.scopes.first_entry() else {
@@ -190,8 +232,22 @@ impl Run<'_> {
                         // Past a fatal error nothing more is recorded: the run stops.
                         self.unfinished.push(scope.to_string());
                     } else {
-                        match self.diff(&scope, data) {
-                            Ok(events) => self.record(events),
+                        match self.normalise(&scope, data) {
+                            Ok(listed) => {
+                                let watermark = self.watermark(&scope);
+                                let events = listed.diff(&self.state, watermark, &self.run);
+                                let removals =
+                                    events.iter().filter(|e| is_removal(e)).cloned().collect();
+                                self.record(events);
+                                if !self.opts.dry_run {
+                                    self.diffed.push(Diffed {
+                                        scope,
+                                        listed,
+                                        watermark,
+                                        removals,
+                                    });
+                                }
+                            }
                             Err(why) => self.fail(&scope, why),
                         }
                     }
@@ -199,10 +255,10 @@ impl Run<'_> {
                 Status::Failed(why) => self.fail(&scope, why),
                 Status::Pending => self.unfinished.push(scope.to_string()),
             }
-            if self.pending.len() >= self.opts.batch_events {
-                self.flush();
-            }
             self.report_progress();
+            if self.pending.len() >= self.opts.batch_events {
+                return;
+            }
         }
     }
 
@@ -235,25 +291,6 @@ impl Run<'_> {
         self.access_events += events.len() as u64;
         self.pending.extend(events);
     }
-
-    fn flush(&mut self) {
-        if self.pending.is_empty() {
-            return;
-        }
-        let batch = std::mem::take(&mut self.pending);
-        if self.opts.dry_run {
-            self.all_events.extend(batch);
-            return;
-        }
-        if let Some(w) = &self.writer {
-            if w.tx.send(WriterMsg::Batch(batch)).is_err() {
-                self.writer_gone = true;
-                if self.fatal.is_none() {
-                    self.fatal = Some("the event log stopped accepting appends".into());
-                }
-            }
-        }
-    }
 }
 
 /// Runs one sync of the site behind `client` into `log`.
@@ -285,54 +322,67 @@ async fn run_sync(
 ) -> Result<SyncReport, SyncError> {
     let started = Instant::now();
     let stream = StreamId::jira_site(&opts.site);
-    let site = opts.site.clone();
-    let state = {
-        let log = log.clone();
-        tokio::task::spawn_blocking(move || SiteState::load(&log, &site))
+    let head = log.subscribe();
+    // The state and the expected version come from the same fold; another
+    // writer appending in between makes `SyncStarted` fail, and the fold is
+    // taken again.
+    let mut attempts = 0;
+    let mut state = loop {
+        let site = opts.site.clone();
+        let log2 = log.clone();
+        let mut state = tokio::task::spawn_blocking(move || SiteState::load(&log2, &site))
             .await
-            .map_err(|e| SyncError::Internal(e.to_string()))??
-    };
-    // The state and the expected version come from the same fold: an append to
-    // the stream in between makes the run's appends fail instead of using a stale
-    // state.
-    let mut version = state.version;
-    info!(position = state.position, "sync started");
-
-    if !opts.dry_run {
-        let started_event = NewEvent::new(SyncStarted {
+            .map_err(|e| SyncError::Internal(e.to_string()))??;
+        if opts.dry_run {
+            break state;
+        }
+        let started_event = SyncStarted {
             run: run.clone(),
             site: opts.site.clone(),
             started_at: opts.clock.now(),
-        })
-        .caused_by(Causation::SyncRun(run.clone()));
-        let log2 = log.clone();
-        let stream2 = stream.clone();
-        tokio::task::spawn_blocking(move || {
-            log2.append(
-                &stream2,
-                ExpectedVersion::Exact(version),
-                vec![started_event],
-            )
-        })
-        .await
-        .map_err(|e| SyncError::Internal(e.to_string()))??;
-        version += 1;
-    }
-    let writer =
-        (!opts.dry_run).then(|| start_writer(log.clone(), stream.clone(), version, run.clone()));
+        }
+        .into();
+        match append(log, &stream, state.version, &run, vec![started_event]).await {
+            Appending::Done(done) => {
+                state.version = done.stream_version;
+                break state;
+            }
+            Appending::Moved if attempts < opts.max_rebases => attempts += 1,
+            Appending::Moved => return Err(SyncError::Contended { stream, attempts }),
+            Appending::Failed(e) => return Err(e),
+        }
+    };
+    // Changes of grants folded in so far are all before any scope's watermark.
+    let loaded_at = state.position;
+    state.position = (*head.borrow()).max(loaded_at);
+    info!(position = loaded_at, "sync started");
 
     let mut r = Run {
         client,
+        log,
+        stream: stream.clone(),
         opts: &opts,
         run: run.clone(),
+        committed: if opts.dry_run {
+            SiteState::default()
+        } else {
+            state.clone()
+        },
         state,
+        diffed: Vec::new(),
+        watermarks: BTreeMap::new(),
+        head,
+        loaded_at,
+        span: None,
+        rebases: 0,
+        removals_deferred: 0,
+        log_error: None,
         scopes: BTreeMap::new(),
         queue: VecDeque::new(),
         gathers: BTreeMap::new(),
         group_index: GroupIndex::default(),
         pending: Vec::new(),
         all_events: Vec::new(),
-        writer,
         writer_gone: false,
         unfinished: Vec::new(),
         first_failure: None,
@@ -371,6 +421,9 @@ async fn run_sync(
                 Job::Page(l, _) | Job::Relist(l) => Some(l.clone()),
                 _ => None,
             };
+            // The watermark: what the log held before this scope was first asked for.
+            let at = *r.head.borrow();
+            r.watermarks.entry(job.scope()).or_insert(at);
             // A listing task logs inside a span naming its scope, a child of the
             // run's span.
             let span = tracing::debug_span!("scope", scope = %job.label());
@@ -388,7 +441,7 @@ async fn run_sync(
                 r.fatal.get_or_insert_with(|| "interrupted".to_owned());
                 jobs.abort_all();
                 while jobs.join_next().await.is_some() {}
-                r.drain();
+                r.settle().await;
                 break;
             }
             Some(Ok(Some(done))) => done,
@@ -404,7 +457,7 @@ async fn run_sync(
                 }
                 jobs.abort_all();
                 while jobs.join_next().await.is_some() {}
-                r.drain();
+                r.settle().await;
                 break;
             }
         };
@@ -422,63 +475,108 @@ async fn run_sync(
             jobs.abort_all();
             while jobs.join_next().await.is_some() {}
         }
-        r.drain();
+        r.settle().await;
         if r.writer_gone {
             break;
         }
     }
-    r.drain();
+    r.settle().await;
     // Anything still pending was never finished (a fatal error stopped the run).
     for (scope, _) in std::mem::take(&mut r.scopes) {
         r.unfinished.push(scope.to_string());
     }
-    r.flush();
+    r.flush().await;
 
-    let m = client.metrics();
-    let m0 = &r.metrics0;
-    let mut stats = SyncStats {
-        requests: m.requests - m0.requests,
-        retries: m.retries - m0.retries,
-        minimum_requests: r.minimum,
-        pages: m.pages - m0.pages,
-        items_seen: r.items_seen,
-        events_written: r.access_events,
-        bytes: m.bytes_received - m0.bytes_received,
-        wait_ms: m.wait_ms - m0.wait_ms,
-        duration_ms: 0,
+    // The outcome and figures as the run stands: a rebase while closing can
+    // change what it recorded, and contention can fail it.
+    let took = started.elapsed();
+    let outcome_of = |r: &Run<'_>| -> (Outcome, SyncStats) {
+        let m = client.metrics();
+        let m0 = &r.metrics0;
+        let stats = SyncStats {
+            requests: m.requests - m0.requests,
+            retries: m.retries - m0.retries,
+            minimum_requests: r.minimum,
+            pages: m.pages - m0.pages,
+            items_seen: r.items_seen,
+            events_written: r.access_events,
+            bytes: m.bytes_received - m0.bytes_received,
+            wait_ms: m.wait_ms - m0.wait_ms,
+            duration_ms: took.as_millis() as u64,
+        };
+        // Not one request answered: say so first, whatever scope failed first.
+        let unreachable = m.requests > m0.requests
+            && m.connection_failures - m0.connection_failures == m.requests - m0.requests;
+        let outcome = match (&r.fatal, &r.first_failure) {
+            (None, None) if r.unfinished.is_empty() => Outcome::Completed,
+            (fatal, first) => Outcome::Failed {
+                reason: format!(
+                    "{}{}; {}",
+                    if unreachable
+                        && !fatal
+                            .as_deref()
+                            .is_some_and(|f| f.contains("could not be reached"))
+                    {
+                        "Jira could not be reached (no request was answered): "
+                    } else {
+                        ""
+                    },
+                    fatal
+                        .clone()
+                        .or_else(|| first.clone())
+                        .unwrap_or_else(|| "some scopes were not listed".into()),
+                    figures(&m, m0, r.cancelled, took)
+                ),
+                unfinished: summarize_unfinished(&r.unfinished),
+            },
+        };
+        (outcome, stats)
     };
-    // Not one request answered: say so first, whatever scope failed first.
-    let unreachable = m.requests > m0.requests
-        && m.connection_failures - m0.connection_failures == m.requests - m0.requests;
-    let outcome = match (&r.fatal, &r.first_failure) {
-        (None, None) if r.unfinished.is_empty() => Outcome::Completed,
-        (fatal, first) => Outcome::Failed {
-            reason: format!(
-                "{}{}; {}",
-                if unreachable
-                    && !fatal
-                        .as_deref()
-                        .is_some_and(|f| f.contains("could not be reached"))
-                {
-                    "Jira could not be reached (no request was answered): "
-                } else {
-                    ""
-                },
-                fatal
-                    .clone()
-                    .or_else(|| first.clone())
-                    .unwrap_or_else(|| "some scopes were not listed".into()),
-                figures(&m, m0, r.cancelled, started.elapsed())
-            ),
-            unfinished: summarize_unfinished(&r.unfinished),
-        },
-    };
+
+    if !opts.dry_run {
+        r.close(|r| {
+            let (outcome, stats) = outcome_of(r);
+            match outcome {
+                Outcome::Completed => SyncCompleted {
+                    run: run.clone(),
+                    stats,
+                }
+                .into(),
+                Outcome::Failed { reason, unfinished } => SyncFailed {
+                    run: run.clone(),
+                    reason,
+                    unfinished_scopes: unfinished,
+                    stats,
+                }
+                .into(),
+            }
+        })
+        .await;
+    }
+    if let Some(e) = r.log_error.take() {
+        return Err(e);
+    }
+    let (outcome, stats) = outcome_of(&r);
+
     let mut notes = Vec::new();
     if r.confirm_relists > 0 {
         notes.push(format!(
             "{} that implied removals {} taken twice to confirm them: Jira pages by offset, so an item can shift out of one listing unseen",
             if r.confirm_relists == 1 { "1 listing".to_owned() } else { format!("{} listings", r.confirm_relists) },
             if r.confirm_relists == 1 { "was" } else { "were" }
+        ));
+    }
+    if r.rebases > 0 {
+        notes.push(format!(
+            "another writer appended to the site's stream during the run: {} {} read and the scopes not yet appended diffed again; grants it changed after a scope's listing began were left to the next sync",
+            r.rebases,
+            if r.rebases == 1 { "time its records were" } else { "times its records were" }
+        ));
+    }
+    if r.removals_deferred > 0 {
+        r.warnings.push(format!(
+            "{} scopes recorded no removal after a rebase found removals their listings were not checked for; the next sync decides",
+            r.removals_deferred
         ));
     }
     if r.kept_unconfirmed > 0 {
@@ -493,35 +591,7 @@ async fn run_sync(
             r.relisted
         ));
     }
-    stats.duration_ms = started.elapsed().as_millis() as u64;
-
-    let written = match r.writer.take() {
-        None => None,
-        Some(w) => {
-            let closing: Event = match &outcome {
-                Outcome::Completed => SyncCompleted {
-                    run: run.clone(),
-                    stats: stats.clone(),
-                }
-                .into(),
-                Outcome::Failed { reason, unfinished } => SyncFailed {
-                    run: run.clone(),
-                    reason: reason.clone(),
-                    unfinished_scopes: unfinished.clone(),
-                    stats: stats.clone(),
-                }
-                .into(),
-            };
-            let _ = w.tx.send(WriterMsg::Batch(vec![closing]));
-            drop(w.tx);
-            let span = tokio::task::spawn_blocking(move || w.handle.join())
-                .await
-                .map_err(|e| SyncError::Internal(e.to_string()))?
-                .map_err(|_| SyncError::Internal("the sync writer thread panicked".into()))??;
-            // The closing event is the span's last record; report only access events.
-            span.and_then(|(first, last)| (last > first).then_some((first, last - 1)))
-        }
-    };
+    let written = r.span;
 
     let s = &r.state;
     let counts = Counts {
@@ -547,6 +617,7 @@ async fn run_sync(
         counts,
         events_by_type: r.events_by_type,
         written: if r.access_events > 0 { written } else { None },
+        rebases: r.rebases,
         dry_run_events: r.all_events,
         warnings: r.warnings,
         notes,

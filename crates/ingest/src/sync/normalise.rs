@@ -1,10 +1,43 @@
-//! Normalisation: a completely listed scope turned into model records and
-//! diffed against the state.
+//! Normalisation: a completely listed scope turned into model records
+//! ([`Listed`]), which are diffed against the state ([`Listed::diff`]) — again
+//! after a rebase, so they are kept until the log has the scope's events.
 
 use super::*;
 
+/// A completely listed scope as model records: what its diff needs.
+pub(super) enum Listed {
+    Users(Vec<UserRecord>),
+    Groups(Vec<GroupRecord>),
+    Projects(Vec<ProjectRecord>),
+    Products(Vec<ProductGroups>),
+    Members(GroupId, Vec<AccountId>),
+    Roles(ProjectId, Vec<RoleRecord>),
+    Actors(ProjectId, RoleId, Vec<Principal>),
+}
+
+impl Listed {
+    /// The events that make `state` hold this listing, under the scope's
+    /// `watermark` (see [`crate::diff`]).
+    pub(super) fn diff(
+        &self,
+        state: &SiteState,
+        watermark: Position,
+        run: &SyncRunId,
+    ) -> Vec<Event> {
+        match self {
+            Listed::Users(l) => diff::users(state, l),
+            Listed::Groups(l) => diff::groups(state, l, watermark, run),
+            Listed::Projects(l) => diff::projects(state, l, watermark, run),
+            Listed::Products(l) => diff::products(state, l),
+            Listed::Members(g, l) => diff::members(state, g, l, watermark, run),
+            Listed::Roles(p, l) => diff::roles(state, p, l, watermark, run),
+            Listed::Actors(p, r, l) => diff::actors(state, p, r, l, watermark, run),
+        }
+    }
+}
+
 impl Run<'_> {
-    pub(super) fn diff(&mut self, scope: &Scope, data: Data) -> Result<Vec<Event>, ScopeFailure> {
+    pub(super) fn normalise(&mut self, scope: &Scope, data: Data) -> Result<Listed, ScopeFailure> {
         let count = |n: usize, this: &mut Self| {
             this.items_seen += n as u64;
             this.minimum += minimum_requests(scope, n as u64);
@@ -17,7 +50,7 @@ impl Run<'_> {
                 }
                 let listed: Vec<UserRecord> = users.iter().map(User::to_record).collect();
                 unique(listed.iter().map(|u| &u.account_id), "user")?;
-                diff::users(&self.state, &listed)
+                Listed::Users(listed)
             }
             Data::Groups(groups) => {
                 count(groups.len(), self);
@@ -28,13 +61,13 @@ impl Run<'_> {
                     .map(|g| g.to_record().map_err(ScopeFailure::Jira))
                     .collect::<Result<Vec<_>, _>>()?;
                 unique(listed.iter().map(|g| &g.group_id), "group")?;
-                diff::groups(&self.state, &listed, &self.run)
+                Listed::Groups(listed)
             }
             Data::Projects(projects) => {
                 count(projects.len(), self);
                 let listed: Vec<ProjectRecord> = projects.iter().map(Project::to_record).collect();
                 unique(listed.iter().map(|p| &p.project_id), "project")?;
-                diff::projects(&self.state, &listed, &self.run)
+                Listed::Projects(listed)
             }
             Data::Products(roles) => {
                 count(roles.len(), self);
@@ -67,21 +100,19 @@ impl Run<'_> {
                         groups,
                     });
                 }
-                diff::products(&self.state, &listed)
+                Listed::Products(listed)
             }
             Data::Members(group, users) => {
                 count(users.len(), self);
-                let group = &group;
                 let ids: Vec<AccountId> = users
                     .iter()
                     .map(|u| AccountId::new(u.account_id.clone()))
                     .collect();
                 unique(ids.iter(), "member")?;
-                diff::members(&self.state, group, &ids, &self.run)
+                Listed::Members(group, ids)
             }
             Data::Roles(project, refs) => {
                 count(refs.len(), self);
-                let project = &project;
                 let listed: Vec<RoleRecord> = refs
                     .iter()
                     .map(|r| RoleRecord {
@@ -90,11 +121,10 @@ impl Run<'_> {
                         name: r.name.clone(),
                     })
                     .collect();
-                diff::roles(&self.state, project, &listed, &self.run)
+                Listed::Roles(project, listed)
             }
             Data::Actors(project, role_id, role) => {
                 count(role.actors.len(), self);
-                let (project, role_id) = (&project, &role_id);
                 let mut listed = Vec::with_capacity(role.actors.len());
                 for actor in &role.actors {
                     if let Some(id) = actor.account_id() {
@@ -106,7 +136,7 @@ impl Run<'_> {
                         return Err(ScopeFailure::UnknownActor(actor.actor_type.clone()));
                     }
                 }
-                diff::actors(&self.state, project, role_id, &listed, &self.run)
+                Listed::Actors(project, role_id, listed)
             }
         })
     }

@@ -49,6 +49,10 @@ pub struct SyncOptions {
     /// carries no total, so only this proves it did not skip them. At most this
     /// many (an even sample of them when there are more).
     pub max_user_lookups: usize,
+    /// How many times in a row one append may find the site's stream moved on
+    /// by another writer (and rebase) before the run gives up with
+    /// [`SyncError::Contended`] (ADR 0010).
+    pub max_rebases: u32,
 }
 
 /// Default for [`SyncOptions::deadline`]: the largest real site (200,000 users,
@@ -57,7 +61,8 @@ pub struct SyncOptions {
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(4 * 3600);
 
 impl SyncOptions {
-    /// Defaults for `site`: concurrency 8, batches of 1,000 events, system clock.
+    /// Defaults for `site`: concurrency 8, batches of 1,000 events, system clock,
+    /// 8 rebases in a row at most.
     pub fn new(site: impl Into<String>) -> Self {
         Self {
             site: site.into(),
@@ -75,6 +80,7 @@ impl SyncOptions {
             mass_removal_share: 0.5,
             mass_removal_min: 3,
             allow_mass_removal: false,
+            max_rebases: 8,
         }
     }
 }
@@ -161,8 +167,12 @@ pub struct SyncReport {
     pub counts: Counts,
     /// Access events by type.
     pub events_by_type: BTreeMap<&'static str, u64>,
-    /// Positions of the access events written (none for a dry run or no change).
+    /// Positions of the first and last access events written (none for a dry
+    /// run or no change). Another writer's records may lie between them.
     pub written: Option<(Position, Position)>,
+    /// How many times an append found another writer's records first, so the
+    /// run read them and diffed its scopes not yet appended again (ADR 0010).
+    pub rebases: u64,
     /// The events a dry run would have appended.
     pub dry_run_events: Vec<Event>,
     /// Things worth knowing that did not fail the run.
@@ -182,6 +192,16 @@ pub enum SyncError {
     /// A background task died.
     #[error("internal error during the sync: {0}")]
     Internal(String),
+    /// Other writers appended to the site's stream before every attempt of
+    /// one append: the run stopped appending (what it appended before stands,
+    /// and its next run picks up from there).
+    #[error("the stream {stream} kept changing under the sync: {attempts} attempts in a row found records of another writer first; nothing more was recorded — run the sync again when the other writer is quieter")]
+    Contended {
+        /// The site's stream.
+        stream: StreamId,
+        /// Attempts made after the first.
+        attempts: u32,
+    },
 }
 
 /// A failed run's figures in one line: what it sent and why it waited.

@@ -130,7 +130,10 @@ pub enum CommandFailureKind {
     GaveUp,
 }
 
-/// A command ended without its change: Jira was not changed by it.
+/// A command ended without its change: Jira was not changed by it — except
+/// possibly after [`CommandFailureKind::GaveUp`] following [`CommandStarted`], when
+/// the last attempt's outcome stayed unknown (the reason says so, and the next sync
+/// records what Jira holds).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CommandFailed {

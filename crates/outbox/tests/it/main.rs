@@ -473,6 +473,39 @@ async fn refusals_fail_at_once_with_a_reason_a_person_can_act_on() {
         ["CommandIssued", "CommandFailed"]
     );
 
+    // An account or a project that does not exist.
+    let org = sim.org();
+    let project = org.projects.iter().find(|p| !p.roles.is_empty()).unwrap();
+    let role = RoleId::new(project.roles[0].id.to_string());
+    for (id, principal, entitlement) in [
+        ("no-user", user("no-such-account"), membership(&group)),
+        (
+            "no-user-role",
+            user("no-such-account"),
+            Entitlement::ProjectRole {
+                project: ProjectId::from(project.id.as_str()),
+                role: role.clone(),
+            },
+        ),
+        (
+            "no-project",
+            user(&outsider),
+            Entitlement::ProjectRole {
+                project: ProjectId::from("99999"),
+                role,
+            },
+        ),
+    ] {
+        let c = ex
+            .issue(operator(id, CommandAction::Add, principal, entitlement))
+            .unwrap();
+        let f = failed(ex.drive(&c).await.unwrap());
+        assert_eq!(f.kind, CommandFailureKind::Refused, "{id}");
+        assert!(f.reason.contains("not found"), "{id}: {}", f.reason);
+        assert!(grant_events(&log, id).is_empty(), "{id}");
+    }
+    assert!(ex.unfinished().unwrap().is_empty());
+
     // An inactive account the site state knows: refused before Jira is called.
     let mut inactive = sim.org().user(&outsider).cloned().unwrap();
     inactive.active = false;
@@ -658,6 +691,135 @@ async fn dropped_connections_are_retried_and_the_change_lands_once() {
     assert_eq!(changes("User added to group", &outsider), 1);
     assert_eq!(changes("User removed from group", &member), 1);
     assert_eq!(grant_events(&h.log, "drop-add").len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_writer_appending_to_the_site_stream_meanwhile_neither_fails_nor_doubles() {
+    let h = Harness::start(Preset::Small, 7).await;
+    let org = h.sim.org();
+    let admin = admin(&org);
+    let group = org.groups[0].group_id.clone();
+    let members = org.memberships.get(&group).cloned().unwrap_or_default();
+    let outsiders: Vec<String> = org
+        .users
+        .iter()
+        .filter(|u| u.active && u.account_id != admin && !members.contains(&u.account_id))
+        .map(|u| u.account_id.clone())
+        .take(8)
+        .collect();
+    // A second writer (as a sync would be) appends to jira:<site> all along.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (log, stop) = (h.log.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut n = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let version = log.stream_version(&StreamId::jira_site(SITE)).unwrap();
+                let event = NewEvent::new(UserVanished {
+                    account_id: AccountId::new(format!("gone-{n}")),
+                });
+                let _ = log.append(
+                    &StreamId::jira_site(SITE),
+                    ExpectedVersion::Exact(version),
+                    vec![event],
+                );
+                n += 1;
+            }
+            n
+        })
+    };
+    let ex = executor(&h, clock());
+    for (i, account) in outsiders.iter().enumerate() {
+        let id = format!("busy-{i}");
+        let c = ex
+            .issue(operator(
+                &id,
+                CommandAction::Add,
+                user(account),
+                membership(&group),
+            ))
+            .unwrap();
+        let done = succeeded(ex.drive(&c).await.unwrap());
+        assert_eq!(done.site, SiteOutcome::Recorded, "{id}");
+        assert_eq!(grant_events(&h.log, &id).len(), 1, "{id}");
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let appended = writer.join().unwrap();
+    assert!(appended > 0, "the other writer appended meanwhile");
+    assert_eq!(writes(&h.sim, ADD_MEMBER), outsiders.len() as u64);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_running_meanwhile_and_the_next_one_record_each_applied_grant_once() {
+    use grantledger_ingest::{sync, SyncOptions};
+    let faults = Faults {
+        latency: Duration::from_millis(2),
+        ..Faults::default()
+    };
+    let h = Harness::with_org(Org::generate(Preset::Small, 7), faults).await;
+    let first = sync(&h.log, &h.client, SyncOptions::new(SITE))
+        .await
+        .unwrap();
+    assert!(matches!(
+        first.outcome,
+        grantledger_ingest::Outcome::Completed
+    ));
+    let org = h.sim.org();
+    let admin = admin(&org);
+    let group = org.groups[1].group_id.clone();
+    let members = org.memberships.get(&group).cloned().unwrap_or_default();
+    let outsiders: Vec<String> = org
+        .users
+        .iter()
+        .filter(|u| u.active && u.account_id != admin && !members.contains(&u.account_id))
+        .map(|u| u.account_id.clone())
+        .take(6)
+        .collect();
+    let ex = executor(&h, clock());
+    let drives = async {
+        for (i, account) in outsiders.iter().enumerate() {
+            let c = ex
+                .issue(operator(
+                    &format!("along-{i}"),
+                    CommandAction::Add,
+                    user(account),
+                    membership(&group),
+                ))
+                .unwrap();
+            let done = succeeded(ex.drive(&c).await.unwrap());
+            assert_eq!(done.jira, JiraOutcome::Changed);
+        }
+    };
+    let (report, ()) = tokio::join!(sync(&h.log, &h.client, SyncOptions::new(SITE)), drives);
+    assert!(matches!(
+        report.unwrap().outcome,
+        grantledger_ingest::Outcome::Completed
+    ));
+    let last = sync(&h.log, &h.client, SyncOptions::new(SITE))
+        .await
+        .unwrap();
+    assert!(matches!(
+        last.outcome,
+        grantledger_ingest::Outcome::Completed
+    ));
+    grantledger_testkit::assert_state_matches(&h.log, SITE, &h.sim.org());
+    for account in &outsiders {
+        let grant = Grant::membership(
+            AccountId::from(account.as_str()),
+            GroupId::from(group.as_str()),
+        );
+        let added = h
+            .log
+            .read_stream(&StreamId::jira_site(SITE), 1)
+            .unwrap()
+            .into_iter()
+            .filter(|r| matches!(&r.event, Event::GrantAdded(e) if e.grant == grant))
+            .count();
+        assert_eq!(
+            added, 1,
+            "{account}: recorded once, by the executor or a sync"
+        );
+    }
 }
 
 #[tokio::test]

@@ -1,0 +1,351 @@
+//! `grantledger provision add|remove` (an operator's change in Jira, made through
+//! the outbox) and `grantledger commands list|show|drive` (the outbox's commands).
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{bail, Context as _, Result};
+use clap::{Args, Subcommand};
+use grantledger_clock::SystemClock;
+use grantledger_eventlog::EventLog;
+use grantledger_jira::JiraClient;
+use grantledger_model::{CommandFailed, CommandSucceeded, Entitlement, Grant, Principal};
+use grantledger_outbox::{
+    describe, CommandAction, CommandId, CommandPurpose, CommandSpec, CommandStatus, DrivePolicy,
+    Executor, JiraOutcome, Outcome, SiteOutcome,
+};
+use grantledger_projection::resolve::{self, Resolved};
+use grantledger_projection::{SiteState, Target};
+
+use crate::output::safe;
+use crate::settings::{self, ConnectArgs};
+use crate::Globals;
+
+/// `grantledger provision`
+#[derive(Debug, Subcommand)]
+pub enum ProvisionCommand {
+    /// Give a user a group membership or a project role, in Jira, through the outbox
+    Add(ProvisionArgs),
+    /// Take a group membership or a project role away from a user, in Jira, through the outbox
+    Remove(ProvisionArgs),
+}
+
+/// What to change, and who asks.
+#[derive(Debug, Args)]
+pub struct ProvisionArgs {
+    /// The user: account id, email or display name (as the last sync saw them)
+    #[arg(long, value_name = "USER")]
+    user: String,
+    /// A group, by name or id
+    #[arg(
+        long,
+        value_name = "NAME",
+        required_unless_present = "project",
+        conflicts_with = "project"
+    )]
+    group: Option<String>,
+    /// A project, by key or id (with --role)
+    #[arg(long, value_name = "KEY", requires = "role")]
+    project: Option<String>,
+    /// A role of --project, by name or id
+    #[arg(long, value_name = "NAME", requires = "project")]
+    role: Option<String>,
+    /// Who makes the change, recorded with it [default: $USER]
+    #[arg(long = "as", value_name = "OPERATOR")]
+    operator: Option<String>,
+    #[command(flatten)]
+    connect: ConnectArgs,
+}
+
+/// `grantledger commands`
+#[derive(Debug, Subcommand)]
+pub enum CommandsCommand {
+    /// Every command grantledger sent (or is to send) to Jira, and how it ended
+    List {
+        /// Only the unfinished ones (an intent, no outcome)
+        #[arg(long)]
+        unfinished: bool,
+    },
+    /// One command, with its outcome
+    Show {
+        /// The command's id
+        id: String,
+    },
+    /// Drive every unfinished command (after a crash, or once Jira answers again)
+    Drive {
+        #[command(flatten)]
+        connect: ConnectArgs,
+    },
+}
+
+/// The executor for the configured site, and the site's name in the log.
+fn connect(
+    globals: &Globals,
+    connect: &ConnectArgs,
+) -> Result<(Executor, String, tokio::runtime::Runtime)> {
+    let data_dir = globals.data_dir()?;
+    let conn = settings::resolve(connect, data_dir.root())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let log = data_dir.open_log()?;
+    let client = runtime.block_on(JiraClient::connect(conn.jira))?;
+    let executor = Executor::new(log, Arc::new(SystemClock::new()), DrivePolicy::default())
+        .with_site(conn.site_name.clone(), client);
+    Ok((executor, conn.site_name, runtime))
+}
+
+fn operator_name(given: Option<&str>) -> String {
+    given
+        .map(str::to_owned)
+        .or_else(|| settings::env_text("USER"))
+        .unwrap_or_else(|| "operator".into())
+}
+
+/// The grant asked for, resolved against the site's state.
+fn resolve_grant(state: &SiteState, site: &str, a: &ProvisionArgs) -> Result<Grant> {
+    if state.last_completed_sync.is_none() {
+        bail!(
+            "no sync of site {} has completed, so names cannot be resolved; run `grantledger sync` first",
+            safe(site)
+        );
+    }
+    let user = resolve::user(state, &a.user)?;
+    let asked = match (&a.group, &a.project, &a.role) {
+        (Some(group), _, _) => group.clone(),
+        (None, Some(project), Some(role)) => format!("{project}:{role}"),
+        _ => bail!("name a --group, or a --project with a --role"),
+    };
+    match resolve::target(state, &asked)? {
+        Resolved::Target(Target::Group { group }) if a.group.is_some() => {
+            Ok(Grant::membership(user, group))
+        }
+        Resolved::Target(Target::ProjectRole { project, role }) if a.project.is_some() => {
+            Ok(Grant::role(Principal::User(user), project, role))
+        }
+        _ => bail!(
+            "{} is not a {} on site {}",
+            safe(&asked),
+            if a.group.is_some() {
+                "group"
+            } else {
+                "project role"
+            },
+            safe(site)
+        ),
+    }
+}
+
+/// Runs `grantledger provision add|remove`.
+pub fn run_provision(command: ProvisionCommand, globals: &Globals) -> Result<ExitCode> {
+    let (action, args) = match command {
+        ProvisionCommand::Add(a) => (CommandAction::Add, a),
+        ProvisionCommand::Remove(a) => (CommandAction::Remove, a),
+    };
+    let (executor, site, runtime) = connect(globals, &args.connect)?;
+    let state = SiteState::load(executor.log(), &site)?;
+    let grant = resolve_grant(&state, &site, &args)?;
+    let id = executor.issue(CommandSpec {
+        id: None,
+        site,
+        action,
+        grant,
+        purpose: CommandPurpose::Operator {
+            operator: operator_name(args.operator.as_deref()),
+        },
+    })?;
+    let outcome = runtime.block_on(executor.drive(&id))?;
+    let status = executor
+        .status(&id)?
+        .context("the command just issued is not in the log")?;
+    println!("{}", line(&status, Some(&state)));
+    Ok(match outcome {
+        Outcome::Succeeded(_) => ExitCode::SUCCESS,
+        Outcome::Failed(_) => ExitCode::FAILURE,
+    })
+}
+
+fn state_word(status: &CommandStatus) -> &'static str {
+    match &status.outcome {
+        None if status.started => "unfinished (started)",
+        None => "unfinished",
+        Some(Outcome::Succeeded(_)) => "succeeded",
+        Some(Outcome::Failed(_)) => "failed",
+    }
+}
+
+fn succeeded_text(s: &CommandSucceeded) -> String {
+    let jira = match s.jira {
+        JiraOutcome::Changed => "Jira changed",
+        JiraOutcome::AlreadyInPlace => "Jira already was so, nothing sent",
+    };
+    let site = match s.site {
+        SiteOutcome::Recorded => "recorded in the log",
+        SiteOutcome::AlreadyInState => "the log already showed it",
+    };
+    format!("{jira}; {site}; {} attempt(s)", s.attempts)
+}
+
+fn failed_text(f: &CommandFailed) -> String {
+    format!(
+        "{:?} after {} attempt(s): {}",
+        f.kind,
+        f.attempts,
+        safe(&f.reason)
+    )
+}
+
+/// The command's change in words, with the names the site's state gives its ids.
+fn change_text(status: &CommandStatus, state: Option<&SiteState>) -> String {
+    let Some(state) = state else {
+        return describe(&status.issued);
+    };
+    let issued = &status.issued;
+    let who = match &issued.grant.principal {
+        Principal::User(a) => match state.users.get(a) {
+            Some(u) => format!("{} ({a})", u.display_name),
+            None => format!("user {a}"),
+        },
+        Principal::Group(g) => match state.groups.get(g) {
+            Some(r) => format!("group {} ({g})", r.name),
+            None => format!("group {g}"),
+        },
+    };
+    let what = match &issued.grant.entitlement {
+        Entitlement::GroupMembership { group } => match state.groups.get(group) {
+            Some(r) => format!("group {}", r.name),
+            None => format!("group {group}"),
+        },
+        Entitlement::ProjectRole { project, role } => {
+            let key = state
+                .projects
+                .get(project)
+                .map_or_else(|| project.to_string(), |p| p.key.clone());
+            let name = state
+                .roles
+                .get(project)
+                .and_then(|r| r.get(role))
+                .map_or_else(|| role.to_string(), |r| r.name.clone());
+            format!("role {name} of project {key}")
+        }
+        Entitlement::ProductAccess { product } => format!("product {product}"),
+    };
+    match issued.action {
+        CommandAction::Add => format!("add {who} to {what} on {}", issued.site),
+        CommandAction::Remove => format!("remove {who} from {what} on {}", issued.site),
+    }
+}
+
+/// One line: id, state, the change, and how it ended.
+fn line(status: &CommandStatus, state: Option<&SiteState>) -> String {
+    let how = match &status.outcome {
+        None => String::new(),
+        Some(Outcome::Succeeded(s)) => format!(" — {}", succeeded_text(s)),
+        Some(Outcome::Failed(f)) => format!(" — {}", failed_text(f)),
+    };
+    format!(
+        "{}  {}  {}{how}",
+        safe(status.issued.command.as_str()),
+        state_word(status),
+        safe(&change_text(status, state))
+    )
+}
+
+/// Runs `grantledger commands list|show|drive`.
+pub fn run_commands(command: CommandsCommand, globals: &Globals) -> Result<ExitCode> {
+    match command {
+        CommandsCommand::List { unfinished } => {
+            let read = globals.data_dir()?.open_for_reading(globals.verbose)?;
+            let executor = reader(&read.log);
+            let all = executor.list()?;
+            let shown: Vec<_> = all
+                .iter()
+                .filter(|s| !unfinished || s.is_unfinished())
+                .collect();
+            let mut states = States::default();
+            if shown.is_empty() {
+                println!("no {}commands", if unfinished { "unfinished " } else { "" });
+            }
+            for status in shown {
+                println!(
+                    "{}",
+                    line(status, states.of(&read.log, &status.issued.site))
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        CommandsCommand::Show { id } => {
+            let read = globals.data_dir()?.open_for_reading(globals.verbose)?;
+            let executor = reader(&read.log);
+            let Some(status) = executor.status(&CommandId::new(id.as_str()))? else {
+                bail!(
+                    "no command {} is in the log; `grantledger commands list` shows them",
+                    safe(&id)
+                );
+            };
+            println!("command   {}", safe(status.issued.command.as_str()));
+            let mut states = States::default();
+            let state = states.of(&read.log, &status.issued.site);
+            println!("change    {}", safe(&change_text(&status, state)));
+            println!(
+                "purpose   {}",
+                safe(&format!("{:?}", status.issued.purpose))
+            );
+            println!("issued    position {}", status.issued_position);
+            println!("state     {}", state_word(&status));
+            match &status.outcome {
+                Some(Outcome::Succeeded(s)) => println!("outcome   {}", succeeded_text(s)),
+                Some(Outcome::Failed(f)) => println!("outcome   {}", failed_text(f)),
+                None => {}
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        CommandsCommand::Drive { connect: c } => {
+            let (executor, _, runtime) = connect(globals, &c)?;
+            let driven = runtime.block_on(executor.drive_unfinished())?;
+            if driven.is_empty() {
+                println!("no unfinished commands");
+            }
+            let mut code = ExitCode::SUCCESS;
+            let mut states = States::default();
+            for (id, result) in driven {
+                match result.map(|_| executor.status(&id)) {
+                    Ok(Ok(Some(status))) => println!(
+                        "{}",
+                        line(&status, states.of(executor.log(), &status.issued.site))
+                    ),
+                    Ok(Ok(None)) => println!("{}  vanished from the log", safe(id.as_str())),
+                    Ok(Err(e)) | Err(e) => {
+                        code = ExitCode::FAILURE;
+                        eprintln!("{}  {}", safe(id.as_str()), safe(&e.to_string()));
+                    }
+                }
+            }
+            Ok(code)
+        }
+    }
+}
+
+/// The site states, loaded once each, for naming what commands change (`None`
+/// for a site the log cannot fold: the ids are shown).
+#[derive(Default)]
+struct States(std::collections::HashMap<String, Option<SiteState>>);
+
+impl States {
+    fn of(&mut self, log: &EventLog, site: &str) -> Option<&SiteState> {
+        self.0
+            .entry(site.to_owned())
+            .or_insert_with(|| SiteState::load(log, site).ok())
+            .as_ref()
+    }
+}
+
+/// An executor that only reads (no site configured: list and show call no one).
+fn reader(log: &EventLog) -> Executor {
+    Executor::new(
+        log.clone(),
+        Arc::new(SystemClock::new()),
+        DrivePolicy::default(),
+    )
+}

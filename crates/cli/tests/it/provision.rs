@@ -1,0 +1,173 @@
+//! `grantledger provision` and `grantledger commands`, through the real binary
+//! against the simulator over HTTP on loopback.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use grantledger_jira_sim::{Credential, Faults, Org, Preset, SimServer};
+
+const BIN: &str = env!("CARGO_BIN_EXE_grantledger");
+
+fn grantledger(data_dir: &Path, sim: &SimServer) -> Command {
+    let mut c = Command::new(BIN);
+    c.env_remove("GRANTLEDGER_DATA_DIR")
+        .env_remove("RUST_LOG")
+        .env("JIRA_SITE", sim.base_url())
+        .env("JIRA_EMAIL", Credential::DEFAULT_EMAIL)
+        .env("JIRA_API_TOKEN", Credential::DEFAULT_TOKEN)
+        .arg("--data-dir")
+        .arg(data_dir);
+    c
+}
+
+fn run(data_dir: &Path, sim: &SimServer, args: &[&str]) -> (Output, String, String) {
+    let o = grantledger(data_dir, sim).args(args).output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    (o, out, err)
+}
+
+#[test]
+fn provision_changes_jira_once_and_commands_tell_how_it_ended() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let org = Org::generate(Preset::Small, 4);
+    let admin = Credential::admin_of(&org);
+    // An active account with an email, outside a group that exists.
+    let group = org.groups[0].clone();
+    let members = org
+        .memberships
+        .get(&group.group_id)
+        .cloned()
+        .unwrap_or_default();
+    let user = org
+        .users
+        .iter()
+        .find(|u| {
+            u.active
+                && u.account_id != admin.account_id
+                && !u.email_hidden
+                && u.email.is_some()
+                && !members.contains(&u.account_id)
+        })
+        .unwrap()
+        .clone();
+    let email = user.email.clone().unwrap();
+    let sim = rt
+        .block_on(SimServer::start(org, vec![admin], Faults::default()))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+
+    let (o, out, err) = run(
+        &data,
+        &sim,
+        &["provision", "add", "--user", &email, "--group", &group.name],
+    );
+    assert!(!o.status.success());
+    assert!(err.contains("run `grantledger sync` first"), "{out}{err}");
+
+    let (o, out, err) = run(&data, &sim, &["sync"]);
+    assert!(o.status.success(), "{out}{err}");
+    let args = [
+        "provision",
+        "add",
+        "--user",
+        &email,
+        "--group",
+        &group.name,
+        "--as",
+        "ops@example.test",
+    ];
+    let (o, out, err) = run(&data, &sim, &args);
+    assert!(o.status.success(), "{out}{err}");
+    assert!(out.contains("succeeded"), "{out}");
+    assert!(out.contains(&format!("to group {}", group.name)), "{out}");
+    assert!(out.contains("Jira changed"), "{out}");
+    let in_group = |sim: &SimServer| {
+        sim.org()
+            .memberships
+            .get(&group.group_id)
+            .is_some_and(|m| m.contains(&user.account_id))
+    };
+    assert!(in_group(&sim));
+
+    // Again: Jira already holds it; nothing is written.
+    let posts = || {
+        sim.stats()
+            .by_operation
+            .get("POST /rest/api/3/group/user")
+            .copied()
+            .unwrap_or(0)
+    };
+    assert_eq!(posts(), 1);
+    let (o, out, err) = run(&data, &sim, &args);
+    assert!(o.status.success(), "{out}{err}");
+    assert!(out.contains("Jira already was so"), "{out}");
+    assert_eq!(posts(), 1);
+
+    let (o, out, err) = run(&data, &sim, &["commands", "list"]);
+    assert!(o.status.success(), "{out}{err}");
+    assert_eq!(
+        out.lines().filter(|l| l.contains("succeeded")).count(),
+        2,
+        "{out}"
+    );
+    let id = out.split_whitespace().next().unwrap().to_owned();
+    let (o, out, _) = run(&data, &sim, &["commands", "show", &id]);
+    assert!(o.status.success());
+    assert!(out.contains("ops@example.test"), "{out}");
+    let (o, out, _) = run(&data, &sim, &["commands", "drive"]);
+    assert!(o.status.success());
+    assert!(out.contains("no unfinished commands"), "{out}");
+
+    let (o, out, err) = run(
+        &data,
+        &sim,
+        &[
+            "provision",
+            "remove",
+            "--user",
+            &email,
+            "--group",
+            &group.name,
+        ],
+    );
+    assert!(o.status.success(), "{out}{err}");
+    assert!(!in_group(&sim));
+
+    // Unknown names: a clear error, nothing issued.
+    for (args, expected) in [
+        (
+            vec![
+                "--user",
+                "nobody@nowhere.test",
+                "--group",
+                group.name.as_str(),
+            ],
+            "no user matches",
+        ),
+        (
+            vec!["--user", email.as_str(), "--group", "no-such-group"],
+            "no-such-group",
+        ),
+        (
+            vec![
+                "--user",
+                email.as_str(),
+                "--project",
+                "NOPE",
+                "--role",
+                "Viewer",
+            ],
+            "NOPE:Viewer",
+        ),
+    ] {
+        let mut full = vec!["provision", "add"];
+        full.extend(args);
+        let (o, out, err) = run(&data, &sim, &full);
+        assert!(!o.status.success(), "{out}");
+        assert!(err.contains(expected), "{err}");
+    }
+    let (_, out, _) = run(&data, &sim, &["commands", "list"]);
+    assert_eq!(out.lines().count(), 3, "{out}");
+}
