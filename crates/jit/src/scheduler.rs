@@ -255,7 +255,7 @@ pub async fn drive<E: CommandRunner>(
 /// commands), whichever comes first. `open` gives the request service and the
 /// command runner for a pass (the CLI opens the log for each pass and closes it
 /// between passes, so other commands can write meanwhile); a pass that fails is
-/// reported to `on_pass` and retried after `poll`.
+/// reported to `on_pass` and retried a second later (or after `poll`, if shorter).
 pub async fn run<E, F>(
     mut open: F,
     clock: Arc<dyn Clock>,
@@ -280,10 +280,15 @@ pub async fn run<E, F>(
             now.as_micros()
                 .saturating_add(i64::try_from(poll.as_micros()).unwrap_or(i64::MAX)),
         );
-        if let Ok(report) = &result {
-            if let Some(d) = report.next_deadline {
-                wake = wake.min(d);
+        match &result {
+            Ok(report) => {
+                if let Some(d) = report.next_deadline {
+                    wake = wake.min(d);
+                }
             }
+            // The log held by another command for a moment, say: try again soon,
+            // so that a deadline is not missed by a whole poll interval.
+            Err(_) => wake = wake.min(Timestamp::from_micros(now.as_micros() + 1_000_000)),
         }
         tokio::select! {
             _ = clock.sleep_until(wake) => {}

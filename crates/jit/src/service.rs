@@ -192,14 +192,14 @@ impl Jit {
 
     /// The next free request id: `r1`, `r2`, ... (one more than the number of
     /// request streams; the append's "no stream yet" check catches a race).
-    fn next_id(&self) -> Result<RequestId, RequestError> {
+    fn next_id(&self, skip: usize) -> Result<RequestId, RequestError> {
         let n = self
             .log
             .streams()?
             .iter()
             .filter(|(s, _)| s.as_str().starts_with("request:"))
             .count();
-        Ok(RequestId::new(format!("r{}", n + 1)))
+        Ok(RequestId::new(format!("r{}", n + 1 + skip)))
     }
 
     /// The entitlement a person named, and its names for policy matching.
@@ -334,8 +334,11 @@ impl Jit {
             principal: Principal::User(beneficiary),
             entitlement,
         };
+        // The next number, or the one after when another writer took it first
+        // (a bounded number of times: ids are contiguous, so a few suffice).
+        let mut skip = 0;
         loop {
-            let id = self.next_id()?;
+            let id = self.next_id(skip)?;
             let events = request::create(
                 &Request::default(),
                 NewRequest {
@@ -353,7 +356,10 @@ impl Jit {
                 self.clock.now(),
             )?;
             match self.commit(&Request::default(), events) {
-                Err(RequestError::Concurrent(_)) => continue,
+                Err(RequestError::Concurrent(id)) if skip >= 16 => {
+                    return Err(RequestError::Concurrent(id))
+                }
+                Err(RequestError::Concurrent(_)) => skip += 1,
                 other => return other,
             }
         }

@@ -130,7 +130,7 @@ pub fn run_command(command: JitCommand, globals: &Globals) -> Result<ExitCode> {
                     }
                 }
                 Err(e) => {
-                    eprintln!("warning: a pass failed (retried after the poll interval): {e}")
+                    eprintln!("warning: a pass failed (tried again in a second): {e}")
                 }
             },
         )

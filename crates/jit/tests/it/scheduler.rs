@@ -143,3 +143,51 @@ async fn run_wakes_at_the_deadline_on_the_injected_clock() {
     stop_tx.send(true).unwrap();
     task.await.unwrap();
 }
+
+#[tokio::test]
+async fn a_pass_that_cannot_start_is_tried_again_a_second_later_not_a_poll_later() {
+    let w = world();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let (pass_tx, mut pass_rx) = tokio::sync::mpsc::unbounded_channel();
+    let jit = w.jit.clone();
+    let clock: Arc<dyn grantledger_clock::Clock> = Arc::new(w.clock.clone());
+    let mut opens = 0;
+    let task = tokio::spawn(async move {
+        run(
+            move || {
+                opens += 1;
+                if opens == 1 {
+                    Err(grantledger_jit::RequestError::Unavailable(
+                        "the log is held by another command".into(),
+                    ))
+                } else {
+                    Ok((jit.clone(), NoCommands))
+                }
+            },
+            clock,
+            Duration::from_secs(3600),
+            stop_rx,
+            move |r| {
+                let _ = pass_tx.send(r.is_ok());
+            },
+        )
+        .await
+    });
+    let first = tokio::time::timeout(Duration::from_secs(10), pass_rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!first, "the first pass could not start");
+    while w.clock.sleepers() == 0 {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(w.clock.sleeps(), vec![Duration::from_secs(1)]);
+    w.clock.advance(Duration::from_secs(1));
+    let second = tokio::time::timeout(Duration::from_secs(10), pass_rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(second, "the second pass ran");
+    stop_tx.send(true).unwrap();
+    task.await.unwrap();
+}
