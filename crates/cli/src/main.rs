@@ -94,6 +94,23 @@ failed (\"interrupted\") and exits with 130; a second Ctrl-C exits at once.")]
     History(cmd::query::HistoryArgs),
     /// Grants added and removed between two moments (default: the last two completed syncs)
     Diff(cmd::query::DiffArgs),
+    /// Just-in-time access: ask for, approve, extend and revoke time-bound access
+    #[command(
+        subcommand,
+        after_help = "Examples:
+  grantledger request create devs --duration 4h --justification 'incident INC-9' --as alice@acme.com
+  grantledger request approve r12 --as bob@acme.com
+  grantledger request list --break-glass"
+    )]
+    Request(cmd::request::RequestCommand),
+    /// The scheduler of just-in-time access: grants, expiries, unfinished commands
+    #[command(
+        subcommand,
+        after_help = "Examples:
+  grantledger jit run           (until Ctrl-C, waking at each deadline)
+  grantledger jit run --once    (one pass, for cron)"
+    )]
+    Jit(cmd::jit::JitCommand),
     /// Add or remove a group member or a project-role actor in Jira, through the outbox
     #[command(
         subcommand,
@@ -145,6 +162,8 @@ fn main() -> ExitCode {
         Command::Access(c) => cmd::query::run_access(c, &globals),
         Command::History(a) => cmd::query::run_history(a, &globals),
         Command::Diff(a) => cmd::query::run_diff(a, &globals),
+        Command::Request(c) => cmd::request::run(c, &globals),
+        Command::Jit(c) => cmd::jit::run_command(c, &globals),
         Command::Provision(c) => cmd::outbox::run_provision(c, &globals),
         Command::Commands(c) => cmd::outbox::run_commands(c, &globals),
     };

@@ -58,6 +58,10 @@ pub struct ConfigFile {
     /// `[sync]`
     #[serde(default)]
     pub sync: SyncSection,
+    /// `[jit]`: request policies, parsed and checked by `grantledger-jit`
+    /// (`cmd::request::load_policies`), not here.
+    #[serde(default, rename = "jit")]
+    pub _jit: Option<serde::de::IgnoredAny>,
 }
 
 /// `[jira]` of the config file. Its `Debug` masks the token.

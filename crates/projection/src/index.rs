@@ -181,6 +181,21 @@ impl HistoryIndex {
             | Event::CommandStarted(_)
             | Event::CommandSucceeded(_)
             | Event::CommandFailed(_) => {}
+            // A request's own records say nothing about the site; the grant it
+            // made is a GrantAdded whose cause names it.
+            Event::AccessRequested(_)
+            | Event::ApprovalGiven(_)
+            | Event::RequestApproved(_)
+            | Event::RequestDenied(_)
+            | Event::RequestCancelled(_)
+            | Event::AccessGranted(_)
+            | Event::AccessAlreadyHeld(_)
+            | Event::AccessExtended(_)
+            | Event::AccessExpired(_)
+            | Event::AccessTakenOver(_)
+            | Event::RevocationRequested(_)
+            | Event::AccessRevoked(_)
+            | Event::RequestFailed(_) => {}
             Event::UserObserved(e) => self.add(Subject::User(e.user.account_id.clone()), position),
             Event::UserChanged(e) => self.add(Subject::User(e.after.account_id.clone()), position),
             Event::UserDeactivated(e) => self.add(Subject::User(e.account_id.clone()), position),

@@ -208,6 +208,20 @@ impl SiteState {
             | Event::CommandStarted(_)
             | Event::CommandSucceeded(_)
             | Event::CommandFailed(_) => {}
+            // Nor do a request's: what it granted arrives as a grant event too.
+            Event::AccessRequested(_)
+            | Event::ApprovalGiven(_)
+            | Event::RequestApproved(_)
+            | Event::RequestDenied(_)
+            | Event::RequestCancelled(_)
+            | Event::AccessGranted(_)
+            | Event::AccessAlreadyHeld(_)
+            | Event::AccessExtended(_)
+            | Event::AccessExpired(_)
+            | Event::AccessTakenOver(_)
+            | Event::RevocationRequested(_)
+            | Event::AccessRevoked(_)
+            | Event::RequestFailed(_) => {}
         }
     }
 

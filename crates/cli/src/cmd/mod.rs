@@ -5,8 +5,10 @@
 
 pub mod demo;
 pub mod init;
+pub mod jit;
 pub mod log;
 pub mod outbox;
 pub mod query;
+pub mod request;
 pub mod sim;
 pub mod sync;

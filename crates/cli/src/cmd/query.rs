@@ -165,7 +165,7 @@ fn open(globals: &Globals, site: Option<&str>) -> Result<(Queries, ReadLog)> {
     ))
 }
 
-fn pick_site(log: &EventLog, asked: Option<&str>) -> Result<String> {
+pub(crate) fn pick_site(log: &EventLog, asked: Option<&str>) -> Result<String> {
     let sites: Vec<String> = log
         .streams()?
         .into_iter()

@@ -6,4 +6,5 @@
 mod cli;
 mod provision;
 mod query;
+mod request;
 mod sync;

@@ -187,6 +187,108 @@ fn samples() -> Vec<Event> {
             command: CommandId::from("cmd-3"),
         }
         .into(),
+        AccessRequested {
+            request: RequestId::from("r7"),
+            site: "acme".into(),
+            requester: AccountId::from("u-7"),
+            grant: Grant::membership(AccountId::from("u-7"), GroupId::from("g1")),
+            duration_secs: 3_600,
+            justification: Some("incident INC-9".into()),
+            ticket: Some("OPS-123".into()),
+            policy: "on-call".into(),
+            approvals_needed: 2,
+            max_duration_secs: 28_800,
+            break_glass: false,
+            at: Timestamp(1_764_288_000_000_000),
+        }
+        .into(),
+        ApprovalGiven {
+            request: RequestId::from("r7"),
+            approver: AccountId::from("u-8"),
+            comment: Some("ok".into()),
+            at: Timestamp(1_764_288_060_000_000),
+        }
+        .into(),
+        RequestApproved {
+            request: RequestId::from("r7"),
+            approvers: vec![AccountId::from("u-8"), AccountId::from("u-9")],
+            at: Timestamp(1_764_288_120_000_000),
+        }
+        .into(),
+        RequestDenied {
+            request: RequestId::from("r8"),
+            by: AccountId::from("u-8"),
+            reason: Some("not on call".into()),
+            at: Timestamp(1_764_288_180_000_000),
+        }
+        .into(),
+        RequestCancelled {
+            request: RequestId::from("r9"),
+            by: AccountId::from("u-7"),
+            at: Timestamp(1_764_288_240_000_000),
+        }
+        .into(),
+        AccessGranted {
+            request: RequestId::from("r7"),
+            command: CommandId::from("r7-grant"),
+            expires_at: Timestamp(1_764_291_720_000_000),
+            at: Timestamp(1_764_288_120_500_000),
+        }
+        .into(),
+        AccessAlreadyHeld {
+            request: RequestId::from("r10"),
+            command: Some(CommandId::from("r10-grant")),
+            why: PreExisting::InJira,
+            expires_at: Timestamp(1_764_291_720_000_000),
+            at: Timestamp(1_764_288_120_500_000),
+        }
+        .into(),
+        AccessExtended {
+            request: RequestId::from("r7"),
+            by: AccountId::from("u-9"),
+            from: Timestamp(1_764_291_720_000_000),
+            until: Timestamp(1_764_295_320_000_000),
+            at: Timestamp(1_764_291_000_000_000),
+        }
+        .into(),
+        AccessExpired {
+            request: RequestId::from("r7"),
+            deadline: Timestamp(1_764_295_320_000_000),
+            action: ExpiryAction::Revoke {
+                command: CommandId::from("r7-expire"),
+            },
+            at: Timestamp(1_764_295_320_200_000),
+        }
+        .into(),
+        AccessTakenOver {
+            request: RequestId::from("r11"),
+            from: RequestId::from("r7"),
+            at: Timestamp(1_764_295_320_200_000),
+        }
+        .into(),
+        RevocationRequested {
+            request: RequestId::from("r12"),
+            by: AccountId::from("u-8"),
+            reason: Some("done early".into()),
+            command: Some(CommandId::from("r12-revoke")),
+            at: Timestamp(1_764_290_000_000_000),
+        }
+        .into(),
+        AccessRevoked {
+            request: RequestId::from("r7"),
+            command: CommandId::from("r7-expire"),
+            removed_in_jira: true,
+            at: Timestamp(1_764_295_321_000_000),
+        }
+        .into(),
+        RequestFailed {
+            request: RequestId::from("r13"),
+            command: CommandId::from("r13-grant"),
+            step: RequestStep::Grant,
+            reason: "Jira refused: the account is inactive".into(),
+            at: Timestamp(1_764_288_300_000_000),
+        }
+        .into(),
     ]
 }
 

@@ -11,11 +11,13 @@ use serde::{Deserialize, Serialize};
 mod command;
 mod directory;
 mod grants;
+mod request;
 mod sync;
 
 pub use command::*;
 pub use directory::*;
 pub use grants::*;
+pub use request::*;
 pub use sync::*;
 
 /// Calls `$callback!` with every event type as `Name = schema_version`.
@@ -49,6 +51,19 @@ macro_rules! for_each_event_type {
             CommandStarted = 1,
             CommandSucceeded = 1,
             CommandFailed = 1,
+            AccessRequested = 1,
+            ApprovalGiven = 1,
+            RequestApproved = 1,
+            RequestDenied = 1,
+            RequestCancelled = 1,
+            AccessGranted = 1,
+            AccessAlreadyHeld = 1,
+            AccessExtended = 1,
+            AccessExpired = 1,
+            AccessTakenOver = 1,
+            RevocationRequested = 1,
+            AccessRevoked = 1,
+            RequestFailed = 1,
         }
     };
 }
@@ -111,6 +126,11 @@ pub enum EventCategory {
     /// The outbox of changes grantledger makes in Jira: `CommandIssued`,
     /// `CommandStarted`, `CommandSucceeded`, `CommandFailed`.
     Command,
+    /// Just-in-time access requests: `AccessRequested`, `ApprovalGiven`,
+    /// `RequestApproved`, `RequestDenied`, `RequestCancelled`, `AccessGranted`,
+    /// `AccessAlreadyHeld`, `AccessExtended`, `AccessExpired`, `AccessTakenOver`,
+    /// `RevocationRequested`, `AccessRevoked`, `RequestFailed`.
+    Request,
 }
 
 impl Event {
@@ -139,6 +159,19 @@ impl Event {
             | Event::CommandStarted(_)
             | Event::CommandSucceeded(_)
             | Event::CommandFailed(_) => EventCategory::Command,
+            Event::AccessRequested(_)
+            | Event::ApprovalGiven(_)
+            | Event::RequestApproved(_)
+            | Event::RequestDenied(_)
+            | Event::RequestCancelled(_)
+            | Event::AccessGranted(_)
+            | Event::AccessAlreadyHeld(_)
+            | Event::AccessExtended(_)
+            | Event::AccessExpired(_)
+            | Event::AccessTakenOver(_)
+            | Event::RevocationRequested(_)
+            | Event::AccessRevoked(_)
+            | Event::RequestFailed(_) => EventCategory::Request,
         }
     }
 
@@ -222,5 +255,13 @@ mod tests {
         .into();
         assert_eq!(failed.category(), EventCategory::SyncLifecycle);
         assert!(!failed.is_access_event());
+        let cancelled: Event = RequestCancelled {
+            request: crate::ids::RequestId::from("r1"),
+            by: AccountId::from("a1"),
+            at: Timestamp(1),
+        }
+        .into();
+        assert_eq!(cancelled.category(), EventCategory::Request);
+        assert!(!cancelled.is_access_event());
     }
 }

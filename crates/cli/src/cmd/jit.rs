@@ -1,0 +1,140 @@
+//! `grantledger jit run [--once]`: the scheduler of just-in-time access. Each
+//! pass opens the log, drives unfinished commands, grants what was approved and
+//! revokes what expired through the outbox, then closes the log, so other
+//! commands (`request approve`, `sync`) can write between passes. Without
+//! `--once` it wakes at the next deadline (on time to the timer's precision) or
+//! after `--poll`, until Ctrl-C.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+use clap::{Args, Subcommand};
+use grantledger_clock::{Clock, SystemClock};
+use grantledger_jira::JiraClient;
+use grantledger_jit::{run, run_once, Jit, PassReport, RequestError};
+use grantledger_outbox::{DrivePolicy, Executor};
+
+use crate::settings::{self, ConnectArgs};
+use crate::Globals;
+
+/// `grantledger jit ...`
+#[derive(Debug, Subcommand)]
+pub enum JitCommand {
+    /// Grant approved requests, revoke expired ones and drive unfinished commands
+    Run(RunArgs),
+}
+
+/// `grantledger jit run`
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// One pass, then exit (for cron)
+    #[arg(long)]
+    once: bool,
+    /// The longest wait between passes (new approvals are picked up then): 10s, 1m
+    #[arg(long, default_value = "30s", value_parser = poll)]
+    poll: u64,
+    #[command(flatten)]
+    connect: ConnectArgs,
+}
+
+fn poll(raw: &str) -> std::result::Result<u64, String> {
+    grantledger_jit::policy::parse_duration(raw)
+}
+
+fn summary(report: &PassReport) -> Option<String> {
+    let mut parts = Vec::new();
+    for (n, what) in [
+        (report.driven_unfinished, "unfinished commands driven"),
+        (report.granted.len(), "granted"),
+        (report.expired.len(), "expired"),
+        (report.revoked.len(), "revoked"),
+        (report.failed.len(), "failed"),
+        (report.unfinished.len(), "commands left unfinished"),
+    ] {
+        if n > 0 {
+            parts.push(format!("{n} {what}"));
+        }
+    }
+    if parts.is_empty() {
+        return None;
+    }
+    let lag = report
+        .expiry_lag_micros
+        .iter()
+        .max()
+        .map(|l| format!(" (latest expiry {} ms after its deadline)", l / 1000))
+        .unwrap_or_default();
+    Some(format!("{}{lag}", parts.join(", ")))
+}
+
+/// Runs `grantledger jit run`.
+pub fn run_command(command: JitCommand, globals: &Globals) -> Result<ExitCode> {
+    let JitCommand::Run(args) = command;
+    let data_dir = globals.data_dir()?;
+    let conn = settings::resolve(&args.connect, data_dir.root())?;
+    let policies = crate::cmd::request::load_policies(globals, args.connect.config.as_ref())?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let site = conn.site_name.clone();
+    let open = {
+        let clock = clock.clone();
+        let jira = conn.jira.clone();
+        move || -> std::result::Result<(Jit, Executor), RequestError> {
+            let log = data_dir
+                .open_log()
+                .map_err(|e| RequestError::Unavailable(format!("{e:#}")))?;
+            let client = JiraClient::with_clock(jira.clone(), clock.clone())
+                .map_err(|e| RequestError::Unavailable(e.to_string()))?;
+            let exec = Executor::new(log.clone(), clock.clone(), DrivePolicy::default())
+                .with_site(site.clone(), client);
+            Ok((
+                Jit::new(log, site.clone(), policies.clone(), clock.clone()),
+                exec,
+            ))
+        }
+    };
+    if args.once {
+        let (jit, exec) = open()?;
+        let report = runtime.block_on(run_once(&jit, &exec))?;
+        println!(
+            "{}",
+            summary(&report).unwrap_or_else(|| "nothing to do".into())
+        );
+        return Ok(if report.failed.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
+    }
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    runtime.block_on(async move {
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                let _ = stop_tx.send(true);
+            }
+        });
+        run(
+            open,
+            clock,
+            Duration::from_secs(args.poll),
+            stop_rx,
+            |result| match result {
+                Ok(report) => {
+                    if let Some(line) = summary(report) {
+                        println!("{line}");
+                    }
+                }
+                Err(e) => {
+                    eprintln!("warning: a pass failed (retried after the poll interval): {e}")
+                }
+            },
+        )
+        .await;
+    });
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,293 @@
+//! The scheduler: one pass grants what was approved, expires what ran out and
+//! drives unfinished commands; `run` repeats passes, waking at the next deadline.
+//! All state comes from the log, so a restart resumes where the last pass was.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use grantledger_clock::Clock;
+use grantledger_model::*;
+
+use crate::error::RequestError;
+use crate::request::{self, CommandOutcome, GrantStep, Request, Status};
+use crate::service::Jit;
+
+/// Runs the outbox's commands: issues a command (appends its `CommandIssued`
+/// unless its stream exists) and drives it until it has an outcome in its
+/// `command:<id>` stream, or leaves it unfinished to be driven again by a later
+/// pass. Errors are what stopped driving (the log, a crash); a command that Jira
+/// refused is an outcome, not an error.
+pub trait CommandRunner: Send + Sync {
+    /// Issues (if needed) and drives `command`.
+    fn execute(&self, command: &CommandIssued) -> impl Future<Output = Result<(), String>> + Send;
+
+    /// Drives every command that has an intent and no outcome (whatever issued
+    /// it); returns how many were driven.
+    fn drive_unfinished(&self) -> impl Future<Output = Result<usize, String>> + Send;
+}
+
+/// The outbox runs the commands: `issue` with the request's derived command id
+/// (a no-op when issued already), then `drive`.
+impl CommandRunner for grantledger_outbox::Executor {
+    async fn execute(&self, command: &CommandIssued) -> Result<(), String> {
+        let id = self
+            .issue(grantledger_outbox::CommandSpec {
+                id: Some(command.command.clone()),
+                site: command.site.clone(),
+                action: command.action,
+                grant: command.grant.clone(),
+                purpose: command.purpose.clone(),
+            })
+            .map_err(|e| e.to_string())?;
+        self.drive(&id).await.map(|_| ()).map_err(|e| e.to_string())
+    }
+
+    async fn drive_unfinished(&self) -> Result<usize, String> {
+        let driven = grantledger_outbox::Executor::drive_unfinished(self)
+            .await
+            .map_err(|e| e.to_string())?;
+        for (id, result) in &driven {
+            if let Err(e) = result {
+                tracing::warn!(command = %id, error = %e, "an unfinished command could not be driven");
+            }
+        }
+        Ok(driven.len())
+    }
+}
+
+/// What a pass did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PassReport {
+    /// Unfinished commands driven at the start of the pass (left by a crash).
+    pub driven_unfinished: usize,
+    /// Requests whose grant was recorded (granted or found held already).
+    pub granted: Vec<RequestId>,
+    /// Requests that expired.
+    pub expired: Vec<RequestId>,
+    /// Requests whose access was revoked (the remove command finished).
+    pub revoked: Vec<RequestId>,
+    /// Requests whose command failed.
+    pub failed: Vec<RequestId>,
+    /// Commands left unfinished (driven again next pass).
+    pub unfinished: Vec<CommandId>,
+    /// How late each expiry was decided after its deadline, in microseconds.
+    pub expiry_lag_micros: Vec<i64>,
+    /// The earliest deadline still ahead.
+    pub next_deadline: Option<Timestamp>,
+}
+
+/// The outcome in a command's stream, if it has one.
+pub fn command_outcome(
+    jit: &Jit,
+    command: &CommandId,
+) -> Result<Option<CommandOutcome>, RequestError> {
+    let records = jit.log().read_stream(&StreamId::command(command), 1)?;
+    Ok(records.iter().find_map(|r| match &r.event {
+        Event::CommandSucceeded(s) => Some(CommandOutcome::Succeeded { jira: s.jira }),
+        Event::CommandFailed(f) => Some(CommandOutcome::Failed {
+            reason: f.reason.clone(),
+        }),
+        _ => None,
+    }))
+}
+
+fn is_issued(jit: &Jit, command: &CommandId) -> Result<bool, RequestError> {
+    Ok(jit.log().stream_version(&StreamId::command(command))? > 0)
+}
+
+/// Runs `command` for request `r` (unless it has an outcome already) and records
+/// its outcome in the request. Returns the request after.
+async fn run_command<E: CommandRunner>(
+    jit: &Jit,
+    exec: &E,
+    r: &Request,
+    command: &CommandIssued,
+    report: &mut PassReport,
+) -> Result<Request, RequestError> {
+    let mut outcome = command_outcome(jit, &command.command)?;
+    if outcome.is_none() {
+        if let Err(why) = exec.execute(command).await {
+            tracing::warn!(request = %r.id, command = %command.command, %why, "command left unfinished");
+        }
+        outcome = command_outcome(jit, &command.command)?;
+    }
+    let Some(outcome) = outcome else {
+        report.unfinished.push(command.command.clone());
+        return Ok(r.clone());
+    };
+    // The request may have moved meanwhile (another process): decide on fresh state.
+    let fresh = jit.load(r.id.as_str())?;
+    let events = request::command_finished(&fresh, &command.command, &outcome, jit.clock().now());
+    let after = jit.commit(&fresh, events)?;
+    match after.status {
+        Status::Granted | Status::AlreadyHeld if fresh.status == Status::Approved => {
+            report.granted.push(after.id.clone())
+        }
+        Status::Revoked if fresh.status == Status::Revoking => {
+            report.revoked.push(after.id.clone())
+        }
+        Status::Failed | Status::RevokeFailed if fresh.status != after.status => {
+            report.failed.push(after.id.clone())
+        }
+        _ => {}
+    }
+    Ok(after)
+}
+
+/// One pass over every request of the site.
+pub async fn run_once<E: CommandRunner>(jit: &Jit, exec: &E) -> Result<PassReport, RequestError> {
+    let mut report = PassReport::default();
+    match exec.drive_unfinished().await {
+        Ok(n) => report.driven_unfinished = n,
+        Err(why) => tracing::warn!(%why, "unfinished commands could not be driven"),
+    }
+    // The requests as the pass goes: each is loaded again when its turn comes (an
+    // earlier one may have handed it access) and written back after, so that a
+    // later expiry in the same pass sees what happened before it.
+    let mut all = jit.all()?;
+    let mut site_state = None;
+    for i in 0..all.len() {
+        let mut r = jit.load(all[i].id.as_str())?;
+        if r.status == Status::Approved {
+            let state = match &site_state {
+                Some(s) => s,
+                None => site_state.insert(jit.site_state()?),
+            };
+            let held = r.grant.as_ref().is_some_and(|g| state.has_grant(g));
+            let issued = is_issued(jit, &request::grant_command_id(&r.id))?;
+            match request::grant_step(&r, held, issued, jit.clock().now()) {
+                GrantStep::Nothing => {}
+                GrantStep::Record(events) => {
+                    r = jit.commit(&r, events)?;
+                    report.granted.push(r.id.clone());
+                }
+                GrantStep::Issue(command) => {
+                    r = run_command(jit, exec, &r, &command, &mut report).await?;
+                    // The site changed: later grant checks read it again.
+                    site_state = None;
+                }
+            }
+        }
+        if r.status.is_running() {
+            let now = jit.clock().now();
+            let deadline = r.expires_at.unwrap_or(now);
+            if now >= deadline {
+                r = expire(jit, &r, &all, now, &mut report)?;
+            }
+        }
+        if let Some(command) = request::removal_command(&r) {
+            r = run_command(jit, exec, &r, &command, &mut report).await?;
+            site_state = None;
+        }
+        all[i] = r;
+    }
+    // The earliest deadline ahead, from the requests as they are now.
+    let now = jit.clock().now();
+    report.next_deadline = jit
+        .all()?
+        .iter()
+        .filter(|r| r.status.is_running())
+        .filter_map(|r| r.expires_at)
+        .filter(|d| *d > now)
+        .min();
+    Ok(report)
+}
+
+/// Expires `r`, handing its access over to a running request of the same grant
+/// that ends later, if there is one (looked for among `all`, the requests as the
+/// pass found them, and loaded again before it is changed).
+fn expire(
+    jit: &Jit,
+    r: &Request,
+    all: &[Request],
+    now: Timestamp,
+    report: &mut PassReport,
+) -> Result<Request, RequestError> {
+    let successor = if r.owns_access {
+        let candidate = all
+            .iter()
+            .filter(|o| o.id != r.id && o.site == r.site && o.grant == r.grant)
+            .filter(|o| o.status.is_running() && o.expires_at.is_some_and(|d| d > now))
+            .max_by_key(|o| o.expires_at);
+        match candidate {
+            Some(c) => Some(jit.load(c.id.as_str())?)
+                .filter(|o| o.status.is_running() && o.expires_at.is_some_and(|d| d > now)),
+            None => None,
+        }
+    } else {
+        None
+    };
+    if let Some(s) = &successor {
+        // The successor's side first: a crash before the expiry leaves this
+        // request running, and the next pass hands over again (a no-op for the
+        // successor, which remembers whom it took over from).
+        jit.commit(s, request::take_over(s, &r.id, now))?;
+    }
+    let events = request::expire(r, successor.as_ref().map(|s| &s.id), now);
+    let after = jit.commit(r, events)?;
+    if let Some(deadline) = r.expires_at {
+        report
+            .expiry_lag_micros
+            .push(now.as_micros() - deadline.as_micros());
+    }
+    report.expired.push(r.id.clone());
+    Ok(after)
+}
+
+/// Runs the outbox's commands for one request now (after `request revoke`, say),
+/// instead of waiting for the scheduler.
+pub async fn drive<E: CommandRunner>(
+    jit: &Jit,
+    exec: &E,
+    id: &str,
+) -> Result<Request, RequestError> {
+    let mut report = PassReport::default();
+    let r = jit.load(id)?;
+    match request::removal_command(&r) {
+        Some(command) => run_command(jit, exec, &r, &command, &mut report).await,
+        None => Ok(r),
+    }
+}
+
+/// Repeats passes until `stop` turns true: after each pass it sleeps until the
+/// next deadline or for `poll` (to pick up new approvals and drive unfinished
+/// commands), whichever comes first. `open` gives the request service and the
+/// command runner for a pass (the CLI opens the log for each pass and closes it
+/// between passes, so other commands can write meanwhile); a pass that fails is
+/// reported to `on_pass` and retried after `poll`.
+pub async fn run<E, F>(
+    mut open: F,
+    clock: Arc<dyn Clock>,
+    poll: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    mut on_pass: impl FnMut(&Result<PassReport, RequestError>),
+) where
+    E: CommandRunner,
+    F: FnMut() -> Result<(Jit, E), RequestError>,
+{
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let result = match open() {
+            Ok((jit, exec)) => run_once(&jit, &exec).await,
+            Err(e) => Err(e),
+        };
+        on_pass(&result);
+        let now = clock.now();
+        let mut wake = Timestamp::from_micros(
+            now.as_micros()
+                .saturating_add(i64::try_from(poll.as_micros()).unwrap_or(i64::MAX)),
+        );
+        if let Ok(report) = &result {
+            if let Some(d) = report.next_deadline {
+                wake = wake.min(d);
+            }
+        }
+        tokio::select! {
+            _ = clock.sleep_until(wake) => {}
+            _ = stop.changed() => {}
+        }
+    }
+}
