@@ -327,14 +327,16 @@ async fn run_sync(
     // writer appending in between makes `SyncStarted` fail, and the fold is
     // taken again.
     let mut attempts = 0;
-    let mut state = loop {
+    let (state, loaded_at) = loop {
         let site = opts.site.clone();
         let log2 = log.clone();
         let mut state = tokio::task::spawn_blocking(move || SiteState::load(&log2, &site))
             .await
             .map_err(|e| SyncError::Internal(e.to_string()))??;
+        // Changes of grants folded in so far are all before any scope's watermark.
+        let loaded_at = state.position;
         if opts.dry_run {
-            break state;
+            break (state, loaded_at);
         }
         let started_event = SyncStarted {
             run: run.clone(),
@@ -345,16 +347,14 @@ async fn run_sync(
         match append(log, &stream, state.version, &run, vec![started_event]).await {
             Appending::Done(done) => {
                 state.version = done.stream_version;
-                break state;
+                state.position = done.last;
+                break (state, loaded_at);
             }
             Appending::Moved if attempts < opts.max_rebases => attempts += 1,
             Appending::Moved => return Err(SyncError::Contended { stream, attempts }),
             Appending::Failed(e) => return Err(e),
         }
     };
-    // Changes of grants folded in so far are all before any scope's watermark.
-    let loaded_at = state.position;
-    state.position = (*head.borrow()).max(loaded_at);
     info!(position = loaded_at, "sync started");
 
     let mut r = Run {

@@ -142,6 +142,13 @@ fn sigkill_at_every_step_leaves_one_change_in_jira_and_no_duplicate_events() {
             "trial {trial} ({})",
             step.name()
         );
+        // A grant event found again after a crash is this command's own.
+        assert_eq!(
+            done.site,
+            SiteOutcome::Recorded,
+            "trial {trial} ({})",
+            step.name()
+        );
 
         let in_group = sim
             .org()

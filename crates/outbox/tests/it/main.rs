@@ -473,12 +473,14 @@ async fn refusals_fail_at_once_with_a_reason_a_person_can_act_on() {
         ["CommandIssued", "CommandFailed"]
     );
 
-    // An account or a project that does not exist.
+    // An account or a project that does not exist, an invalid request.
     let org = sim.org();
     let project = org.projects.iter().find(|p| !p.roles.is_empty()).unwrap();
     let role = RoleId::new(project.roles[0].id.to_string());
     for (id, principal, entitlement) in [
         ("no-user", user("no-such-account"), membership(&group)),
+        // An empty account id: Jira answers 400.
+        ("empty-account", user(""), membership(&group)),
         (
             "no-user-role",
             user("no-such-account"),
@@ -501,7 +503,12 @@ async fn refusals_fail_at_once_with_a_reason_a_person_can_act_on() {
             .unwrap();
         let f = failed(ex.drive(&c).await.unwrap());
         assert_eq!(f.kind, CommandFailureKind::Refused, "{id}");
-        assert!(f.reason.contains("not found"), "{id}: {}", f.reason);
+        let expected = if id == "empty-account" {
+            "(400)"
+        } else {
+            "not found"
+        };
+        assert!(f.reason.contains(expected), "{id}: {}", f.reason);
         assert!(grant_events(&log, id).is_empty(), "{id}");
     }
     assert!(ex.unfinished().unwrap().is_empty());
@@ -647,6 +654,48 @@ async fn a_storm_past_the_budget_gives_up_without_changing_jira() {
     assert!(!is_member(&h.sim, &group, &outsider));
     assert_eq!(writes(&h.sim, ADD_MEMBER), 0);
     assert!(grant_events(&h.log, "hopeless").is_empty());
+}
+
+#[tokio::test]
+async fn server_errors_are_retried_and_the_change_lands_once() {
+    let faults = Faults {
+        server_error_every: Some(2),
+        retry_after_secs: 0,
+        ..Faults::default()
+    };
+    let h = Harness::with_org(Org::generate(Preset::Small, 7), faults).await;
+    let (group, outsider, _) = group_with_outsider_and_member(&h.sim.org());
+    let ex = executor(&h, clock());
+    let c = ex
+        .issue(operator(
+            "flaky",
+            CommandAction::Add,
+            user(&outsider),
+            membership(&group),
+        ))
+        .unwrap();
+    let done = succeeded(ex.drive(&c).await.unwrap());
+    assert_eq!(done.jira, JiraOutcome::Changed);
+    assert!(
+        h.sim
+            .stats()
+            .faults_by_kind
+            .get("server_error")
+            .copied()
+            .unwrap_or(0)
+            > 0
+    );
+    assert!(is_member(&h.sim, &group, &outsider));
+    let audit = h.sim.org().audit;
+    let added = audit
+        .iter()
+        .filter(|r| {
+            r.summary == "User added to group"
+                && r.associated_items.iter().any(|i| i.id == outsider)
+        })
+        .count();
+    assert_eq!(added, 1);
+    assert_eq!(grant_events(&h.log, "flaky").len(), 1);
 }
 
 #[tokio::test]
