@@ -7,7 +7,13 @@
 //! Settings: `GL_BENCH_EVENTS` (log size to reach, default 5,000,000),
 //! `GL_BENCH_PRESET` (the org synced first: small, medium or large; default
 //! large), `GL_BENCH_CHURN` (changes per appended daily sync, default 5,000),
-//! `GL_BENCH_SAMPLES` (random positions for as-of, default 200), `GL_BENCH_SEED`.
+//! `GL_BENCH_SAMPLES` (random positions for as-of, default 200), `GL_BENCH_SEED`,
+//! `GL_BENCH_DIR` (a data directory to build the log in and keep, and to reuse
+//! on later runs when its log already holds enough events; default a temporary
+//! one), `GL_BENCH_PARTS` (which figures: `all`, or some of `rebuild`, `memory`,
+//! `asof`, `history`, `cli`, comma-separated; the snapshots are removed first
+//! when `memory` is measured, so that its figures start from nothing; `memory`
+//! implies `rebuild`).
 //! A quick run: `GL_BENCH_EVENTS=300000 GL_BENCH_PRESET=medium`.
 //!
 //! The log is built as a user's would be: the org is synced from the simulator
@@ -31,7 +37,9 @@ use grantledger_jira::{ApiToken, JiraClient, JiraConfig};
 use grantledger_jira_sim::{Credential, Faults, Org, Preset, SimServer};
 use grantledger_model::*;
 use grantledger_projection::query::{DEFAULT_SNAPSHOT_EVERY, STATE_KIND};
-use grantledger_projection::{Queries, Site, SnapshotStore, Subject, Target};
+use grantledger_projection::{
+    HistoryIndex, Queries, Site, SiteState, SnapshotStore, Subject, Target,
+};
 
 const SITE: &str = "sim.atlassian.net";
 
@@ -67,29 +75,94 @@ fn main() {
     let churn = env_u64("GL_BENCH_CHURN", 5_000) as usize;
     let samples = env_u64("GL_BENCH_SAMPLES", 200) as usize;
     let seed = env_u64("GL_BENCH_SEED", 42);
-    let data = tempfile::tempdir().expect("a temporary directory");
-    let log_dir = data.path().join("log");
+    let (_temporary, data) = match std::env::var_os("GL_BENCH_DIR") {
+        Some(dir) => (None, PathBuf::from(dir)),
+        None => {
+            let t = tempfile::tempdir().expect("a temporary directory");
+            let path = t.path().to_path_buf();
+            (Some(t), path)
+        }
+    };
+    let log_dir = data.join("log");
+    let parts = std::env::var("GL_BENCH_PARTS").unwrap_or_else(|_| "all".into());
+    let part = |name: &str| parts == "all" || parts.split(',').any(|p| p.trim() == name);
+    if part("memory") {
+        let _ = std::fs::remove_dir_all(data.join("snapshots"));
+    }
 
-    // ----- build the log ---------------------------------------------------------
+    // ----- build the log (or reuse a kept one) -----------------------------------
     let started = Instant::now();
-    let log = EventLog::open(&log_dir).expect("a new log");
-    let org = Org::generate(preset, seed);
-    sync_once(&log, org);
-    let synced = log.head().position;
-    println!(
-        "log: {preset:?} org synced in {:.1} s ({synced} events)",
-        started.elapsed().as_secs_f64()
-    );
-    let started = Instant::now();
-    let days = append_churn(&log, target, churn, seed);
+    let log = EventLog::open(&log_dir).expect("a log");
+    let kept = log.head().position;
+    let synced = if kept >= target {
+        // The org's sync ends at the log's first SyncCompleted.
+        let synced = log
+            .read_from(1)
+            .map(|r| r.expect("a readable record"))
+            .find(|r| matches!(r.event, Event::SyncCompleted(_)))
+            .expect("a completed sync")
+            .position;
+        println!(
+            "log: reusing {} ({kept} events; the org synced by position {synced})",
+            log_dir.display()
+        );
+        synced
+    } else {
+        assert_eq!(
+            kept, 0,
+            "GL_BENCH_DIR holds a log of {kept} events, fewer than asked: remove it"
+        );
+        let org = Org::generate(preset, seed);
+        sync_once(&log, org);
+        let synced = log.head().position;
+        println!(
+            "log: {preset:?} org synced in {:.1} s ({synced} events)",
+            started.elapsed().as_secs_f64()
+        );
+        let started = Instant::now();
+        let days = append_churn(&log, target, churn, seed);
+        println!(
+            "log: {days} daily syncs of ~{churn} changes appended in {:.1} s: {} events, {:.0} MiB on disk",
+            started.elapsed().as_secs_f64(),
+            log.head().position,
+            mib(log.size_on_disk().unwrap_or(0))
+        );
+        synced
+    };
     let head = log.head().position;
-    println!(
-        "log: {days} daily syncs of ~{churn} changes appended in {:.1} s: {head} events, {:.0} MiB on disk",
-        started.elapsed().as_secs_f64(),
-        mib(log.size_on_disk().unwrap_or(0))
-    );
 
-    // ----- rebuild vs replay -----------------------------------------------------
+    let store = SnapshotStore::new(data.join("snapshots"));
+    let cached =
+        Queries::new(log.clone(), SITE).with_snapshots(store.clone(), DEFAULT_SNAPSHOT_EVERY);
+    let (state, index) = if part("rebuild") || part("memory") {
+        rebuild(&log, head)
+    } else {
+        (
+            cached.current().expect("the state"),
+            cached.index().expect("the index"),
+        )
+    };
+    if part("memory") {
+        memory(&log, &cached, &store, &state);
+    }
+    if part("asof") {
+        as_of(&cached, &state, &index, synced, head, samples, seed);
+    }
+    if part("history") {
+        history(&cached, &state, &index, head, samples, seed);
+    }
+    drop(log);
+    drop(cached);
+    drop(index);
+
+    // ----- the whole CLI ---------------------------------------------------------
+    if part("cli") {
+        cli(&data);
+    }
+}
+
+/// Replays the log, then rebuilds the state and the index from nothing.
+fn rebuild(log: &EventLog, head: u64) -> (SiteState, HistoryIndex) {
     let t = Instant::now();
     let mut n = 0u64;
     for r in log.read_from(1) {
@@ -113,8 +186,11 @@ fn main() {
         rate(head, index_rebuild) / 1e6,
         replay.as_secs_f64() / index_rebuild.as_secs_f64(),
     );
+    (state, index)
+}
 
-    // ----- memory and snapshot size ----------------------------------------------
+/// The state's memory, and the snapshots written from nothing.
+fn memory(log: &EventLog, cached: &Queries, store: &SnapshotStore, state: &SiteState) {
     let before = proc_status_bytes("VmRSS").unwrap_or(0);
     let again = Queries::new(log.clone(), SITE)
         .current()
@@ -126,9 +202,6 @@ fn main() {
     };
     let encoded = bincode::serialize(&site).expect("encodes").len() as u64;
     drop(site);
-    let store = SnapshotStore::new(data.path().join("snapshots"));
-    let cached =
-        Queries::new(log.clone(), SITE).with_snapshots(store.clone(), DEFAULT_SNAPSHOT_EVERY);
     let t = Instant::now();
     cached.current().expect("the state, filling the cache");
     let fill = t.elapsed();
@@ -151,8 +224,18 @@ fn main() {
         mib(last.bytes),
         last.bytes as f64 / encoded as f64
     );
+}
 
-    // ----- as-of one entitlement -------------------------------------------------
+/// One entitlement, and the whole state, as of random past positions.
+fn as_of(
+    cached: &Queries,
+    state: &SiteState,
+    index: &HistoryIndex,
+    synced: u64,
+    head: u64,
+    samples: usize,
+    seed: u64,
+) {
     let mut rng = Rng(seed);
     let groups: Vec<&GroupId> = state.groups.keys().collect();
     let roles: Vec<&(ProjectId, RoleId)> = state.role_actors.keys().collect();
@@ -170,7 +253,7 @@ fn main() {
         };
         let t = Instant::now();
         held += cached
-            .direct_holders_at(&index, &target, at)
+            .direct_holders_at(index, &target, at)
             .expect("holders")
             .len();
         times.push(t.elapsed());
@@ -194,8 +277,18 @@ fn main() {
         ms(percentile(&times, 0.5)),
         ms(percentile(&times, 0.99))
     );
+}
 
-    // ----- history ---------------------------------------------------------------
+/// History of random users and of jira-administrators.
+fn history(
+    cached: &Queries,
+    state: &SiteState,
+    index: &HistoryIndex,
+    head: u64,
+    samples: usize,
+    seed: u64,
+) {
+    let mut rng = Rng(seed ^ 0x4157);
     let admins = state
         .groups
         .values()
@@ -209,7 +302,7 @@ fn main() {
         let u = Subject::User(users[rng.below(users.len())].clone());
         let t = Instant::now();
         rows += cached
-            .history(&index, &u, head, None)
+            .history(index, &u, head, None)
             .expect("history")
             .0
             .len();
@@ -221,25 +314,32 @@ fn main() {
     for _ in 0..9 {
         let t = Instant::now();
         group_rows = cached
-            .history(&index, &Subject::Group(admins.clone()), head, None)
+            .history(index, &Subject::Group(admins.clone()), head, None)
             .expect("history")
             .0
             .len();
         group_times.push(t.elapsed());
     }
     group_times.sort_unstable();
+    // The baseline: the same group's records each read from the log.
+    let positions = index.positions(&Subject::Group(admins.clone())).to_vec();
+    let mut read_times = Vec::new();
+    for _ in 0..3 {
+        let t = Instant::now();
+        for &p in positions.iter().rev() {
+            cached.log().get(p).expect("a record").expect("in the log");
+        }
+        read_times.push(t.elapsed());
+    }
+    read_times.sort_unstable();
     println!(
-        "history: one user median {:.2} ms ({:.1} records on average); jira-administrators median {:.2} ms ({group_rows} records)",
+        "history: one user median {:.2} ms ({:.1} records on average); jira-administrators median {:.2} ms ({group_rows} records; reading each from the log instead: {:.2} ms, {:.1}x)",
         ms(percentile(&user_times, 0.5)),
         rows as f64 / user_times.len() as f64,
         ms(percentile(&group_times, 0.5)),
+        ms(percentile(&read_times, 0.5)),
+        percentile(&read_times, 0.5).as_secs_f64() / percentile(&group_times, 0.5).as_secs_f64(),
     );
-    drop(log);
-    drop(cached);
-    drop(index);
-
-    // ----- the whole CLI ---------------------------------------------------------
-    cli(data.path());
 }
 
 /// Syncs `org` once from an in-process simulator over loopback.

@@ -1,6 +1,9 @@
 //! The history index: for each user, group, project, role, product and grant, the
-//! positions of the records that touched it. A cache like the snapshots: folded
-//! from the log, stored as a snapshot, rebuilt when missing.
+//! positions of the records that touched it, and a compact copy of the records
+//! that most histories are made of (grants added and removed, accounts
+//! deactivated and reactivated), so that a history reads the log only for the
+//! rare others. A cache like the snapshots: folded from the log, stored as a
+//! snapshot, rebuilt when missing.
 
 use std::collections::HashMap;
 
@@ -40,9 +43,103 @@ pub struct HistoryIndex {
     /// Each group's and role's changes of holders, oldest first, so that one
     /// entitlement's holders at any position need no read of the log.
     timelines: HashMap<Subject, Vec<Step>>,
-    /// Principals of the timelines, numbered.
+    /// Principals of the timelines and rows, numbered.
     principals: Vec<Principal>,
     principal_ids: HashMap<Principal, u32>,
+    /// One row for each record the index lists, by position (oldest first).
+    rows: Vec<Row>,
+    /// What the rows name, numbered: entitlements, accounts, causes, causations (each
+    /// kept once) and times (a new one whenever it changes along the log).
+    entitlements: Interned<Entitlement>,
+    users: Interned<AccountId>,
+    causes: Interned<GrantCause>,
+    causations: Interned<Causation>,
+    times: Vec<Timestamp>,
+}
+
+/// Values numbered in the order they were first met.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Interned<T: std::hash::Hash + Eq> {
+    values: Vec<T>,
+    ids: HashMap<T, u32>,
+}
+
+impl<T: std::hash::Hash + Eq> Default for Interned<T> {
+    fn default() -> Self {
+        Self {
+            values: Vec::new(),
+            ids: HashMap::new(),
+        }
+    }
+}
+
+impl<T: std::hash::Hash + Eq + Clone> Interned<T> {
+    fn id(&mut self, value: &T) -> u32 {
+        if let Some(id) = self.ids.get(value) {
+            return *id;
+        }
+        let id = self.values.len() as u32;
+        self.values.push(value.clone());
+        self.ids.insert(value.clone(), id);
+        id
+    }
+}
+
+/// No causation (a row's `causation` field).
+const NONE: u32 = u32::MAX;
+
+/// What the index keeps of one record it lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+struct Row {
+    position: Position,
+    /// In [`HistoryIndex::times`].
+    time: u32,
+    /// In `causations`, or [`NONE`].
+    causation: u32,
+    what: What,
+}
+
+/// A record's event, in numbers, when it is one the index can give back whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+enum What {
+    /// `GrantAdded` (`added`) or `GrantRemoved`.
+    Grant {
+        added: bool,
+        principal: u32,
+        entitlement: u32,
+        cause: u32,
+    },
+    /// `UserDeactivated` (the account in `users`).
+    Deactivated { user: u32 },
+    /// `UserReactivated`.
+    Reactivated { user: u32 },
+    /// Any other event: read from the log when asked for.
+    InLog,
+}
+
+/// One record of a history: what the log holds at `position`, less what no
+/// history shows (its stream, version, id and hashes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Where.
+    pub position: Position,
+    /// When it was recorded.
+    pub recorded_at: Timestamp,
+    /// What caused it.
+    pub causation: Option<Causation>,
+    /// The event.
+    pub event: Event,
+}
+
+impl From<Record> for Entry {
+    fn from(r: Record) -> Self {
+        Entry {
+            position: r.position,
+            recorded_at: r.recorded_at,
+            causation: r.causation,
+            event: r.event,
+        }
+    }
 }
 
 /// One change of an entitlement's holders.
@@ -99,6 +196,107 @@ impl HistoryIndex {
         &self.principals[id as usize]
     }
 
+    /// The record at `position` as far as the index holds it: `Ok(entry)` when
+    /// it holds it whole, `Err(true)` when the record must be read from the log,
+    /// `Err(false)` when the index lists no record there.
+    pub fn entry(&self, position: Position) -> Result<Entry, bool> {
+        let at = self.rows.partition_point(|r| r.position < position);
+        let Some(row) = self.rows.get(at).filter(|r| r.position == position) else {
+            return Err(false);
+        };
+        let user = |id: u32| self.users.values[id as usize].clone();
+        let event: Event = match row.what {
+            What::InLog => return Err(true),
+            What::Grant {
+                added,
+                principal,
+                entitlement,
+                cause,
+            } => {
+                let grant = Grant {
+                    principal: self.principal(principal).clone(),
+                    entitlement: self.entitlements.values[entitlement as usize].clone(),
+                };
+                let cause = self.causes.values[cause as usize].clone();
+                if added {
+                    GrantAdded { grant, cause }.into()
+                } else {
+                    GrantRemoved { grant, cause }.into()
+                }
+            }
+            What::Deactivated { user: id } => UserDeactivated {
+                account_id: user(id),
+            }
+            .into(),
+            What::Reactivated { user: id } => UserReactivated {
+                account_id: user(id),
+            }
+            .into(),
+        };
+        Ok(Entry {
+            position,
+            recorded_at: self.times[row.time as usize],
+            causation: (row.causation != NONE)
+                .then(|| self.causations.values[row.causation as usize].clone()),
+            event,
+        })
+    }
+
+    /// Whether the record at `position` is a `GrantAdded`, from the index alone
+    /// (`None` when the index lists no grant record there).
+    pub fn grant_added_at(&self, position: Position) -> Option<bool> {
+        let at = self.rows.partition_point(|r| r.position < position);
+        match self.rows.get(at).filter(|r| r.position == position)?.what {
+            What::Grant { added, .. } => Some(added),
+            _ => None,
+        }
+    }
+
+    fn principal_id(&mut self, p: &Principal) -> u32 {
+        match self.principal_ids.get(p) {
+            Some(id) => *id,
+            None => {
+                let id = self.principals.len() as u32;
+                self.principals.push(p.clone());
+                self.principal_ids.insert(p.clone(), id);
+                id
+            }
+        }
+    }
+
+    /// Keeps a row for a record the index lists.
+    fn row(&mut self, record: &Record) {
+        let what = match &record.event {
+            Event::GrantAdded(GrantAdded { grant, cause })
+            | Event::GrantRemoved(GrantRemoved { grant, cause }) => What::Grant {
+                added: matches!(record.event, Event::GrantAdded(_)),
+                principal: self.principal_id(&grant.principal),
+                entitlement: self.entitlements.id(&grant.entitlement),
+                cause: self.causes.id(cause),
+            },
+            Event::UserDeactivated(e) => What::Deactivated {
+                user: self.users.id(&e.account_id),
+            },
+            Event::UserReactivated(e) => What::Reactivated {
+                user: self.users.id(&e.account_id),
+            },
+            _ => What::InLog,
+        };
+        if self.times.last() != Some(&record.recorded_at) {
+            self.times.push(record.recorded_at);
+        }
+        let causation = match &record.causation {
+            Some(c) => self.causations.id(c),
+            None => NONE,
+        };
+        self.rows.push(Row {
+            position: record.position,
+            time: (self.times.len() - 1) as u32,
+            causation,
+            what,
+        });
+    }
+
     fn step(
         &mut self,
         subject: Subject,
@@ -108,15 +306,7 @@ impl HistoryIndex {
     ) {
         let principal = match principal {
             None => 0,
-            Some(p) => match self.principal_ids.get(p) {
-                Some(id) => *id,
-                None => {
-                    let id = self.principals.len() as u32;
-                    self.principals.push(p.clone());
-                    self.principal_ids.insert(p.clone(), id);
-                    id
-                }
-            },
+            Some(p) => self.principal_id(p),
         };
         self.timelines.entry(subject).or_default().push(Step {
             position,
@@ -268,6 +458,18 @@ impl HistoryIndex {
 impl Projection for HistoryIndex {
     fn apply(&mut self, record: &Record) {
         if self.stream.as_ref() == Some(&record.stream) {
+            let listed = !matches!(
+                record.event,
+                Event::SyncStarted(_)
+                    | Event::SyncCompleted(_)
+                    | Event::SyncFailed(_)
+                    | Event::CommandIssued(_)
+                    | Event::CommandSucceeded(_)
+                    | Event::CommandFailed(_)
+            );
+            if listed {
+                self.row(record);
+            }
             self.index_event(&record.event, record.position);
         }
         self.position = record.position;

@@ -21,6 +21,7 @@
 
 pub mod effective;
 mod error;
+mod image;
 pub mod index;
 pub mod query;
 pub mod report;
@@ -31,7 +32,7 @@ pub mod text;
 
 pub use effective::{holders, user_access, Holder, Reach, Target};
 pub use error::{rfc3339, Candidate, QueryError};
-pub use index::{HistoryIndex, Subject};
+pub use index::{Entry, HistoryIndex, Subject};
 pub use query::{Change, Diff, Moment, NetChange, Queries};
 pub use snapshot::{SnapshotFile, SnapshotStore};
 pub use state::{RunEnd, Site, SiteState, SyncRun};

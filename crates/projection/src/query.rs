@@ -7,12 +7,13 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use grantledger_clock::{Clock, SystemClock};
-use grantledger_eventlog::{fold_until, EventLog, Position, Projection, Record};
+use grantledger_eventlog::{fold_until, EventLog, Position, Projection};
 use grantledger_model::{Event, Grant, GrantCause, Principal, Timestamp};
 
 use crate::effective::Target;
 use crate::error::{rfc3339, QueryError};
-use crate::index::{HistoryIndex, StepKind, Subject};
+use crate::image::SiteImage;
+use crate::index::{Entry, HistoryIndex, StepKind, Subject};
 use crate::snapshot::SnapshotStore;
 use crate::state::{Site, SiteState};
 
@@ -24,7 +25,7 @@ pub const STATE_FORMAT: u32 = 2;
 /// The snapshot kind of the [`HistoryIndex`].
 pub const INDEX_KIND: &str = "index";
 /// The format of index snapshots.
-pub const INDEX_FORMAT: u32 = 2;
+pub const INDEX_FORMAT: u32 = 3;
 /// Default distance between periodic state snapshots, in log positions.
 pub const DEFAULT_SNAPSHOT_EVERY: u64 = 250_000;
 /// A replay at the head at least this long leaves a snapshot at the head.
@@ -185,13 +186,17 @@ impl Queries {
             return Err(QueryError::PositionPastHead { position: at, head });
         }
         let restored = match &self.snapshots {
-            Some(store) => {
-                store.load_at_or_before(&self.log, STATE_KIND, STATE_FORMAT, &self.site, at)?
-            }
+            Some(store) => store.load_at_or_before::<SiteImage>(
+                &self.log,
+                STATE_KIND,
+                STATE_FORMAT,
+                &self.site,
+                at,
+            )?,
             None => None,
         };
         let mut site = match restored {
-            Some((_, site)) => site,
+            Some((_, image)) => Site::from(image),
             None => Site::new(&self.site),
         };
         let start = site.position();
@@ -314,17 +319,23 @@ impl Queries {
         subject: &Subject,
         until: Position,
         limit: Option<usize>,
-    ) -> Result<(Vec<Record>, usize), QueryError> {
+    ) -> Result<(Vec<Entry>, usize), QueryError> {
         let all = index.positions(subject);
         let upto = all.partition_point(|p| *p <= until);
         let total = upto;
         let take = limit.unwrap_or(total).min(total);
         let wanted = &all[upto - take..upto];
         let mut out = Vec::with_capacity(take);
-        // Newest first; each record is decoded alone (`EventLog::get`).
+        // Newest first; from the index's rows, and the records it does not hold
+        // whole (renames, directory changes) each decoded alone (`EventLog::get`).
         for &p in wanted.iter().rev() {
-            if let Some(r) = self.log.get(p)? {
-                out.push(r);
+            match index.entry(p) {
+                Ok(entry) => out.push(entry),
+                Err(_) => {
+                    if let Some(r) = self.log.get(p)? {
+                        out.push(r.into());
+                    }
+                }
             }
         }
         Ok((out, total))
@@ -344,9 +355,12 @@ impl Queries {
         let Some(&last) = list[..upto].last() else {
             return Ok(false);
         };
-        let added = match self.log.get(last)?.map(|r| r.event) {
-            Some(Event::GrantAdded(_)) => true,
-            Some(_) | None => false,
+        let added = match index.grant_added_at(last) {
+            Some(added) => added,
+            None => matches!(
+                self.log.get(last)?.map(|r| r.event),
+                Some(Event::GrantAdded(_))
+            ),
         };
         if !added {
             return Ok(false);

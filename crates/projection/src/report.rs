@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::effective::{holders, user_access, Target};
 use crate::error::rfc3339;
-use crate::index::Subject;
+use crate::index::{Entry, Subject};
 use crate::query::{Change, Diff};
 use crate::state::SiteState;
 
@@ -482,13 +482,13 @@ pub fn subject_view(state: &SiteState, subject: &Subject) -> (String, String, St
     }
 }
 
-/// `history`, from the records [`crate::Queries::history`] returned.
+/// `history`, from the entries [`crate::Queries::history`] returned.
 pub fn history(
     site: &str,
     state: &SiteState,
     as_of: AsOf,
     subject: &Subject,
-    records: &[Record],
+    records: &[Entry],
     total: usize,
 ) -> HistoryReport {
     let (kind, id, name) = subject_view(state, subject);

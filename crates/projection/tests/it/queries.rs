@@ -7,8 +7,8 @@ use std::collections::BTreeSet;
 use grantledger_eventlog::{EventLog, ExpectedVersion, Follower, NewEvent};
 use grantledger_model::*;
 use grantledger_projection::{
-    holders, user_access, HistoryIndex, Queries, Reach, Site, SiteState, SnapshotStore, Subject,
-    Target,
+    holders, user_access, Entry, HistoryIndex, Queries, Reach, Site, SiteState, SnapshotStore,
+    Subject, Target,
 };
 use proptest::prelude::*;
 
@@ -28,7 +28,7 @@ fn event(kind: u8, a: u8, b: u8) -> Event {
     let group = GroupId::new(format!("g{}", b % 3));
     let role = RoleId::new(format!("r{}", a % 2));
     let project = ProjectId::from("p1");
-    match kind % 11 {
+    match kind % 12 {
         0 => UserObserved {
             user: UserRecord {
                 account_id: user,
@@ -89,11 +89,12 @@ fn event(kind: u8, a: u8, b: u8) -> Event {
                 .collect(),
         }
         .into(),
-        _ => ProjectRoleVanished {
+        10 => ProjectRoleVanished {
             project_id: project,
             role_id: role,
         }
         .into(),
+        _ => UserReactivated { account_id: user }.into(),
     }
 }
 
@@ -110,7 +111,15 @@ fn write(log: &EventLog, batches: &[Batch]) {
         };
         let events = events
             .iter()
-            .map(|(k, a, b)| NewEvent::new(event(*k, *a, *b)))
+            .map(|(k, a, b)| {
+                let e = NewEvent::new(event(*k, *a, *b));
+                // Some records name their cause, of a few kinds.
+                match (k / 12) % 3 {
+                    0 => e,
+                    1 => e.caused_by(Causation::SyncRun(SyncRunId::new(format!("r{}", a % 2)))),
+                    _ => e.caused_by(Causation::SyncRun(SyncRunId::from("other"))),
+                }
+            })
             .collect();
         log.append(&stream, ExpectedVersion::Any, events).unwrap();
     }
@@ -263,6 +272,26 @@ proptest! {
         want.reverse();
         prop_assert_eq!(got.iter().map(|r| r.position).collect::<Vec<_>>(), want.clone());
         prop_assert_eq!(total, want.len());
+        // Every history's entries are the log's records at those positions, field
+        // for field, whether the index holds them whole or they are read.
+        let subjects = (0..5)
+            .map(|u| Subject::User(AccountId::new(format!("u{u}"))))
+            .chain((0..3).map(|g| Subject::Group(GroupId::new(format!("g{g}")))))
+            .chain((0..2).map(|r| Subject::Role("p1".into(), RoleId::new(format!("r{r}")))))
+            .chain([Subject::Project("p1".into()), Subject::Product("jira-software".into())]);
+        for subject in subjects {
+            let until = head / 2;
+            let (got, _) = q.history(&index, &subject, until, Some(7)).unwrap();
+            let mut want: Vec<Entry> = index
+                .positions(&subject)
+                .iter()
+                .filter(|p| **p <= until)
+                .map(|p| log.get(*p).unwrap().unwrap().into())
+                .collect();
+            want.reverse();
+            want.truncate(7);
+            prop_assert_eq!(got, want, "{:?}", subject);
+        }
     }
 }
 
@@ -270,6 +299,7 @@ fn names_user(e: &Event, user: &AccountId) -> bool {
     match e {
         Event::UserObserved(x) => &x.user.account_id == user,
         Event::UserDeactivated(x) => &x.account_id == user,
+        Event::UserReactivated(x) => &x.account_id == user,
         Event::GrantAdded(GrantAdded { grant, .. })
         | Event::GrantRemoved(GrantRemoved { grant, .. }) => {
             grant.principal == Principal::User(user.clone())
