@@ -30,6 +30,7 @@ struct StateImage {
     roles: Vec<(ProjectId, Vec<(RoleId, RoleRecord)>)>,
     role_actors: Vec<((ProjectId, RoleId), Vec<Principal>)>,
     products: Vec<(ProductKey, (String, Vec<GroupId>))>,
+    grant_changes: Vec<(Grant, Position)>,
     position: Position,
     version: u64,
     last_completed_sync: Option<(SyncRunId, Position)>,
@@ -66,6 +67,7 @@ impl From<SiteImage> for Site {
                 .into_iter()
                 .map(|(k, (name, groups))| (k, (name, set(groups))))
                 .collect(),
+            grant_changes: s.grant_changes.into_iter().collect(),
             position: s.position,
             version: s.version,
             last_completed_sync: s.last_completed_sync,
@@ -124,6 +126,12 @@ mod tests {
         s.products.insert(
             "jira-software".into(),
             ("Jira Software".into(), ["g2".into(), "g1".into()].into()),
+        );
+        s.grant_changes
+            .insert(Grant::membership("u1".into(), "g2".into()), 17);
+        s.grant_changes.insert(
+            Grant::role(Principal::Group("g1".into()), "p1".into(), "r1".into()),
+            21,
         );
         s.position = 42;
         s.version = 40;
