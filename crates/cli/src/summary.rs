@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use grantledger_ingest::{Outcome, SyncReport};
-use grantledger_model::{Entitlement, Event, Grant, Principal};
+use grantledger_model::{Entitlement, Event, Grant, GrantCause, Principal};
 use grantledger_projection::SiteState;
 
 use crate::output::{bytes, safe, thousands};
@@ -159,11 +159,30 @@ fn grant(state: &SiteState, g: &Grant) -> String {
     }
 }
 
+/// A grant's cause, when it is not the plain "a sync saw it".
+fn by(cause: &GrantCause) -> String {
+    match cause {
+        GrantCause::ObservedInSync { .. } => String::new(),
+        other => format!(" ({})", grantledger_projection::report::cause_text(other)),
+    }
+}
+
 /// One line describing an event, with names looked up in `state`.
 pub fn describe(state: &SiteState, event: &Event) -> String {
     match event {
-        Event::GrantAdded(e) => format!("+ {}", grant(state, &e.grant)),
-        Event::GrantRemoved(e) => format!("- {}", grant(state, &e.grant)),
+        Event::GrantAdded(e) => format!("+ {}{}", grant(state, &e.grant), by(&e.cause)),
+        Event::GrantRemoved(e) => format!("- {}{}", grant(state, &e.grant), by(&e.cause)),
+        Event::CommandIssued(e) => format!(
+            "command {} issued: {}",
+            e.command,
+            grantledger_outbox::describe(e)
+        ),
+        Event::CommandStarted(e) => format!(
+            "command {} started (Jira read, change not there yet; writing)",
+            e.command
+        ),
+        Event::CommandSucceeded(e) => format!("command {} succeeded", e.command),
+        Event::CommandFailed(e) => format!("command {} failed: {}", e.command, e.reason),
         Event::UserObserved(e) => format!("new user {}", user(state, &e.user.account_id)),
         Event::UserChanged(e) => format!("user changed: {}", user(state, &e.after.account_id)),
         Event::UserDeactivated(e) => format!("user deactivated: {}", user(state, &e.account_id)),

@@ -1,15 +1,19 @@
 //! `grantledger demo`: the simulator on loopback, a real sync into a fresh data
-//! directory, a few changes through the Jira API, a second sync, and what it
-//! recorded. Needs no network and no configuration.
+//! directory, a few changes through the Jira API, a second sync and what it
+//! recorded, then a change grantledger makes itself through the outbox and a
+//! third sync that records nothing twice. Needs no network and no configuration.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{bail, Context as _, Result};
 use clap::Args;
+use grantledger_clock::SystemClock;
 use grantledger_ingest::{Outcome, SyncOptions, SyncReport};
 use grantledger_jira::{ApiToken, JiraClient, JiraConfig};
 use grantledger_jira_sim::{Credential, Faults, Org, Preset, SimServer, JIRA_ADMINISTRATORS};
-use grantledger_model::{AccountId, GroupId, Principal, ProjectId, RoleId};
+use grantledger_model::{AccountId, Grant, GroupId, Principal, ProjectId, RoleId};
+use grantledger_outbox::{CommandAction, CommandPurpose, CommandSpec, DrivePolicy, Executor};
 use grantledger_projection::SiteState;
 
 use crate::cmd::query::{self, AccessCommand, HistoryArgs};
@@ -121,11 +125,15 @@ async fn demo(args: DemoArgs, data_dir: &DataDir, verbose: u8) -> Result<ExitCod
         .membership_except(&admins.group_id, &[admin.account_id.as_str()])
         .context("no membership to remove")?;
     let team_name = org.group_name(team).unwrap_or(team).to_owned();
+    let (team, leaver) = (team.to_owned(), leaver.to_owned());
     let leaver_name = org
-        .user(leaver)
-        .map_or(leaver.to_owned(), |u| u.display_name.clone());
+        .user(&leaver)
+        .map_or(leaver.clone(), |u| u.display_name.clone());
     client
-        .remove_group_member(&GroupId::new(team), &AccountId::new(leaver))
+        .remove_group_member(
+            &GroupId::new(team.as_str()),
+            &AccountId::new(leaver.as_str()),
+        )
         .await?;
     println!("DELETE /rest/api/3/group/user: removed {leaver_name} from {team_name}");
 
@@ -182,6 +190,45 @@ async fn demo(args: DemoArgs, data_dir: &DataDir, verbose: u8) -> Result<ExitCod
             );
         }
     }
+
+    step(&format!(
+        "a change grantledger makes itself, through the outbox: {leaver_name} back into {team_name}"
+    ));
+    println!("(the intent is logged before Jira is called, the grant and the outcome after; ADR 0010, 0011)");
+    let before = log.head().position;
+    let executor = Executor::new(
+        log.clone(),
+        Arc::new(SystemClock::new()),
+        DrivePolicy::default(),
+    )
+    .with_site(site.clone(), client.clone());
+    let command = executor.issue(CommandSpec {
+        id: None,
+        site: site.clone(),
+        action: CommandAction::Add,
+        grant: Grant::membership(AccountId::new(leaver.as_str()), GroupId::new(team.as_str())),
+        purpose: CommandPurpose::Operator {
+            operator: "demo".into(),
+        },
+    })?;
+    let outcome = executor.drive(&command).await?;
+    if let grantledger_outbox::Outcome::Failed(f) = &outcome {
+        bail!("the demo's command {command} failed: {}", f.reason);
+    }
+    let state = SiteState::load(&log, &site)?;
+    for record in log.read_from(before + 1) {
+        let record = record?;
+        println!(
+            "  #{:<6} {:<22} {}",
+            record.position,
+            record.stream.as_str(),
+            safe(&describe(&state, &record.event))
+        );
+    }
+    drop(executor);
+
+    step("third sync (Jira now holds the grant the outbox recorded: nothing to record twice)");
+    sync_once(&log, &client, &site, verbose).await?;
 
     step("verify the hash chain");
     let verify = log.verify()?;

@@ -241,6 +241,19 @@ fn the_demo_runs_offline_and_leaves_a_verifiable_log() {
     ] {
         assert!(out.contains(needle), "missing {needle:?} in:\n{out}");
     }
+    // The outbox step: the grant it made is recorded once, as the command's, and
+    // the third sync finds nothing to record again.
+    let outbox = out
+        .split("through the outbox")
+        .nth(1)
+        .expect("the demo shows a change made through the outbox");
+    assert!(outbox.contains("changed by operator demo"), "{outbox}");
+    assert!(outbox.contains("succeeded"), "{outbox}");
+    let third = outbox
+        .split("third sync")
+        .nth(1)
+        .expect("a third sync after the outbox's change");
+    assert!(third.contains("(no change)"), "{third}");
     let verify = grantledger(&data).args(["log", "verify"]).output().unwrap();
     assert!(verify.status.success());
     // The demo refuses a data directory that already holds a log.
