@@ -71,7 +71,8 @@ pub enum CommandsCommand {
         /// The command's id
         id: String,
     },
-    /// Drive every unfinished command (after a crash, or once Jira answers again)
+    /// Drive every unfinished command (after a crash, or once Jira answers again);
+    /// exits 1 when one of them fails
     Drive {
         #[command(flatten)]
         connect: ConnectArgs,
@@ -311,10 +312,16 @@ pub fn run_commands(command: CommandsCommand, globals: &Globals) -> Result<ExitC
             let mut states = States::default();
             for (id, result) in driven {
                 match result.map(|_| executor.status(&id)) {
-                    Ok(Ok(Some(status))) => println!(
-                        "{}",
-                        line(&status, states.of(executor.log(), &status.issued.site))
-                    ),
+                    Ok(Ok(Some(status))) => {
+                        // A command that ended failed (refused, gave up) fails the drive.
+                        if !matches!(status.outcome, Some(Outcome::Succeeded(_))) {
+                            code = ExitCode::FAILURE;
+                        }
+                        println!(
+                            "{}",
+                            line(&status, states.of(executor.log(), &status.issued.site))
+                        );
+                    }
                     Ok(Ok(None)) => println!("{}  vanished from the log", safe(id.as_str())),
                     Ok(Err(e)) | Err(e) => {
                         code = ExitCode::FAILURE;

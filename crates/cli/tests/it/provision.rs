@@ -171,3 +171,48 @@ fn provision_changes_jira_once_and_commands_tell_how_it_ended() {
     let (_, out, _) = run(&data, &sim, &["commands", "list"]);
     assert_eq!(out.lines().count(), 3, "{out}");
 }
+
+#[test]
+fn commands_drive_exits_1_when_a_driven_command_fails() {
+    use std::sync::Arc;
+
+    use grantledger_clock::SystemClock;
+    use grantledger_eventlog::EventLog;
+    use grantledger_model::{AccountId, Grant, GroupId};
+    use grantledger_outbox::{CommandAction, CommandPurpose, CommandSpec, DrivePolicy, Executor};
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let org = Org::generate(Preset::Small, 4);
+    let admin = Credential::admin_of(&org);
+    let group = org.groups[0].group_id.clone();
+    let inactive = org.users.iter().find(|u| !u.active).unwrap().clone();
+    let sim = rt
+        .block_on(SimServer::start(org, vec![admin], Faults::default()))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (o, out, err) = run(&data, &sim, &["sync"]);
+    assert!(o.status.success(), "{out}{err}");
+
+    // An unfinished command (issued, not driven: as after a crash) that Jira's
+    // state refuses: the account is deactivated.
+    let site = sim.base_url().trim_start_matches("http://").to_owned();
+    {
+        let log = EventLog::open(data.join("log")).unwrap();
+        let executor = Executor::new(log, Arc::new(SystemClock::new()), DrivePolicy::default());
+        executor
+            .issue(CommandSpec {
+                id: None,
+                site,
+                action: CommandAction::Add,
+                grant: Grant::membership(AccountId(inactive.account_id.clone()), GroupId(group)),
+                purpose: CommandPurpose::Operator {
+                    operator: "test".into(),
+                },
+            })
+            .unwrap();
+    }
+    let (o, out, err) = run(&data, &sim, &["commands", "drive"]);
+    assert!(out.contains("failed"), "{out}{err}");
+    assert_eq!(o.status.code(), Some(1), "{out}{err}");
+}
