@@ -1,6 +1,7 @@
 //! `grantledger provision add|remove` (an operator's change in Jira, made through
 //! the outbox) and `grantledger commands list|show|drive` (the outbox's commands).
 
+use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -9,13 +10,15 @@ use clap::{Args, Subcommand};
 use grantledger_clock::SystemClock;
 use grantledger_eventlog::EventLog;
 use grantledger_jira::JiraClient;
-use grantledger_model::{CommandFailed, CommandSucceeded, Entitlement, Grant, Principal};
+use grantledger_model::{
+    CommandFailed, CommandSucceeded, Entitlement, Grant, GroupId, Principal, ProjectId, RoleId,
+};
 use grantledger_outbox::{
     describe, CommandAction, CommandId, CommandPurpose, CommandSpec, CommandStatus, DrivePolicy,
     Executor, JiraOutcome, Outcome, SiteOutcome,
 };
-use grantledger_projection::resolve::{self, Resolved};
-use grantledger_projection::{SiteState, Target};
+use grantledger_projection::resolve;
+use grantledger_projection::SiteState;
 
 use crate::output::safe;
 use crate::settings::{self, ConnectArgs};
@@ -104,6 +107,124 @@ fn operator_name(given: Option<&str>) -> String {
         .unwrap_or_else(|| "operator".into())
 }
 
+/// At most this many names are offered when a name matches nothing.
+const OFFERED: usize = 8;
+
+/// Names offered for `asked`: those that contain it first, then the rest, each
+/// group in order, at most [`OFFERED`].
+fn offered<'a>(asked: &str, names: impl Iterator<Item = &'a str>) -> String {
+    let needle = asked.trim().to_lowercase();
+    let (mut near, far): (Vec<&str>, Vec<&str>) =
+        names.partition(|n| !needle.is_empty() && n.to_lowercase().contains(&needle));
+    near.extend(far);
+    let total = near.len();
+    let mut shown: Vec<String> = near.iter().take(OFFERED).map(|n| safe(n)).collect();
+    if total > OFFERED {
+        shown.push(format!("and {} more", total - OFFERED));
+    }
+    shown.join(", ")
+}
+
+/// A group, by id or (case-insensitive) name: groups only, so that a project or
+/// a product of the same name neither matches nor makes it ambiguous.
+fn resolve_group(state: &SiteState, site: &str, asked: &str) -> Result<GroupId> {
+    let trimmed = asked.trim();
+    if let Some(g) = state.groups.keys().find(|g| g.as_str() == trimmed) {
+        return Ok(g.clone());
+    }
+    let needle = trimmed.to_lowercase();
+    let found: Vec<_> = state
+        .groups
+        .values()
+        .filter(|g| g.name.to_lowercase() == needle)
+        .collect();
+    match found.as_slice() {
+        [one] => Ok(one.group_id.clone()),
+        [] => bail!(
+            "no group {:?} on site {} (as of the last sync); its groups include: {}",
+            safe(trimmed),
+            safe(site),
+            offered(trimmed, state.groups.values().map(|g| g.name.as_str()))
+        ),
+        many => bail!(
+            "{:?} names {} groups on site {}; give the group's id instead: {}",
+            safe(trimmed),
+            many.len(),
+            safe(site),
+            many.iter()
+                .map(|g| format!("{} (id {})", safe(&g.name), safe(g.group_id.as_str())))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// A project by key or id (case-insensitive key), and one of its roles by name
+/// or id: the error for a role the project lacks names the roles it has.
+fn resolve_role(
+    state: &SiteState,
+    site: &str,
+    project: &str,
+    role: &str,
+) -> Result<(ProjectId, RoleId)> {
+    let (project, role) = (project.trim(), role.trim());
+    let found: Vec<_> = state
+        .projects
+        .values()
+        .filter(|p| p.project_id.as_str() == project || p.key.eq_ignore_ascii_case(project))
+        .collect();
+    let p = match found.as_slice() {
+        [one] => *one,
+        [] => bail!(
+            "no project {:?} on site {} (as of the last sync); its projects: {}",
+            safe(project),
+            safe(site),
+            offered(project, state.projects.values().map(|p| p.key.as_str()))
+        ),
+        many => bail!(
+            "{:?} names {} projects on site {}; give the project's id instead: {}",
+            safe(project),
+            many.len(),
+            safe(site),
+            many.iter()
+                .map(|p| format!("{} (id {})", safe(&p.key), safe(p.project_id.as_str())))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    let roles = state.roles.get(&p.project_id);
+    let all = || roles.into_iter().flatten();
+    let needle = role.to_lowercase();
+    let matching: Vec<_> = all()
+        .filter(|(id, r)| id.as_str() == role || r.name.to_lowercase() == needle)
+        .collect();
+    match matching.as_slice() {
+        [(id, _)] => Ok((p.project_id.clone(), (*id).clone())),
+        [] if roles.is_none_or(BTreeMap::is_empty) => bail!(
+            "project {} on site {} has no roles (as of the last sync)",
+            safe(&p.key),
+            safe(site)
+        ),
+        [] => bail!(
+            "project {} on site {} has no role {:?}; its roles: {}",
+            safe(&p.key),
+            safe(site),
+            safe(role),
+            offered(role, all().map(|(_, r)| r.name.as_str()))
+        ),
+        many => bail!(
+            "{:?} names {} roles of project {}; give the role's id instead: {}",
+            safe(role),
+            many.len(),
+            safe(&p.key),
+            many.iter()
+                .map(|(id, r)| format!("{} (id {})", safe(&r.name), safe(id.as_str())))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
 /// The grant asked for, resolved against the site's state.
 fn resolve_grant(state: &SiteState, site: &str, a: &ProvisionArgs) -> Result<Grant> {
     if state.last_completed_sync.is_none() {
@@ -113,28 +234,13 @@ fn resolve_grant(state: &SiteState, site: &str, a: &ProvisionArgs) -> Result<Gra
         );
     }
     let user = resolve::user(state, &a.user)?;
-    let asked = match (&a.group, &a.project, &a.role) {
-        (Some(group), _, _) => group.clone(),
-        (None, Some(project), Some(role)) => format!("{project}:{role}"),
-        _ => bail!("name a --group, or a --project with a --role"),
-    };
-    match resolve::target(state, &asked)? {
-        Resolved::Target(Target::Group { group }) if a.group.is_some() => {
-            Ok(Grant::membership(user, group))
-        }
-        Resolved::Target(Target::ProjectRole { project, role }) if a.project.is_some() => {
+    match (&a.group, &a.project, &a.role) {
+        (Some(group), _, _) => Ok(Grant::membership(user, resolve_group(state, site, group)?)),
+        (None, Some(project), Some(role)) => {
+            let (project, role) = resolve_role(state, site, project, role)?;
             Ok(Grant::role(Principal::User(user), project, role))
         }
-        _ => bail!(
-            "{} is not a {} on site {}",
-            safe(&asked),
-            if a.group.is_some() {
-                "group"
-            } else {
-                "project role"
-            },
-            safe(site)
-        ),
+        _ => bail!("name a --group, or a --project with a --role"),
     }
 }
 

@@ -159,7 +159,7 @@ fn provision_changes_jira_once_and_commands_tell_how_it_ended() {
                 "--role",
                 "Viewer",
             ],
-            "NOPE:Viewer",
+            "no project \"NOPE\"",
         ),
     ] {
         let mut full = vec!["provision", "add"];
@@ -215,4 +215,91 @@ fn commands_drive_exits_1_when_a_driven_command_fails() {
     let (o, out, err) = run(&data, &sim, &["commands", "drive"]);
     assert!(out.contains("failed"), "{out}{err}");
     assert_eq!(o.status.code(), Some(1), "{out}{err}");
+}
+
+#[test]
+fn provision_names_a_group_among_groups_and_a_role_among_the_projects_roles() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut org = Org::generate(Preset::Small, 4);
+    let admin = Credential::admin_of(&org);
+    // A group named like a project's key: `--group` means the group.
+    let project = org.projects[0].clone();
+    let user = org
+        .users
+        .iter()
+        .find(|u| u.active && u.account_id != admin.account_id)
+        .unwrap()
+        .account_id
+        .clone();
+    // Not a product's group (those are named in the application roles).
+    let product_groups: Vec<String> = org
+        .application_roles
+        .iter()
+        .flat_map(|r| r.groups.iter().chain(&r.default_groups).cloned())
+        .collect();
+    let group = org
+        .groups
+        .iter_mut()
+        .find(|g| {
+            !product_groups.contains(&g.name)
+                && !org
+                    .memberships
+                    .get(&g.group_id)
+                    .is_some_and(|m| m.contains(&user))
+        })
+        .unwrap();
+    group.name = project.key.clone();
+    let group_id = group.group_id.clone();
+    let sim = rt
+        .block_on(SimServer::start(org, vec![admin], Faults::default()))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (o, out, err) = run(&data, &sim, &["sync"]);
+    assert!(o.status.success(), "{out}{err}");
+
+    let (o, out, err) = run(
+        &data,
+        &sim,
+        &["provision", "add", "--user", &user, "--group", &project.key],
+    );
+    assert!(o.status.success(), "{out}{err}");
+    assert!(sim
+        .org()
+        .memberships
+        .get(&group_id)
+        .is_some_and(|m| m.contains(&user)));
+
+    // A role the project lacks: the error names the roles it has, and no
+    // command is issued.
+    let (o, out, err) = run(
+        &data,
+        &sim,
+        &[
+            "provision",
+            "add",
+            "--user",
+            &user,
+            "--project",
+            &project.key,
+            "--role",
+            "No Such Role",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{out}{err}");
+    assert!(err.contains("has no role"), "{err}");
+    for role in &project.roles {
+        assert!(err.contains(&role.name), "{} missing: {err}", role.name);
+    }
+    // An unknown group is offered groups, not projects or products.
+    let (o, _, err) = run(
+        &data,
+        &sim,
+        &["provision", "add", "--user", &user, "--group", "no-such"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("its groups include"), "{err}");
+    assert!(!err.contains("product"), "{err}");
+    let (_, out, _) = run(&data, &sim, &["commands", "list"]);
+    assert_eq!(out.lines().count(), 1, "{out}");
 }
