@@ -62,7 +62,7 @@ pub struct VerifyArgs {
     /// With --export: the position the export starts at (an export made with
     /// `log export --from POS`); without it the export must start at position 1.
     /// With --expect-head at POS-1, the export's first record must link to that head
-    #[arg(long, value_name = "POS", requires = "export")]
+    #[arg(long, value_name = "POS", requires = "export", value_parser = clap::value_parser!(u64).range(1..))]
     from: Option<u64>,
 }
 

@@ -513,6 +513,19 @@ fn usage_errors_exit_2() {
         &["log", "frobnicate"][..],
         &["sim", "--preset", "huge"][..],
         &["sim", "--org", "x.json", "--seed", "3"][..],
+        &["log", "verify", "--export", "x.jsonl", "--from", "0"][..],
+        &["provision", "add", "--user", "u", "--project", "P"][..],
+        &[
+            "provision",
+            "add",
+            "--user",
+            "u",
+            "--group",
+            "g",
+            "--role",
+            "r",
+        ][..],
+        &["commands", "show"][..],
         &[][..],
     ] {
         let o = run(args);
