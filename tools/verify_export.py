@@ -8,6 +8,7 @@ generated layout section (so the document is what is tested).
 
     python3 tools/verify_export.py export.jsonl
     python3 tools/verify_export.py tail.jsonl --from 325 --expect-head 324:<64 hex>
+    grantledger log export --from 325 | python3 tools/verify_export.py - --from 325 --expect-head 324:<64 hex>
 """
 import argparse, datetime, hashlib, json, re, struct, sys
 from pathlib import Path
@@ -156,19 +157,33 @@ def check(lines, events, types, start, head):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("export")
-    p.add_argument("--from", dest="start", type=int, default=1)
+    p.add_argument("export", help="the export file (JSON lines); - reads standard input")
+    p.add_argument("--from", dest="start", type=int, default=1,
+                   help="the position the export starts at (an export made with `log export --from N`)")
     p.add_argument("--expect-head", help="POSITION:HASH noted earlier (the full 64-digit hash)")
     p.add_argument("--format-doc", default=Path(__file__).resolve().parent.parent / "docs" / "log-format.md")
     a = p.parse_args()
+    if a.start < 1:
+        p.error(f"--from must be 1 or more, not {a.start}")
     head = None
     if a.expect_head:
-        pos, _, h = a.expect_head.partition(":")
-        head = (int(pos), h.lower())
+        pos, _, h = a.expect_head.strip().partition(":")
+        if not (pos.strip().isdigit() and re.fullmatch(r"[0-9a-fA-F]{64}", h.strip())):
+            p.error(f"--expect-head {a.expect_head!r}: expected POSITION:HASH with the full 64-digit hash, "
+                    "e.g. 324:<64 hex> as `grantledger log verify` prints it (a prefix is not enough here)")
+        head = (int(pos), h.strip().lower())
     events, types = load_layout(a.format_doc)
+    name = "standard input" if a.export == "-" else a.export
     try:
-        with open(a.export, encoding="utf-8") as f:
-            n, last = check(f, events, types, max(a.start, 1), head)
+        if a.export == "-":
+            sys.stdin.reconfigure(encoding="utf-8")
+            n, last = check(sys.stdin, events, types, a.start, head)
+        else:
+            with open(a.export, encoding="utf-8") as f:
+                n, last = check(f, events, types, a.start, head)
+    except OSError as e:
+        print(f"FAILED: cannot read {name}: {e.strerror or e}")
+        return 1
     except (Bad, ValueError, KeyError, AttributeError, TypeError) as e:
         why = str(e) if isinstance(e, Bad) else f"a line is malformed: {e!r}"
         print(("FAILED at " if why.startswith("position") else "FAILED: ") + why)
