@@ -100,6 +100,33 @@ fn connect(
     Ok((executor, conn.site_name, runtime))
 }
 
+/// The exit code of a command stopped by Ctrl-C (or SIGTERM), as `sync`'s.
+const INTERRUPTED: u8 = 130;
+
+/// Starts listening for Ctrl-C and SIGTERM (`None`, with a warning, when the
+/// signals cannot be listened for: they then end the process as usual).
+fn listen_for_stop(runtime: &tokio::runtime::Runtime) -> Option<crate::signals::Stop> {
+    let _entered = runtime.enter();
+    crate::signals::Stop::install()
+        .map_err(|e| tracing::warn!(error = %e, "cannot listen for Ctrl-C: it will end the command abruptly"))
+        .ok()
+}
+
+/// `work`, unless a stop signal comes first (`None`). Dropping the drive there
+/// is safe: its appends are atomic, and an unfinished command is driven again.
+async fn until_stopped<T>(
+    stop: Option<crate::signals::Stop>,
+    work: impl std::future::Future<Output = T>,
+) -> Option<T> {
+    let Some(mut stop) = stop else {
+        return Some(work.await);
+    };
+    tokio::select! {
+        done = work => Some(done),
+        Ok(()) = stop.wait() => None,
+    }
+}
+
 fn operator_name(given: Option<&str>) -> String {
     given
         .map(str::to_owned)
@@ -253,6 +280,9 @@ pub fn run_provision(command: ProvisionCommand, globals: &Globals) -> Result<Exi
     let (executor, site, runtime) = connect(globals, &args.connect)?;
     let state = SiteState::load(executor.log(), &site)?;
     let grant = resolve_grant(&state, &site, &args)?;
+    // Listened for before the command is issued: a Ctrl-C from then on leaves
+    // it unfinished and says how to finish it.
+    let stop = listen_for_stop(&runtime);
     let id = executor.issue(CommandSpec {
         id: None,
         site,
@@ -262,7 +292,24 @@ pub fn run_provision(command: ProvisionCommand, globals: &Globals) -> Result<Exi
             operator: operator_name(args.operator.as_deref()),
         },
     })?;
-    let outcome = runtime.block_on(executor.drive(&id))?;
+    let Some(outcome) = runtime.block_on(until_stopped(stop, executor.drive(&id))) else {
+        let started = executor
+            .status(&id)
+            .ok()
+            .flatten()
+            .is_some_and(|s| s.started);
+        eprintln!(
+            "stopped: command {} stays unfinished ({}); `grantledger commands drive` finishes it (it reads Jira first, so the change is made once)",
+            safe(id.as_str()),
+            if started {
+                "it had started: Jira may or may not hold the change yet"
+            } else {
+                "Jira was not changed"
+            }
+        );
+        return Ok(ExitCode::from(INTERRUPTED));
+    };
+    let outcome = outcome?;
     let status = executor
         .status(&id)?
         .context("the command just issued is not in the log")?;
@@ -410,7 +457,15 @@ pub fn run_commands(command: CommandsCommand, globals: &Globals) -> Result<ExitC
         }
         CommandsCommand::Drive { connect: c } => {
             let (executor, _, runtime) = connect(globals, &c)?;
-            let driven = runtime.block_on(executor.drive_unfinished())?;
+            let stop = listen_for_stop(&runtime);
+            let Some(driven) = runtime.block_on(until_stopped(stop, executor.drive_unfinished()))
+            else {
+                eprintln!(
+                    "stopped: the commands not finished yet stay unfinished (`grantledger commands list --unfinished` shows them); `grantledger commands drive` again finishes them"
+                );
+                return Ok(ExitCode::from(INTERRUPTED));
+            };
+            let driven = driven?;
             if driven.is_empty() {
                 println!("no unfinished commands");
             }

@@ -303,3 +303,77 @@ fn provision_names_a_group_among_groups_and_a_role_among_the_projects_roles() {
     let (_, out, _) = run(&data, &sim, &["commands", "list"]);
     assert_eq!(out.lines().count(), 1, "{out}");
 }
+
+#[test]
+fn ctrl_c_during_provision_leaves_the_command_unfinished_and_says_how_to_finish_it() {
+    use std::time::{Duration, Instant};
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let org = Org::generate(Preset::Small, 4);
+    let admin = Credential::admin_of(&org);
+    let group = org.groups[0].clone();
+    let members = org
+        .memberships
+        .get(&group.group_id)
+        .cloned()
+        .unwrap_or_default();
+    let user = org
+        .users
+        .iter()
+        .find(|u| u.active && u.account_id != admin.account_id && !members.contains(&u.account_id))
+        .unwrap()
+        .account_id
+        .clone();
+    let sim = rt
+        .block_on(SimServer::start(org, vec![admin], Faults::default()))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (o, out, err) = run(&data, &sim, &["sync"]);
+    assert!(o.status.success(), "{out}{err}");
+
+    // Jira hangs: the command is issued and waits on its first read.
+    sim.set_faults(Faults {
+        latency: Duration::from_secs(60),
+        ..Faults::default()
+    });
+    let child = grantledger(&data, &sim)
+        .args(["provision", "add", "--user", &user, "--group", &group.name])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let since = Instant::now();
+    loop {
+        let (_, out, _) = run(&data, &sim, &["commands", "list", "--unfinished"]);
+        if out.contains("unfinished  add") {
+            break;
+        }
+        assert!(
+            since.elapsed() < Duration::from_secs(20),
+            "never issued: {out}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(130), "{err}");
+    assert!(err.contains("stays unfinished"), "{err}");
+    assert!(err.contains("grantledger commands drive"), "{err}");
+
+    // Once Jira answers again, drive finishes it: the user is in the group.
+    sim.set_faults(Faults::default());
+    let (o, out, err) = run(&data, &sim, &["commands", "drive"]);
+    assert!(o.status.success(), "{out}{err}");
+    assert!(out.contains("succeeded"), "{out}");
+    assert!(sim
+        .org()
+        .memberships
+        .get(&group.group_id)
+        .is_some_and(|m| m.contains(&user)));
+}
