@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{bail, Context as _, Result};
+use clap::builder::NonEmptyStringValueParser;
 use clap::{Args, Subcommand};
 use grantledger_clock::SystemClock;
 use grantledger_eventlog::EventLog;
@@ -37,24 +38,26 @@ pub enum ProvisionCommand {
 #[derive(Debug, Args)]
 pub struct ProvisionArgs {
     /// The user: account id, email or display name (as the last sync saw them)
-    #[arg(long, value_name = "USER")]
+    #[arg(long, value_name = "USER", value_parser = NonEmptyStringValueParser::new())]
     user: String,
     /// A group, by name or id
     #[arg(
         long,
         value_name = "NAME",
+        value_parser = NonEmptyStringValueParser::new(),
         required_unless_present = "project",
         conflicts_with = "project"
     )]
     group: Option<String>,
     /// A project, by key or id (with --role)
-    #[arg(long, value_name = "KEY", requires = "role")]
+    #[arg(long, value_name = "KEY", requires = "role", value_parser = NonEmptyStringValueParser::new())]
     project: Option<String>,
     /// A role of --project, by name or id
-    #[arg(long, value_name = "NAME", requires = "project")]
+    #[arg(long, value_name = "NAME", requires = "project", value_parser = NonEmptyStringValueParser::new())]
     role: Option<String>,
-    /// Who makes the change, recorded with it [default: $USER]
-    #[arg(long = "as", value_name = "OPERATOR")]
+    /// Who makes the change, recorded with it (1 to 200 characters, no control
+    /// characters) [default: $USER]
+    #[arg(long = "as", value_name = "OPERATOR", value_parser = parse_operator)]
     operator: Option<String>,
     #[command(flatten)]
     connect: ConnectArgs,
@@ -72,6 +75,7 @@ pub enum CommandsCommand {
     /// One command, with its outcome
     Show {
         /// The command's id
+        #[arg(value_parser = NonEmptyStringValueParser::new())]
         id: String,
     },
     /// Drive every unfinished command (after a crash, or once Jira answers again);
@@ -127,10 +131,34 @@ async fn until_stopped<T>(
     }
 }
 
+/// The longest operator name recorded (`--as`).
+const MAX_OPERATOR: usize = 200;
+
+/// `--as`: a name that says who, recorded in the log as given (trimmed).
+fn parse_operator(raw: &str) -> std::result::Result<String, String> {
+    let name = raw.trim();
+    if name.is_empty() {
+        return Err("the operator is empty: name who makes the change (e.g. an email)".into());
+    }
+    if name.chars().count() > MAX_OPERATOR {
+        return Err(format!(
+            "the operator is {} characters long, more than {MAX_OPERATOR}: name who makes the change (e.g. an email)",
+            name.chars().count()
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(
+            "the operator holds control characters (a line break, a terminal escape): name who makes the change (e.g. an email)"
+                .into(),
+        );
+    }
+    Ok(name.to_owned())
+}
+
 fn operator_name(given: Option<&str>) -> String {
     given
         .map(str::to_owned)
-        .or_else(|| settings::env_text("USER"))
+        .or_else(|| settings::env_text("USER").and_then(|u| parse_operator(&u).ok()))
         .unwrap_or_else(|| "operator".into())
 }
 

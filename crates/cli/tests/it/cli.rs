@@ -507,6 +507,7 @@ fn a_damaged_log_is_an_error_not_a_panic() {
 
 #[test]
 fn usage_errors_exit_2() {
+    let long = "o".repeat(201);
     for args in [
         &["log", "export", "--format", "csv"][..],
         &["log", "export", "--from", "minus-one"][..],
@@ -526,6 +527,49 @@ fn usage_errors_exit_2() {
             "r",
         ][..],
         &["commands", "show"][..],
+        &["commands", "show", ""][..],
+        &["provision", "add", "--user", "", "--group", "g"][..],
+        &["provision", "add", "--user", "u", "--group", ""][..],
+        &[
+            "provision",
+            "add",
+            "--user",
+            "u",
+            "--group",
+            "g",
+            "--as",
+            "",
+        ][..],
+        &[
+            "provision",
+            "add",
+            "--user",
+            "u",
+            "--group",
+            "g",
+            "--as",
+            "  ",
+        ][..],
+        &[
+            "provision",
+            "add",
+            "--user",
+            "u",
+            "--group",
+            "g",
+            "--as",
+            "a\u{1b}[2Jb",
+        ][..],
+        &[
+            "provision",
+            "add",
+            "--user",
+            "u",
+            "--group",
+            "g",
+            "--as",
+            &long,
+        ][..],
         &[][..],
     ] {
         let o = run(args);
