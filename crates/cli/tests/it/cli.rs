@@ -1228,3 +1228,22 @@ fn sync_limits_out_of_range_are_usage_errors() {
         "a usage error creates nothing"
     );
 }
+
+#[test]
+fn a_prefix_head_check_of_a_file_that_is_no_export_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = format!("3:{}", "ab".repeat(8));
+    // No line break in 17 MiB: not read whole, and not "ends before the head".
+    let endless = dir.path().join("endless.jsonl");
+    std::fs::write(&endless, vec![b'{'; 17 << 20]).unwrap();
+    let o = verify_export_file(&endless, &["--expect-head", &prefix]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("longer than 16 MiB"), "{}", stderr(&o));
+    // Bytes that are not text: the verification names the line.
+    let binary = dir.path().join("binary.jsonl");
+    std::fs::write(&binary, b"\xff\xfe\x00\n").unwrap();
+    let o = verify_export_file(&binary, &["--expect-head", &prefix]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = format!("{}{}", stdout(&o), stderr(&o));
+    assert!(out.contains("not UTF-8"), "{out}");
+}
