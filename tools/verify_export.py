@@ -108,6 +108,25 @@ def rfc3339(micros):
     return t.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+MAX_LINE = 16 << 20  # bytes; as the grantledger verifier: far above any record
+
+
+def bounded_lines(f):
+    """The lines of a binary file, refusing one longer than MAX_LINE unread."""
+    number = 0
+    while True:
+        raw = f.readline(MAX_LINE + 1)
+        if not raw:
+            return
+        number += 1
+        if len(raw) > MAX_LINE and not raw.endswith(b"\n"):
+            raise Bad(f"line {number} is longer than {MAX_LINE >> 20} MiB, more than any record: this is not an export")
+        try:
+            yield raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise Bad(f"line {number} is not UTF-8 text: this is not an export") from None
+
+
 def check(lines, events, types, start, head):
     link = "0" * 64 if start == 1 else None
     if head:
@@ -176,11 +195,10 @@ def main():
     name = "standard input" if a.export == "-" else a.export
     try:
         if a.export == "-":
-            sys.stdin.reconfigure(encoding="utf-8")
-            n, last = check(sys.stdin, events, types, a.start, head)
+            n, last = check(bounded_lines(sys.stdin.buffer), events, types, a.start, head)
         else:
-            with open(a.export, encoding="utf-8") as f:
-                n, last = check(f, events, types, a.start, head)
+            with open(a.export, "rb") as f:
+                n, last = check(bounded_lines(f), events, types, a.start, head)
     except OSError as e:
         print(f"FAILED: cannot read {name}: {e.strerror or e}")
         return 1

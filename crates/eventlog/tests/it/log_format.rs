@@ -822,6 +822,10 @@ fn the_python_reference_verifier_checks_a_real_export() {
     let text = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{o:?}");
     assert!(text.contains("full 64-digit hash"), "{text}");
+    let binary = dir.path().join("binary.jsonl");
+    std::fs::write(&binary, b"\xff\xfe\x00\n").unwrap();
+    let (ok, out) = run_python(&binary, &[]);
+    assert!(!ok && out.contains("line 1 is not UTF-8"), "{out}");
     let (ok, out) = run_python(&dir.path().join("missing.jsonl"), &[]);
     assert!(!ok && out.starts_with("FAILED: cannot read"), "{out}");
     assert!(!out.contains("Traceback"), "{out}");
