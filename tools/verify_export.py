@@ -8,6 +8,7 @@ generated layout section (so the document is what is tested).
 
     python3 tools/verify_export.py export.jsonl
     python3 tools/verify_export.py tail.jsonl --from 325 --expect-head 324:<64 hex>
+    grantledger log export --from 325 | python3 tools/verify_export.py - --from 325 --expect-head 324:<64 hex>
 """
 import argparse, datetime, hashlib, json, re, struct, sys
 from pathlib import Path
@@ -107,6 +108,25 @@ def rfc3339(micros):
     return t.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+MAX_LINE = 16 << 20  # bytes; as the grantledger verifier: far above any record
+
+
+def bounded_lines(f):
+    """The lines of a binary file, refusing one longer than MAX_LINE unread."""
+    number = 0
+    while True:
+        raw = f.readline(MAX_LINE + 1)
+        if not raw:
+            return
+        number += 1
+        if len(raw) > MAX_LINE and not raw.endswith(b"\n"):
+            raise Bad(f"line {number} is longer than {MAX_LINE >> 20} MiB, more than any record: this is not an export")
+        try:
+            yield raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise Bad(f"line {number} is not UTF-8 text: this is not an export") from None
+
+
 def check(lines, events, types, start, head):
     link = "0" * 64 if start == 1 else None
     if head:
@@ -156,19 +176,32 @@ def check(lines, events, types, start, head):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("export")
-    p.add_argument("--from", dest="start", type=int, default=1)
+    p.add_argument("export", help="the export file (JSON lines); - reads standard input")
+    p.add_argument("--from", dest="start", type=int, default=1,
+                   help="the position the export starts at (an export made with `log export --from N`)")
     p.add_argument("--expect-head", help="POSITION:HASH noted earlier (the full 64-digit hash)")
     p.add_argument("--format-doc", default=Path(__file__).resolve().parent.parent / "docs" / "log-format.md")
     a = p.parse_args()
+    if a.start < 1:
+        p.error(f"--from must be 1 or more, not {a.start}")
     head = None
     if a.expect_head:
-        pos, _, h = a.expect_head.partition(":")
-        head = (int(pos), h.lower())
+        pos, _, h = a.expect_head.strip().partition(":")
+        if not (pos.strip().isdigit() and re.fullmatch(r"[0-9a-fA-F]{64}", h.strip())):
+            p.error(f"--expect-head {a.expect_head!r}: expected POSITION:HASH with the full 64-digit hash, "
+                    "e.g. 324:<64 hex> as `grantledger log verify` prints it (a prefix is not enough here)")
+        head = (int(pos), h.strip().lower())
     events, types = load_layout(a.format_doc)
+    name = "standard input" if a.export == "-" else a.export
     try:
-        with open(a.export, encoding="utf-8") as f:
-            n, last = check(f, events, types, max(a.start, 1), head)
+        if a.export == "-":
+            n, last = check(bounded_lines(sys.stdin.buffer), events, types, a.start, head)
+        else:
+            with open(a.export, "rb") as f:
+                n, last = check(bounded_lines(f), events, types, a.start, head)
+    except OSError as e:
+        print(f"FAILED: cannot read {name}: {e.strerror or e}")
+        return 1
     except (Bad, ValueError, KeyError, AttributeError, TypeError) as e:
         why = str(e) if isinstance(e, Bad) else f"a line is malformed: {e!r}"
         print(("FAILED at " if why.startswith("position") else "FAILED: ") + why)

@@ -1,5 +1,5 @@
-//! Stop signals for the commands that run until stopped (`sim`) or stop
-//! gracefully (`sync`).
+//! Stop signals for the commands that run until stopped (`sim`), stop
+//! gracefully (`sync`) or leave a command unfinished (`provision`, `commands drive`).
 
 use std::io;
 

@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::io::{BufRead, Write};
+use std::io::{BufRead, Read, Write};
 
 use chrono::{DateTime, SecondsFormat};
 use grantledger_model::{Causation, Event, EventId, StreamId, Timestamp};
@@ -287,6 +287,10 @@ impl fmt::Display for ExportProblem {
     }
 }
 
+/// The longest line [`verify_export`] reads: far above any record's, so that
+/// an input that never ends a line is refused with bounded memory.
+pub const MAX_EXPORT_LINE: u64 = 16 << 20;
+
 /// Checks an export offline: it starts where expected (at position 1, linked to
 /// the zero hash, unless told otherwise), every line parses with no unknown field,
 /// its readable time and schema version agree with what is hashed, it re-encodes
@@ -342,17 +346,19 @@ pub fn verify_export(
         records: 0,
         head: Head::default(),
     };
-    let mut line = String::new();
+    let mut raw = Vec::new();
     let mut line_no = 0u64;
     loop {
-        line.clear();
-        if input.read_line(&mut line)? == 0 {
+        raw.clear();
+        // Bounded: a line with no end (a file of one huge line, a device) is
+        // refused once it is longer than any record, not held in memory.
+        let read = (&mut *input)
+            .take(MAX_EXPORT_LINE + 1)
+            .read_until(b'\n', &mut raw)?;
+        if read == 0 {
             break;
         }
         line_no += 1;
-        if line.trim().is_empty() {
-            continue;
-        }
         let position_guess = last.map_or(from, |h| h.position + 1);
         let unreadable = |why: String| {
             fail(
@@ -360,7 +366,19 @@ pub fn verify_export(
                 ExportProblem::Unreadable { line: line_no, why },
             )
         };
-        let rec: ExportRecord = match serde_json::from_str(&line) {
+        if raw.len() as u64 > MAX_EXPORT_LINE && raw.last() != Some(&b'\n') {
+            return unreadable(format!(
+                "the line is longer than {} MiB, more than any record: this is not an export",
+                MAX_EXPORT_LINE >> 20
+            ));
+        }
+        let Ok(line) = std::str::from_utf8(&raw) else {
+            return unreadable("the line is not UTF-8 text: this is not an export".into());
+        };
+        if line.trim().is_empty() {
+            continue;
+        }
+        let rec: ExportRecord = match serde_json::from_str(line) {
             Ok(r) => r,
             Err(e) => return unreadable(e.to_string()),
         };

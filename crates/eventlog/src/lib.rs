@@ -55,6 +55,7 @@ pub use anchor::{parse as parse_head, ANCHOR_FILE};
 pub use error::{LogError, Result};
 pub use export::{
     export_schema, verify_export, ExportExpectations, ExportProblem, ExportRecord, ExportSummary,
+    MAX_EXPORT_LINE,
 };
 pub use follow::{fold_until, Follower, Projection};
 pub use holder::{Holder, HOLDER_FILE};

@@ -6,14 +6,14 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context as _, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use grantledger_eventlog::{
-    verify_export, EventLog, ExportExpectations, Hash, Head, Position, Problem,
+    verify_export, EventLog, ExportExpectations, Hash, Head, Position, Problem, MAX_EXPORT_LINE,
 };
 use grantledger_projection::SiteState;
 
@@ -62,7 +62,7 @@ pub struct VerifyArgs {
     /// With --export: the position the export starts at (an export made with
     /// `log export --from POS`); without it the export must start at position 1.
     /// With --expect-head at POS-1, the export's first record must link to that head
-    #[arg(long, value_name = "POS", requires = "export")]
+    #[arg(long, value_name = "POS", requires = "export", value_parser = clap::value_parser!(u64).range(1..))]
     from: Option<u64>,
 }
 
@@ -238,9 +238,27 @@ fn verify_log(globals: &Globals, expected: Option<ExpectedHead>) -> Result<ExitC
 fn hash_in_export(file: &Path, position: Position) -> Result<Option<Hash>> {
     let f =
         File::open(file).with_context(|| format!("cannot open export file {}", file.display()))?;
-    for line in BufReader::new(f).lines() {
-        let line = line.with_context(|| format!("cannot read export file {}", file.display()))?;
-        let Ok(value) = serde_json::from_str::<serde_json::Value>(&line) else {
+    let mut input = BufReader::new(f);
+    let mut raw = Vec::new();
+    for line_no in 1u64.. {
+        raw.clear();
+        // Bounded as the verification is: a line with no end is not held in memory.
+        let read = (&mut input)
+            .take(MAX_EXPORT_LINE + 1)
+            .read_until(b'\n', &mut raw)
+            .with_context(|| format!("cannot read export file {}", file.display()))?;
+        if read == 0 {
+            break;
+        }
+        if raw.len() as u64 > MAX_EXPORT_LINE && raw.last() != Some(&b'\n') {
+            bail!(
+                "export file {}: line {line_no} is longer than {} MiB, more than any record: this is not an export",
+                file.display(),
+                MAX_EXPORT_LINE >> 20
+            );
+        }
+        // Lines that do not parse are left to the verification, which names them.
+        let Ok(value) = serde_json::from_slice::<serde_json::Value>(&raw) else {
             continue;
         };
         let at = value["position"].as_u64();
@@ -252,6 +270,18 @@ fn hash_in_export(file: &Path, position: Position) -> Result<Option<Hash>> {
         }
     }
     Ok(None)
+}
+
+/// The first problem of an export file verified with no head noted earlier.
+fn problem_in(file: &Path, from: Position) -> Result<Option<Problem>> {
+    let f =
+        File::open(file).with_context(|| format!("cannot open export file {}", file.display()))?;
+    let outcome = verify_export(
+        &mut BufReader::new(f),
+        ExportExpectations { from, head: None },
+    )
+    .with_context(|| format!("cannot read export file {}", file.display()))?;
+    Ok(outcome.err())
 }
 
 /// A file name as a shell word for a command to copy: quoted unless plain.
@@ -290,10 +320,13 @@ fn verify_export_file(
                 match e.resolve(found) {
                     Some(h) => Some(h),
                     None => {
-                        println!(
-                            "export verification FAILED {}",
-                            e.missing(found, "the export")
-                        );
+                        // A file that fails verification on its own says why
+                        // (an unreadable line, a broken chain) rather than "no head".
+                        let why = match problem_in(file, from)? {
+                            Some(problem) => describe_problem(&problem),
+                            None => e.missing(found, "the export"),
+                        };
+                        println!("export verification FAILED {why}");
                         return Ok(ExitCode::FAILURE);
                     }
                 }

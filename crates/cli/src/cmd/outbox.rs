@@ -1,21 +1,25 @@
 //! `grantledger provision add|remove` (an operator's change in Jira, made through
 //! the outbox) and `grantledger commands list|show|drive` (the outbox's commands).
 
+use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{bail, Context as _, Result};
+use clap::builder::NonEmptyStringValueParser;
 use clap::{Args, Subcommand};
 use grantledger_clock::SystemClock;
 use grantledger_eventlog::EventLog;
 use grantledger_jira::JiraClient;
-use grantledger_model::{CommandFailed, CommandSucceeded, Entitlement, Grant, Principal};
+use grantledger_model::{
+    CommandFailed, CommandSucceeded, Entitlement, Grant, GroupId, Principal, ProjectId, RoleId,
+};
 use grantledger_outbox::{
     describe, CommandAction, CommandId, CommandPurpose, CommandSpec, CommandStatus, DrivePolicy,
     Executor, JiraOutcome, Outcome, SiteOutcome,
 };
-use grantledger_projection::resolve::{self, Resolved};
-use grantledger_projection::{SiteState, Target};
+use grantledger_projection::resolve;
+use grantledger_projection::SiteState;
 
 use crate::output::safe;
 use crate::settings::{self, ConnectArgs};
@@ -34,24 +38,26 @@ pub enum ProvisionCommand {
 #[derive(Debug, Args)]
 pub struct ProvisionArgs {
     /// The user: account id, email or display name (as the last sync saw them)
-    #[arg(long, value_name = "USER")]
+    #[arg(long, value_name = "USER", value_parser = NonEmptyStringValueParser::new())]
     user: String,
     /// A group, by name or id
     #[arg(
         long,
         value_name = "NAME",
+        value_parser = NonEmptyStringValueParser::new(),
         required_unless_present = "project",
         conflicts_with = "project"
     )]
     group: Option<String>,
     /// A project, by key or id (with --role)
-    #[arg(long, value_name = "KEY", requires = "role")]
+    #[arg(long, value_name = "KEY", requires = "role", value_parser = NonEmptyStringValueParser::new())]
     project: Option<String>,
     /// A role of --project, by name or id
-    #[arg(long, value_name = "NAME", requires = "project")]
+    #[arg(long, value_name = "NAME", requires = "project", value_parser = NonEmptyStringValueParser::new())]
     role: Option<String>,
-    /// Who makes the change, recorded with it [default: $USER]
-    #[arg(long = "as", value_name = "OPERATOR")]
+    /// Who makes the change, recorded with it (1 to 200 characters, no control
+    /// characters) [default: $USER]
+    #[arg(long = "as", value_name = "OPERATOR", value_parser = parse_operator)]
     operator: Option<String>,
     #[command(flatten)]
     connect: ConnectArgs,
@@ -69,9 +75,11 @@ pub enum CommandsCommand {
     /// One command, with its outcome
     Show {
         /// The command's id
+        #[arg(value_parser = NonEmptyStringValueParser::new())]
         id: String,
     },
-    /// Drive every unfinished command (after a crash, or once Jira answers again)
+    /// Drive every unfinished command (after a crash, or once Jira answers again);
+    /// exits 1 when one of them fails
     Drive {
         #[command(flatten)]
         connect: ConnectArgs,
@@ -96,11 +104,180 @@ fn connect(
     Ok((executor, conn.site_name, runtime))
 }
 
+/// The exit code of a command stopped by Ctrl-C (or SIGTERM), as `sync`'s.
+const INTERRUPTED: u8 = 130;
+
+/// Starts listening for Ctrl-C and SIGTERM (`None`, with a warning, when the
+/// signals cannot be listened for: they then end the process as usual).
+fn listen_for_stop(runtime: &tokio::runtime::Runtime) -> Option<crate::signals::Stop> {
+    let _entered = runtime.enter();
+    crate::signals::Stop::install()
+        .map_err(|e| tracing::warn!(error = %e, "cannot listen for Ctrl-C: it will end the command abruptly"))
+        .ok()
+}
+
+/// `work`, unless a stop signal comes first (`None`). Dropping the drive there
+/// is safe: its appends are atomic, and an unfinished command is driven again.
+async fn until_stopped<T>(
+    stop: Option<crate::signals::Stop>,
+    work: impl std::future::Future<Output = T>,
+) -> Option<T> {
+    let Some(mut stop) = stop else {
+        return Some(work.await);
+    };
+    tokio::select! {
+        done = work => Some(done),
+        Ok(()) = stop.wait() => None,
+    }
+}
+
+/// The longest operator name recorded (`--as`).
+const MAX_OPERATOR: usize = 200;
+
+/// `--as`: a name that says who, recorded in the log as given (trimmed).
+fn parse_operator(raw: &str) -> std::result::Result<String, String> {
+    let name = raw.trim();
+    if name.is_empty() {
+        return Err("the operator is empty: name who makes the change (e.g. an email)".into());
+    }
+    if name.chars().count() > MAX_OPERATOR {
+        return Err(format!(
+            "the operator is {} characters long, more than {MAX_OPERATOR}: name who makes the change (e.g. an email)",
+            name.chars().count()
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(
+            "the operator holds control characters (a line break, a terminal escape): name who makes the change (e.g. an email)"
+                .into(),
+        );
+    }
+    Ok(name.to_owned())
+}
+
 fn operator_name(given: Option<&str>) -> String {
     given
         .map(str::to_owned)
-        .or_else(|| settings::env_text("USER"))
+        .or_else(|| settings::env_text("USER").and_then(|u| parse_operator(&u).ok()))
         .unwrap_or_else(|| "operator".into())
+}
+
+/// At most this many names are offered when a name matches nothing.
+const OFFERED: usize = 8;
+
+/// Names offered for `asked`: those that contain it first, then the rest, each
+/// group in order, at most [`OFFERED`].
+fn offered<'a>(asked: &str, names: impl Iterator<Item = &'a str>) -> String {
+    let needle = asked.trim().to_lowercase();
+    let (mut near, far): (Vec<&str>, Vec<&str>) =
+        names.partition(|n| !needle.is_empty() && n.to_lowercase().contains(&needle));
+    near.extend(far);
+    let total = near.len();
+    let mut shown: Vec<String> = near.iter().take(OFFERED).map(|n| safe(n)).collect();
+    if total > OFFERED {
+        shown.push(format!("and {} more", total - OFFERED));
+    }
+    shown.join(", ")
+}
+
+/// A group, by id or (case-insensitive) name: groups only, so that a project or
+/// a product of the same name neither matches nor makes it ambiguous.
+fn resolve_group(state: &SiteState, site: &str, asked: &str) -> Result<GroupId> {
+    let trimmed = asked.trim();
+    if let Some(g) = state.groups.keys().find(|g| g.as_str() == trimmed) {
+        return Ok(g.clone());
+    }
+    let needle = trimmed.to_lowercase();
+    let found: Vec<_> = state
+        .groups
+        .values()
+        .filter(|g| g.name.to_lowercase() == needle)
+        .collect();
+    match found.as_slice() {
+        [one] => Ok(one.group_id.clone()),
+        [] => bail!(
+            "no group {:?} on site {} (as of the last sync); its groups include: {}",
+            safe(trimmed),
+            safe(site),
+            offered(trimmed, state.groups.values().map(|g| g.name.as_str()))
+        ),
+        many => bail!(
+            "{:?} names {} groups on site {}; give the group's id instead: {}",
+            safe(trimmed),
+            many.len(),
+            safe(site),
+            many.iter()
+                .map(|g| format!("{} (id {})", safe(&g.name), safe(g.group_id.as_str())))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// A project by key or id (case-insensitive key), and one of its roles by name
+/// or id: the error for a role the project lacks names the roles it has.
+fn resolve_role(
+    state: &SiteState,
+    site: &str,
+    project: &str,
+    role: &str,
+) -> Result<(ProjectId, RoleId)> {
+    let (project, role) = (project.trim(), role.trim());
+    let found: Vec<_> = state
+        .projects
+        .values()
+        .filter(|p| p.project_id.as_str() == project || p.key.eq_ignore_ascii_case(project))
+        .collect();
+    let p = match found.as_slice() {
+        [one] => *one,
+        [] => bail!(
+            "no project {:?} on site {} (as of the last sync); its projects: {}",
+            safe(project),
+            safe(site),
+            offered(project, state.projects.values().map(|p| p.key.as_str()))
+        ),
+        many => bail!(
+            "{:?} names {} projects on site {}; give the project's id instead: {}",
+            safe(project),
+            many.len(),
+            safe(site),
+            many.iter()
+                .map(|p| format!("{} (id {})", safe(&p.key), safe(p.project_id.as_str())))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    let roles = state.roles.get(&p.project_id);
+    let all = || roles.into_iter().flatten();
+    let needle = role.to_lowercase();
+    let matching: Vec<_> = all()
+        .filter(|(id, r)| id.as_str() == role || r.name.to_lowercase() == needle)
+        .collect();
+    match matching.as_slice() {
+        [(id, _)] => Ok((p.project_id.clone(), (*id).clone())),
+        [] if roles.is_none_or(BTreeMap::is_empty) => bail!(
+            "project {} on site {} has no roles (as of the last sync)",
+            safe(&p.key),
+            safe(site)
+        ),
+        [] => bail!(
+            "project {} on site {} has no role {:?}; its roles: {}",
+            safe(&p.key),
+            safe(site),
+            safe(role),
+            offered(role, all().map(|(_, r)| r.name.as_str()))
+        ),
+        many => bail!(
+            "{:?} names {} roles of project {}; give the role's id instead: {}",
+            safe(role),
+            many.len(),
+            safe(&p.key),
+            many.iter()
+                .map(|(id, r)| format!("{} (id {})", safe(&r.name), safe(id.as_str())))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
 }
 
 /// The grant asked for, resolved against the site's state.
@@ -112,28 +289,13 @@ fn resolve_grant(state: &SiteState, site: &str, a: &ProvisionArgs) -> Result<Gra
         );
     }
     let user = resolve::user(state, &a.user)?;
-    let asked = match (&a.group, &a.project, &a.role) {
-        (Some(group), _, _) => group.clone(),
-        (None, Some(project), Some(role)) => format!("{project}:{role}"),
-        _ => bail!("name a --group, or a --project with a --role"),
-    };
-    match resolve::target(state, &asked)? {
-        Resolved::Target(Target::Group { group }) if a.group.is_some() => {
-            Ok(Grant::membership(user, group))
-        }
-        Resolved::Target(Target::ProjectRole { project, role }) if a.project.is_some() => {
+    match (&a.group, &a.project, &a.role) {
+        (Some(group), _, _) => Ok(Grant::membership(user, resolve_group(state, site, group)?)),
+        (None, Some(project), Some(role)) => {
+            let (project, role) = resolve_role(state, site, project, role)?;
             Ok(Grant::role(Principal::User(user), project, role))
         }
-        _ => bail!(
-            "{} is not a {} on site {}",
-            safe(&asked),
-            if a.group.is_some() {
-                "group"
-            } else {
-                "project role"
-            },
-            safe(site)
-        ),
+        _ => bail!("name a --group, or a --project with a --role"),
     }
 }
 
@@ -146,6 +308,9 @@ pub fn run_provision(command: ProvisionCommand, globals: &Globals) -> Result<Exi
     let (executor, site, runtime) = connect(globals, &args.connect)?;
     let state = SiteState::load(executor.log(), &site)?;
     let grant = resolve_grant(&state, &site, &args)?;
+    // Listened for before the command is issued: a Ctrl-C from then on leaves
+    // it unfinished and says how to finish it.
+    let stop = listen_for_stop(&runtime);
     let id = executor.issue(CommandSpec {
         id: None,
         site,
@@ -155,7 +320,24 @@ pub fn run_provision(command: ProvisionCommand, globals: &Globals) -> Result<Exi
             operator: operator_name(args.operator.as_deref()),
         },
     })?;
-    let outcome = runtime.block_on(executor.drive(&id))?;
+    let Some(outcome) = runtime.block_on(until_stopped(stop, executor.drive(&id))) else {
+        let started = executor
+            .status(&id)
+            .ok()
+            .flatten()
+            .is_some_and(|s| s.started);
+        eprintln!(
+            "stopped: command {} stays unfinished ({}); `grantledger commands drive` finishes it (it reads Jira first, so the change is made once)",
+            safe(id.as_str()),
+            if started {
+                "it had started: Jira may or may not hold the change yet"
+            } else {
+                "Jira was not changed"
+            }
+        );
+        return Ok(ExitCode::from(INTERRUPTED));
+    };
+    let outcome = outcome?;
     let status = executor
         .status(&id)?
         .context("the command just issued is not in the log")?;
@@ -303,7 +485,15 @@ pub fn run_commands(command: CommandsCommand, globals: &Globals) -> Result<ExitC
         }
         CommandsCommand::Drive { connect: c } => {
             let (executor, _, runtime) = connect(globals, &c)?;
-            let driven = runtime.block_on(executor.drive_unfinished())?;
+            let stop = listen_for_stop(&runtime);
+            let Some(driven) = runtime.block_on(until_stopped(stop, executor.drive_unfinished()))
+            else {
+                eprintln!(
+                    "stopped: the commands not finished yet stay unfinished (`grantledger commands list --unfinished` shows them); `grantledger commands drive` again finishes them"
+                );
+                return Ok(ExitCode::from(INTERRUPTED));
+            };
+            let driven = driven?;
             if driven.is_empty() {
                 println!("no unfinished commands");
             }
@@ -311,10 +501,16 @@ pub fn run_commands(command: CommandsCommand, globals: &Globals) -> Result<ExitC
             let mut states = States::default();
             for (id, result) in driven {
                 match result.map(|_| executor.status(&id)) {
-                    Ok(Ok(Some(status))) => println!(
-                        "{}",
-                        line(&status, states.of(executor.log(), &status.issued.site))
-                    ),
+                    Ok(Ok(Some(status))) => {
+                        // A command that ended failed (refused, gave up) fails the drive.
+                        if !matches!(status.outcome, Some(Outcome::Succeeded(_))) {
+                            code = ExitCode::FAILURE;
+                        }
+                        println!(
+                            "{}",
+                            line(&status, states.of(executor.log(), &status.issued.site))
+                        );
+                    }
                     Ok(Ok(None)) => println!("{}  vanished from the log", safe(id.as_str())),
                     Ok(Err(e)) | Err(e) => {
                         code = ExitCode::FAILURE;

@@ -507,12 +507,69 @@ fn a_damaged_log_is_an_error_not_a_panic() {
 
 #[test]
 fn usage_errors_exit_2() {
+    let long = "o".repeat(201);
     for args in [
         &["log", "export", "--format", "csv"][..],
         &["log", "export", "--from", "minus-one"][..],
         &["log", "frobnicate"][..],
         &["sim", "--preset", "huge"][..],
         &["sim", "--org", "x.json", "--seed", "3"][..],
+        &["log", "verify", "--export", "x.jsonl", "--from", "0"][..],
+        &["provision", "add", "--user", "u", "--project", "P"][..],
+        &[
+            "provision",
+            "add",
+            "--user",
+            "u",
+            "--group",
+            "g",
+            "--role",
+            "r",
+        ][..],
+        &["commands", "show"][..],
+        &["commands", "show", ""][..],
+        &["provision", "add", "--user", "", "--group", "g"][..],
+        &["provision", "add", "--user", "u", "--group", ""][..],
+        &[
+            "provision",
+            "add",
+            "--user",
+            "u",
+            "--group",
+            "g",
+            "--as",
+            "",
+        ][..],
+        &[
+            "provision",
+            "add",
+            "--user",
+            "u",
+            "--group",
+            "g",
+            "--as",
+            "  ",
+        ][..],
+        &[
+            "provision",
+            "add",
+            "--user",
+            "u",
+            "--group",
+            "g",
+            "--as",
+            "a\u{1b}[2Jb",
+        ][..],
+        &[
+            "provision",
+            "add",
+            "--user",
+            "u",
+            "--group",
+            "g",
+            "--as",
+            &long,
+        ][..],
         &[][..],
     ] {
         let o = run(args);
@@ -1170,4 +1227,23 @@ fn sync_limits_out_of_range_are_usage_errors() {
         !dir.path().join("log").exists(),
         "a usage error creates nothing"
     );
+}
+
+#[test]
+fn a_prefix_head_check_of_a_file_that_is_no_export_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = format!("3:{}", "ab".repeat(8));
+    // No line break in 17 MiB: not read whole, and not "ends before the head".
+    let endless = dir.path().join("endless.jsonl");
+    std::fs::write(&endless, vec![b'{'; 17 << 20]).unwrap();
+    let o = verify_export_file(&endless, &["--expect-head", &prefix]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("longer than 16 MiB"), "{}", stderr(&o));
+    // Bytes that are not text: the verification names the line.
+    let binary = dir.path().join("binary.jsonl");
+    std::fs::write(&binary, b"\xff\xfe\x00\n").unwrap();
+    let o = verify_export_file(&binary, &["--expect-head", &prefix]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = format!("{}{}", stdout(&o), stderr(&o));
+    assert!(out.contains("not UTF-8"), "{out}");
 }

@@ -159,7 +159,7 @@ fn provision_changes_jira_once_and_commands_tell_how_it_ended() {
                 "--role",
                 "Viewer",
             ],
-            "NOPE:Viewer",
+            "no project \"NOPE\"",
         ),
     ] {
         let mut full = vec!["provision", "add"];
@@ -170,4 +170,210 @@ fn provision_changes_jira_once_and_commands_tell_how_it_ended() {
     }
     let (_, out, _) = run(&data, &sim, &["commands", "list"]);
     assert_eq!(out.lines().count(), 3, "{out}");
+}
+
+#[test]
+fn commands_drive_exits_1_when_a_driven_command_fails() {
+    use std::sync::Arc;
+
+    use grantledger_clock::SystemClock;
+    use grantledger_eventlog::EventLog;
+    use grantledger_model::{AccountId, Grant, GroupId};
+    use grantledger_outbox::{CommandAction, CommandPurpose, CommandSpec, DrivePolicy, Executor};
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let org = Org::generate(Preset::Small, 4);
+    let admin = Credential::admin_of(&org);
+    let group = org.groups[0].group_id.clone();
+    let inactive = org.users.iter().find(|u| !u.active).unwrap().clone();
+    let sim = rt
+        .block_on(SimServer::start(org, vec![admin], Faults::default()))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (o, out, err) = run(&data, &sim, &["sync"]);
+    assert!(o.status.success(), "{out}{err}");
+
+    // An unfinished command (issued, not driven: as after a crash) that Jira's
+    // state refuses: the account is deactivated.
+    let site = sim.base_url().trim_start_matches("http://").to_owned();
+    {
+        let log = EventLog::open(data.join("log")).unwrap();
+        let executor = Executor::new(log, Arc::new(SystemClock::new()), DrivePolicy::default());
+        executor
+            .issue(CommandSpec {
+                id: None,
+                site,
+                action: CommandAction::Add,
+                grant: Grant::membership(AccountId(inactive.account_id.clone()), GroupId(group)),
+                purpose: CommandPurpose::Operator {
+                    operator: "test".into(),
+                },
+            })
+            .unwrap();
+    }
+    let (o, out, err) = run(&data, &sim, &["commands", "drive"]);
+    assert!(out.contains("failed"), "{out}{err}");
+    assert_eq!(o.status.code(), Some(1), "{out}{err}");
+}
+
+#[test]
+fn provision_names_a_group_among_groups_and_a_role_among_the_projects_roles() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut org = Org::generate(Preset::Small, 4);
+    let admin = Credential::admin_of(&org);
+    // A group named like a project's key: `--group` means the group.
+    let project = org.projects[0].clone();
+    let user = org
+        .users
+        .iter()
+        .find(|u| u.active && u.account_id != admin.account_id)
+        .unwrap()
+        .account_id
+        .clone();
+    // Not a product's group (those are named in the application roles).
+    let product_groups: Vec<String> = org
+        .application_roles
+        .iter()
+        .flat_map(|r| r.groups.iter().chain(&r.default_groups).cloned())
+        .collect();
+    let group = org
+        .groups
+        .iter_mut()
+        .find(|g| {
+            !product_groups.contains(&g.name)
+                && !org
+                    .memberships
+                    .get(&g.group_id)
+                    .is_some_and(|m| m.contains(&user))
+        })
+        .unwrap();
+    group.name = project.key.clone();
+    let group_id = group.group_id.clone();
+    let sim = rt
+        .block_on(SimServer::start(org, vec![admin], Faults::default()))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (o, out, err) = run(&data, &sim, &["sync"]);
+    assert!(o.status.success(), "{out}{err}");
+
+    let (o, out, err) = run(
+        &data,
+        &sim,
+        &["provision", "add", "--user", &user, "--group", &project.key],
+    );
+    assert!(o.status.success(), "{out}{err}");
+    assert!(sim
+        .org()
+        .memberships
+        .get(&group_id)
+        .is_some_and(|m| m.contains(&user)));
+
+    // A role the project lacks: the error names the roles it has, and no
+    // command is issued.
+    let (o, out, err) = run(
+        &data,
+        &sim,
+        &[
+            "provision",
+            "add",
+            "--user",
+            &user,
+            "--project",
+            &project.key,
+            "--role",
+            "No Such Role",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{out}{err}");
+    assert!(err.contains("has no role"), "{err}");
+    for role in &project.roles {
+        assert!(err.contains(&role.name), "{} missing: {err}", role.name);
+    }
+    // An unknown group is offered groups, not projects or products.
+    let (o, _, err) = run(
+        &data,
+        &sim,
+        &["provision", "add", "--user", &user, "--group", "no-such"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("its groups include"), "{err}");
+    assert!(!err.contains("product"), "{err}");
+    let (_, out, _) = run(&data, &sim, &["commands", "list"]);
+    assert_eq!(out.lines().count(), 1, "{out}");
+}
+
+#[test]
+fn ctrl_c_during_provision_leaves_the_command_unfinished_and_says_how_to_finish_it() {
+    use std::time::{Duration, Instant};
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let org = Org::generate(Preset::Small, 4);
+    let admin = Credential::admin_of(&org);
+    let group = org.groups[0].clone();
+    let members = org
+        .memberships
+        .get(&group.group_id)
+        .cloned()
+        .unwrap_or_default();
+    let user = org
+        .users
+        .iter()
+        .find(|u| u.active && u.account_id != admin.account_id && !members.contains(&u.account_id))
+        .unwrap()
+        .account_id
+        .clone();
+    let sim = rt
+        .block_on(SimServer::start(org, vec![admin], Faults::default()))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (o, out, err) = run(&data, &sim, &["sync"]);
+    assert!(o.status.success(), "{out}{err}");
+
+    // Jira hangs: the command is issued and waits on its first read.
+    sim.set_faults(Faults {
+        latency: Duration::from_secs(60),
+        ..Faults::default()
+    });
+    let child = grantledger(&data, &sim)
+        .args(["provision", "add", "--user", &user, "--group", &group.name])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let since = Instant::now();
+    loop {
+        let (_, out, _) = run(&data, &sim, &["commands", "list", "--unfinished"]);
+        if out.contains("unfinished  add") {
+            break;
+        }
+        assert!(
+            since.elapsed() < Duration::from_secs(20),
+            "never issued: {out}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(130), "{err}");
+    assert!(err.contains("stays unfinished"), "{err}");
+    assert!(err.contains("grantledger commands drive"), "{err}");
+
+    // Once Jira answers again, drive finishes it: the user is in the group.
+    sim.set_faults(Faults::default());
+    let (o, out, err) = run(&data, &sim, &["commands", "drive"]);
+    assert!(o.status.success(), "{out}{err}");
+    assert!(out.contains("succeeded"), "{out}");
+    assert!(sim
+        .org()
+        .memberships
+        .get(&group.group_id)
+        .is_some_and(|m| m.contains(&user)));
 }

@@ -804,6 +804,31 @@ fn the_python_reference_verifier_checks_a_real_export() {
         ],
     );
     assert!(!ok && out.contains("position 11"), "{out}");
+    // As an auditor may run it: the tail on standard input; a hash prefix (which
+    // this verifier does not complete) is a usage error, not a broken chain; a
+    // missing file is one line, not a traceback.
+    let o = python()
+        .args(["-", "--from", "11", "--expect-head", &at10])
+        .stdin(std::fs::File::open(&tail_file).unwrap())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success() && text.starts_with("ok: "), "{o:?}");
+    let o = python()
+        .arg(&tail_file)
+        .args(["--from", "11", "--expect-head", &at10[..19]])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    assert!(text.contains("full 64-digit hash"), "{text}");
+    let binary = dir.path().join("binary.jsonl");
+    std::fs::write(&binary, b"\xff\xfe\x00\n").unwrap();
+    let (ok, out) = run_python(&binary, &[]);
+    assert!(!ok && out.contains("line 1 is not UTF-8"), "{out}");
+    let (ok, out) = run_python(&dir.path().join("missing.jsonl"), &[]);
+    assert!(!ok && out.starts_with("FAILED: cannot read"), "{out}");
+    assert!(!out.contains("Traceback"), "{out}");
     // A tail cut at its end passes alone and fails against the head noted before.
     let cut_file = dir.path().join("cut.jsonl");
     let cut: String = String::from_utf8(tail.clone())

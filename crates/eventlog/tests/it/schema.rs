@@ -217,3 +217,27 @@ fn export_lines_match_the_schema_and_verify_offline() {
         40
     );
 }
+
+#[test]
+fn an_export_that_never_ends_a_line_or_is_not_text_is_refused_with_bounded_memory() {
+    use std::io::Read as _;
+
+    use grantledger_eventlog::MAX_EXPORT_LINE;
+
+    // A line twice the bound, with no line break: refused once the bound is passed.
+    let mut endless = std::io::BufReader::new(std::io::repeat(b'{').take(2 * MAX_EXPORT_LINE));
+    let problem = verify_export(&mut endless, ExportExpectations::default())
+        .unwrap()
+        .unwrap_err();
+    assert!(problem.to_string().contains("longer than"), "{problem}");
+    assert!(matches!(
+        problem.kind,
+        grantledger_eventlog::ProblemKind::Export(ExportProblem::Unreadable { line: 1, .. })
+    ));
+    // Bytes that are not UTF-8: a problem at that line, not an I/O error.
+    let mut binary: &[u8] = b"\xff\xfe\x00\n";
+    let problem = verify_export(&mut binary, ExportExpectations::default())
+        .unwrap()
+        .unwrap_err();
+    assert!(problem.to_string().contains("not UTF-8"), "{problem}");
+}
