@@ -4,6 +4,8 @@
 //! One integration-test binary for the package, a module per area.
 
 mod common;
+mod crash;
 mod e2e;
+mod failures;
 mod scheduler;
 mod service;
