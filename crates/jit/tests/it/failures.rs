@@ -414,3 +414,48 @@ async fn dropped_connections_on_the_grant_and_the_removal_make_one_add_and_one_r
         ]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_storm_past_the_budget_on_the_removal_leaves_revoke_failed_until_a_person_revokes() {
+    let w = world(ManualClock::new(Timestamp(1_764_288_000_000_000))).await;
+    let exec = Arc::new(w.executor(w.client(Credential::DEFAULT_EMAIL, Credential::DEFAULT_TOKEN)));
+    let who = w.outsiders[0].clone();
+    let r = w.approved(&who);
+    run_once(&w.jit, &*exec).await.unwrap();
+    let granted = w.jit.load(r.id.as_str()).unwrap();
+    assert_eq!(granted.status.as_str(), "granted");
+    w.clock.set(granted.expires_at.unwrap());
+    w.h.sim.reset_stats();
+    w.h.sim.set_faults(storm());
+    let report = pass_through_storm(&w, exec.clone(), |_| {}).await;
+    w.h.sim.set_faults(Faults::default());
+    assert_eq!(report.expired, vec![r.id.clone()]);
+    assert_eq!(report.failed, vec![r.id.clone()]);
+    let stuck = w.jit.load(r.id.as_str()).unwrap();
+    // Not final: the access is still in Jira and the request says so.
+    assert_eq!(stuck.status.as_str(), "revoke-failed");
+    assert!(!stuck.status.is_final());
+    let reason = stuck.outcome.clone().unwrap_or_default();
+    assert!(reason.contains("gave up after 3 attempts"), "{reason}");
+    assert!(w.in_group(&who), "the member is still in the group");
+    assert_eq!(w.writes(), (0, 0));
+    // Later passes do not retry on their own (ADR 0013: a new removal command
+    // is a person's `request revoke`).
+    let report = run_once(&w.jit, &*exec).await.unwrap();
+    assert!(report.revoked.is_empty() && report.failed.is_empty());
+    assert_eq!(w.writes(), (0, 0));
+    // The storm is over; the approver revokes: one remove, the request revoked.
+    w.jit
+        .revoke(
+            r.id.as_str(),
+            &w.approver,
+            Some("retry after the storm".into()),
+        )
+        .unwrap();
+    let done = grantledger_jit::drive(&w.jit, &*exec, r.id.as_str())
+        .await
+        .unwrap();
+    assert_eq!(done.status.as_str(), "revoked", "{:?}", done.outcome);
+    assert!(!w.in_group(&who));
+    assert_eq!(w.writes(), (0, 1), "one remove");
+}
