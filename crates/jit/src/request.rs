@@ -297,6 +297,12 @@ impl Request {
                 }
                 self.updated_at = e.at;
             }
+            Event::RemovalRetried(e) => {
+                self.status = Status::Revoking;
+                self.removal_command = Some(e.command.clone());
+                self.removal_attempts += 1;
+                self.updated_at = e.at;
+            }
             Event::AccessRevoked(e) => {
                 self.status = Status::Revoked;
                 self.owns_access = false;
@@ -694,6 +700,46 @@ pub fn grant_step(state: &Request, held_in_state: bool, issued: bool, now: Times
             request: state.id.clone(),
         },
     })
+}
+
+/// The wait before the scheduler retries a failed removal: a minute after the
+/// first failure, doubling with each further attempt, at most an hour.
+pub const REMOVAL_RETRY_FIRST_SECS: u64 = 60;
+/// The longest wait between two removal attempts.
+pub const REMOVAL_RETRY_MAX_SECS: u64 = 3_600;
+
+/// When the scheduler retries the removal of a request whose last remove command
+/// failed (`revoke-failed` and still owning access), or `None` if it does not.
+pub fn removal_retry_due(state: &Request) -> Option<Timestamp> {
+    if state.status != Status::RevokeFailed || !state.owns_access || state.grant.is_none() {
+        return None;
+    }
+    let doublings = state.removal_attempts.saturating_sub(1).min(16);
+    let wait = (REMOVAL_RETRY_FIRST_SECS << doublings).min(REMOVAL_RETRY_MAX_SECS);
+    Some(after(state.updated_at, wait))
+}
+
+/// A new remove command for a request whose last one failed, once its wait is
+/// over: access a request added is taken away without waiting for a person. The
+/// new command keeps the purpose of the one that failed (expiry or early revoke).
+pub fn retry_removal(state: &Request, now: Timestamp) -> Option<Vec<Event>> {
+    let due = removal_retry_due(state)?;
+    if now < due {
+        return None;
+    }
+    let attempt = state.removal_attempts + 1;
+    let early = state
+        .removal_command
+        .as_ref()
+        .is_some_and(|c| c.as_str().contains("-revoke"));
+    let kind = if early { "revoke" } else { "expire" };
+    Some(vec![RemovalRetried {
+        request: state.id.clone(),
+        command: CommandId::new(format!("{}-{kind}-{attempt}", state.id)),
+        attempt,
+        at: now,
+    }
+    .into()])
 }
 
 /// The remove command a revoking request runs, if it is in that state.

@@ -347,6 +347,71 @@ fn a_failed_grant_ends_the_request_and_a_failed_revoke_waits_for_a_new_one() {
 }
 
 #[test]
+fn a_failed_removal_is_retried_after_a_growing_wait_keeping_its_purpose() {
+    let mut e = granted();
+    let s = given::<Request>(e.clone()).state().clone();
+    e.extend(expire(&s, None, deadline()));
+    let s = given::<Request>(e.clone()).state().clone();
+    let failed_at = after(deadline(), 5);
+    e.extend(command_finished(
+        &s,
+        &CommandId::from("r1-expire"),
+        &CommandOutcome::Failed {
+            reason: "gave up after 3 attempts".into(),
+        },
+        failed_at,
+    ));
+    let s = given::<Request>(e.clone()).state().clone();
+    assert_eq!(s.status, Status::RevokeFailed);
+    let first = removal_retry_due(&s).unwrap();
+    assert_eq!(first, after(failed_at, REMOVAL_RETRY_FIRST_SECS));
+    // Not before the wait is over.
+    assert_eq!(retry_removal(&s, after(failed_at, 59)), None);
+    let retried = retry_removal(&s, first).unwrap();
+    e.extend(retried);
+    let s = given::<Request>(e.clone()).state().clone();
+    assert_eq!(s.status, Status::Revoking);
+    assert_eq!(s.removal_command, Some(CommandId::from("r1-expire-2")));
+    assert_eq!(
+        removal_command(&s).unwrap().purpose,
+        CommandPurpose::ExpireRequest {
+            request: RequestId::from("r1")
+        }
+    );
+    // The second failure waits twice as long, and so on up to the cap.
+    let s = given::<Request>(e.clone()).state().clone();
+    let second_failed_at = after(first, 5);
+    e.extend(command_finished(
+        &s,
+        &CommandId::from("r1-expire-2"),
+        &CommandOutcome::Failed {
+            reason: "gave up after 3 attempts".into(),
+        },
+        second_failed_at,
+    ));
+    let s = given::<Request>(e.clone()).state().clone();
+    assert_eq!(
+        removal_retry_due(&s),
+        Some(after(second_failed_at, 2 * REMOVAL_RETRY_FIRST_SECS))
+    );
+    let mut many = s.clone();
+    many.removal_attempts = 40;
+    assert_eq!(
+        removal_retry_due(&many),
+        Some(after(second_failed_at, REMOVAL_RETRY_MAX_SECS))
+    );
+    // A request that owns nothing, or is not revoke-failed, is never retried.
+    let mut owns_nothing = s.clone();
+    owns_nothing.owns_access = false;
+    assert_eq!(removal_retry_due(&owns_nothing), None);
+    let granted_state = given::<Request>(granted()).state().clone();
+    assert_eq!(
+        retry_removal(&granted_state, after(deadline(), 99_999)),
+        None
+    );
+}
+
+#[test]
 fn extensions_by_an_approver_within_the_policy_maximum() {
     let until = after(t(20), 6 * HOUR);
     given::<Request>(granted())

@@ -69,6 +69,8 @@ pub struct PassReport {
     pub revoked: Vec<RequestId>,
     /// Requests whose command failed.
     pub failed: Vec<RequestId>,
+    /// Requests whose failed removal was tried again with a new command.
+    pub removals_retried: Vec<RequestId>,
     /// Commands left unfinished (driven again next pass).
     pub unfinished: Vec<CommandId>,
     /// How late each expiry was decided after its deadline, in microseconds.
@@ -180,6 +182,16 @@ pub async fn run_once<E: CommandRunner>(jit: &Jit, exec: &E) -> Result<PassRepor
             r = run_command(jit, exec, &r, &command, &mut report).await?;
             site_state = None;
         }
+        // A removal that failed is tried again once its wait is over: access a
+        // request added must not outlive it because Jira was down for a while.
+        if let Some(events) = request::retry_removal(&r, jit.clock().now()) {
+            r = jit.commit(&r, events)?;
+            report.removals_retried.push(r.id.clone());
+            if let Some(command) = request::removal_command(&r) {
+                r = run_command(jit, exec, &r, &command, &mut report).await?;
+                site_state = None;
+            }
+        }
         all[i] = r;
     }
     // The earliest deadline ahead, from the requests as they are now.
@@ -187,8 +199,13 @@ pub async fn run_once<E: CommandRunner>(jit: &Jit, exec: &E) -> Result<PassRepor
     report.next_deadline = jit
         .all()?
         .iter()
-        .filter(|r| r.status.is_running())
-        .filter_map(|r| r.expires_at)
+        .filter_map(|r| {
+            if r.status.is_running() {
+                r.expires_at
+            } else {
+                request::removal_retry_due(r)
+            }
+        })
         .filter(|d| *d > now)
         .min();
     Ok(report)

@@ -385,7 +385,8 @@ impl HistoryIndex {
             | Event::AccessTakenOver(_)
             | Event::RevocationRequested(_)
             | Event::AccessRevoked(_)
-            | Event::RequestFailed(_) => {}
+            | Event::RequestFailed(_)
+            | Event::RemovalRetried(_) => {}
             Event::UserObserved(e) => self.add(Subject::User(e.user.account_id.clone()), position),
             Event::UserChanged(e) => self.add(Subject::User(e.after.account_id.clone()), position),
             Event::UserDeactivated(e) => self.add(Subject::User(e.account_id.clone()), position),

@@ -221,7 +221,8 @@ impl SiteState {
             | Event::AccessTakenOver(_)
             | Event::RevocationRequested(_)
             | Event::AccessRevoked(_)
-            | Event::RequestFailed(_) => {}
+            | Event::RequestFailed(_)
+            | Event::RemovalRetried(_) => {}
         }
     }
 

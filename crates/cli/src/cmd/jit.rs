@@ -51,6 +51,7 @@ fn summary(report: &PassReport) -> Option<String> {
         (report.expired.len(), "expired"),
         (report.revoked.len(), "revoked"),
         (report.failed.len(), "failed"),
+        (report.removals_retried.len(), "failed removals retried"),
         (report.unfinished.len(), "commands left unfinished"),
     ] {
         if n > 0 {

@@ -289,6 +289,13 @@ fn samples() -> Vec<Event> {
             at: Timestamp(1_764_288_300_000_000),
         }
         .into(),
+        RemovalRetried {
+            request: RequestId::from("r7"),
+            command: CommandId::from("r7-revoke-2"),
+            attempt: 2,
+            at: Timestamp(1_764_295_400_000_000),
+        }
+        .into(),
     ]
 }
 

@@ -416,7 +416,7 @@ async fn dropped_connections_on_the_grant_and_the_removal_make_one_add_and_one_r
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_429_storm_past_the_budget_on_the_removal_leaves_revoke_failed_until_a_person_revokes() {
+async fn a_429_storm_past_the_budget_on_the_removal_is_retried_by_the_scheduler_after_a_wait() {
     let w = world(ManualClock::new(Timestamp(1_764_288_000_000_000))).await;
     let exec = Arc::new(w.executor(w.client(Credential::DEFAULT_EMAIL, Credential::DEFAULT_TOKEN)));
     let who = w.outsiders[0].clone();
@@ -439,23 +439,32 @@ async fn a_429_storm_past_the_budget_on_the_removal_leaves_revoke_failed_until_a
     assert!(reason.contains("gave up after 3 attempts"), "{reason}");
     assert!(w.in_group(&who), "the member is still in the group");
     assert_eq!(w.writes(), (0, 0));
-    // Later passes do not retry on their own (ADR 0013: a new removal command
-    // is a person's `request revoke`).
+    // Before the wait is over a pass leaves it, and says when it comes back.
+    let due = grantledger_jit::request::removal_retry_due(&stuck).expect("a retry is planned");
+    assert_eq!(
+        due.as_micros() - stuck.updated_at.as_micros(),
+        grantledger_jit::request::REMOVAL_RETRY_FIRST_SECS as i64 * 1_000_000
+    );
     let report = run_once(&w.jit, &*exec).await.unwrap();
-    assert!(report.revoked.is_empty() && report.failed.is_empty());
+    assert!(report.removals_retried.is_empty() && report.revoked.is_empty());
+    assert_eq!(report.next_deadline, Some(due));
     assert_eq!(w.writes(), (0, 0));
-    // The storm is over; the approver revokes: one remove, the request revoked.
-    w.jit
-        .revoke(
-            r.id.as_str(),
-            &w.approver,
-            Some("retry after the storm".into()),
-        )
-        .unwrap();
-    let done = grantledger_jit::drive(&w.jit, &*exec, r.id.as_str())
-        .await
-        .unwrap();
+    // The storm is over and the wait too: the scheduler retries on its own with
+    // a new command that keeps the expiry's purpose. One remove, revoked.
+    w.clock.set(due);
+    let report = run_once(&w.jit, &*exec).await.unwrap();
+    assert_eq!(report.removals_retried, vec![r.id.clone()]);
+    assert_eq!(report.revoked, vec![r.id.clone()]);
+    let done = w.jit.load(r.id.as_str()).unwrap();
     assert_eq!(done.status.as_str(), "revoked", "{:?}", done.outcome);
+    assert_eq!(
+        done.removal_command.as_ref().map(|c| c.as_str().to_owned()),
+        Some(format!("{}-expire-2", r.id))
+    );
     assert!(!w.in_group(&who));
     assert_eq!(w.writes(), (0, 1), "one remove");
+    // And nothing more afterwards.
+    let report = run_once(&w.jit, &*exec).await.unwrap();
+    assert!(report.removals_retried.is_empty());
+    assert_eq!(w.writes(), (0, 1));
 }

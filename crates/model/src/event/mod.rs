@@ -64,6 +64,7 @@ macro_rules! for_each_event_type {
             RevocationRequested = 1,
             AccessRevoked = 1,
             RequestFailed = 1,
+            RemovalRetried = 1,
         }
     };
 }
@@ -129,7 +130,7 @@ pub enum EventCategory {
     /// Just-in-time access requests: `AccessRequested`, `ApprovalGiven`,
     /// `RequestApproved`, `RequestDenied`, `RequestCancelled`, `AccessGranted`,
     /// `AccessAlreadyHeld`, `AccessExtended`, `AccessExpired`, `AccessTakenOver`,
-    /// `RevocationRequested`, `AccessRevoked`, `RequestFailed`.
+    /// `RevocationRequested`, `AccessRevoked`, `RequestFailed`, `RemovalRetried`.
     Request,
 }
 
@@ -171,7 +172,8 @@ impl Event {
             | Event::AccessTakenOver(_)
             | Event::RevocationRequested(_)
             | Event::AccessRevoked(_)
-            | Event::RequestFailed(_) => EventCategory::Request,
+            | Event::RequestFailed(_)
+            | Event::RemovalRetried(_) => EventCategory::Request,
         }
     }
 

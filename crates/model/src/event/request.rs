@@ -269,3 +269,19 @@ pub struct RequestFailed {
     /// When.
     pub at: Timestamp,
 }
+
+/// The scheduler issued a new remove command after the request's last one failed:
+/// access a request added is taken away without waiting for a person, retried with
+/// growing waits for as long as it stays in Jira.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RemovalRetried {
+    /// The request.
+    pub request: RequestId,
+    /// The new remove command.
+    pub command: CommandId,
+    /// Which attempt this is (2 for the first retry).
+    pub attempt: u32,
+    /// When.
+    pub at: Timestamp,
+}
