@@ -498,7 +498,12 @@ pub fn verify_export(
                 },
             );
         }
-        versions.insert(record.stream.as_str().to_owned(), record.stream_version);
+        match versions.get_mut(record.stream.as_str()) {
+            Some(v) => *v = record.stream_version,
+            None => {
+                versions.insert(record.stream.as_str().to_owned(), record.stream_version);
+            }
+        }
         if let Some(h) = expect.head.filter(|h| h.position == record.position) {
             if h.hash != stored {
                 return fail(

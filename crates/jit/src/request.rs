@@ -109,8 +109,6 @@ pub struct Request {
     pub granted_at: Option<Timestamp>,
     /// When access ends.
     pub expires_at: Option<Timestamp>,
-    /// The grant command, when one was issued.
-    pub grant_command: Option<CommandId>,
     /// Why nothing was granted, when the access pre-existed.
     pub pre_existing: Option<PreExisting>,
     /// Whether this request is the one that removes the access when it ends (it
@@ -152,7 +150,6 @@ impl Default for Request {
             status: Status::Absent,
             granted_at: None,
             expires_at: None,
-            grant_command: None,
             pre_existing: None,
             owns_access: false,
             taken_over_from: Vec::new(),
@@ -234,7 +231,6 @@ impl Request {
             }
             Event::AccessGranted(e) => {
                 self.status = Status::Granted;
-                self.grant_command = Some(e.command.clone());
                 self.granted_at = Some(e.at);
                 self.expires_at = Some(e.expires_at);
                 self.owns_access = true;
@@ -242,7 +238,6 @@ impl Request {
             }
             Event::AccessAlreadyHeld(e) => {
                 self.status = Status::AlreadyHeld;
-                self.grant_command = e.command.clone();
                 self.pre_existing = Some(e.why);
                 self.granted_at = Some(e.at);
                 self.expires_at = Some(e.expires_at);

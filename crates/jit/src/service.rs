@@ -366,11 +366,7 @@ impl Jit {
     }
 
     /// Loads a request and the acting person, checks the request is this site's.
-    fn acting(
-        &self,
-        id: &str,
-        actor: &str,
-    ) -> Result<(Request, SiteState, AccountId, bool), RequestError> {
+    fn acting(&self, id: &str, actor: &str) -> Result<(Request, AccountId, bool), RequestError> {
         let r = self.load(id)?;
         if r.site != self.site {
             return Err(RequestError::NoSuchRequest(format!(
@@ -380,7 +376,7 @@ impl Jit {
         let state = self.site_state()?;
         let who = self.resolve_user(&state, actor)?;
         let may = self.may_approve(&state, &r.policy, &who);
-        Ok((r, state, who, may))
+        Ok((r, who, may))
     }
 
     /// `request approve`.
@@ -390,7 +386,7 @@ impl Jit {
         actor: &str,
         comment: Option<String>,
     ) -> Result<Request, RequestError> {
-        let (r, _, who, may) = self.acting(id, actor)?;
+        let (r, who, may) = self.acting(id, actor)?;
         let events = request::approve(&r, &who, may, comment, self.clock.now())?;
         self.commit(&r, events)
     }
@@ -402,21 +398,21 @@ impl Jit {
         actor: &str,
         reason: Option<String>,
     ) -> Result<Request, RequestError> {
-        let (r, _, who, may) = self.acting(id, actor)?;
+        let (r, who, may) = self.acting(id, actor)?;
         let events = request::deny(&r, &who, may, reason, self.clock.now())?;
         self.commit(&r, events)
     }
 
     /// `request cancel`.
     pub fn cancel(&self, id: &str, actor: &str) -> Result<Request, RequestError> {
-        let (r, _, who, _) = self.acting(id, actor)?;
+        let (r, who, _) = self.acting(id, actor)?;
         let events = request::cancel(&r, &who, self.clock.now())?;
         self.commit(&r, events)
     }
 
     /// `request extend` by `secs` beyond the current end.
     pub fn extend(&self, id: &str, actor: &str, secs: u64) -> Result<Request, RequestError> {
-        let (r, _, who, may) = self.acting(id, actor)?;
+        let (r, who, may) = self.acting(id, actor)?;
         let from = r
             .expires_at
             .ok_or_else(|| RequestError::NotAllowedInState {
@@ -436,7 +432,7 @@ impl Jit {
         actor: &str,
         reason: Option<String>,
     ) -> Result<Request, RequestError> {
-        let (r, _, who, may) = self.acting(id, actor)?;
+        let (r, who, may) = self.acting(id, actor)?;
         let events = request::revoke(&r, &who, may, reason, self.clock.now())?;
         self.commit(&r, events)
     }

@@ -196,17 +196,19 @@ impl HistoryIndex {
         &self.principals[id as usize]
     }
 
-    /// The record at `position` as far as the index holds it: `Ok(entry)` when
-    /// it holds it whole, `Err(true)` when the record must be read from the log,
-    /// `Err(false)` when the index lists no record there.
-    pub fn entry(&self, position: Position) -> Result<Entry, bool> {
+    /// The row of the record at `position`, if the index lists one there.
+    fn row_at(&self, position: Position) -> Option<&Row> {
         let at = self.rows.partition_point(|r| r.position < position);
-        let Some(row) = self.rows.get(at).filter(|r| r.position == position) else {
-            return Err(false);
-        };
+        self.rows.get(at).filter(|r| r.position == position)
+    }
+
+    /// The record at `position` when the index holds it whole; `None` when it
+    /// must be read from the log (or the index lists no record there).
+    pub fn entry(&self, position: Position) -> Option<Entry> {
+        let row = self.row_at(position)?;
         let user = |id: u32| self.users.values[id as usize].clone();
         let event: Event = match row.what {
-            What::InLog => return Err(true),
+            What::InLog => return None,
             What::Grant {
                 added,
                 principal,
@@ -233,7 +235,7 @@ impl HistoryIndex {
             }
             .into(),
         };
-        Ok(Entry {
+        Some(Entry {
             position,
             recorded_at: self.times[row.time as usize],
             causation: (row.causation != NONE)
@@ -245,8 +247,7 @@ impl HistoryIndex {
     /// Whether the record at `position` is a `GrantAdded`, from the index alone
     /// (`None` when the index lists no grant record there).
     pub fn grant_added_at(&self, position: Position) -> Option<bool> {
-        let at = self.rows.partition_point(|r| r.position < position);
-        match self.rows.get(at).filter(|r| r.position == position)?.what {
+        match self.row_at(position)?.what {
             What::Grant { added, .. } => Some(added),
             _ => None,
         }

@@ -330,8 +330,8 @@ impl Queries {
         // whole (renames, directory changes) each decoded alone (`EventLog::get`).
         for &p in wanted.iter().rev() {
             match index.entry(p) {
-                Ok(entry) => out.push(entry),
-                Err(_) => {
+                Some(entry) => out.push(entry),
+                None => {
                     if let Some(r) = self.log.get(p)? {
                         out.push(r.into());
                     }

@@ -174,9 +174,7 @@ impl Run<'_> {
         if self.fatal.is_none() {
             self.fatal = Some(e.to_string());
         }
-        for e in std::mem::take(&mut self.pending) {
-            self.uncount(&e);
-        }
+        self.drop_pending();
         for d in std::mem::take(&mut self.diffed) {
             self.unfinished.push(d.scope.to_string());
         }
@@ -200,9 +198,7 @@ impl Run<'_> {
             scopes = self.diffed.len(),
             "another writer appended to the site's stream; diffing the scopes not yet appended again"
         );
-        for e in std::mem::take(&mut self.pending) {
-            self.uncount(&e);
-        }
+        self.drop_pending();
         self.state = self.committed.clone();
         for mut d in std::mem::take(&mut self.diffed) {
             let mut events = d.listed.diff(&self.state, d.watermark, &self.run);
@@ -220,6 +216,13 @@ impl Run<'_> {
             self.diffed.push(d);
         }
         Ok(())
+    }
+
+    /// Forgets the events not yet appended, and their counts.
+    fn drop_pending(&mut self) {
+        for e in std::mem::take(&mut self.pending) {
+            self.uncount(&e);
+        }
     }
 
     fn uncount(&mut self, e: &Event) {
