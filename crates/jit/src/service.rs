@@ -94,8 +94,17 @@ impl Jit {
         &self.policies
     }
 
-    /// The site's state at the log's head (refused when it was never synced).
+    /// A copy of the site's state at the log's head (refused when it was never
+    /// synced). A copy of a large site is costly: prefer
+    /// [`Jit::with_site_state`].
     pub fn site_state(&self) -> Result<SiteState, RequestError> {
+        self.with_site_state(SiteState::clone)
+    }
+
+    /// Calls `f` with the site's state at the log's head, without copying it
+    /// (refused when the site was never synced). The state is locked meanwhile:
+    /// keep `f` short and free of log writes.
+    pub fn with_site_state<T>(&self, f: impl FnOnce(&SiteState) -> T) -> Result<T, RequestError> {
         let mut follower = self
             .state
             .lock()
@@ -109,7 +118,7 @@ impl Jit {
                 },
             ));
         }
-        Ok(state.clone())
+        Ok(f(state))
     }
 
     /// A person as typed (account id, email or display name).
@@ -311,25 +320,28 @@ impl Jit {
 
     /// `request create`.
     pub fn create(&self, args: CreateArgs) -> Result<Request, RequestError> {
-        let state = self.site_state()?;
-        let requester = self.resolve_user(&state, &args.actor)?;
-        let beneficiary = match &args.beneficiary {
-            Some(b) => self.resolve_user(&state, b)?,
-            None => requester.clone(),
-        };
-        let (entitlement, first, second) = self.entitlement(&state, &args.entitlement)?;
-        let name = match &second {
-            None => EntitlementName::Group(&first),
-            Some(role) => EntitlementName::Role {
-                project_key: &first,
-                role,
-            },
-        };
-        let rules: Rules = match self.policies.matching(&name) {
-            Some(m) => Rules::from(&m),
-            None => return Err(RequestError::NotRequestable { policy: None }),
-        };
-        let active = state.users.get(&beneficiary).is_some_and(|u| u.active);
+        let (requester, beneficiary, entitlement, rules, active) =
+            self.with_site_state(|state| -> Result<_, RequestError> {
+                let requester = self.resolve_user(state, &args.actor)?;
+                let beneficiary = match &args.beneficiary {
+                    Some(b) => self.resolve_user(state, b)?,
+                    None => requester.clone(),
+                };
+                let (entitlement, first, second) = self.entitlement(state, &args.entitlement)?;
+                let name = match &second {
+                    None => EntitlementName::Group(&first),
+                    Some(role) => EntitlementName::Role {
+                        project_key: &first,
+                        role,
+                    },
+                };
+                let rules: Rules = match self.policies.matching(&name) {
+                    Some(m) => Rules::from(&m),
+                    None => return Err(RequestError::NotRequestable { policy: None }),
+                };
+                let active = state.users.get(&beneficiary).is_some_and(|u| u.active);
+                Ok((requester, beneficiary, entitlement, rules, active))
+            })??;
         let grant = Grant {
             principal: Principal::User(beneficiary),
             entitlement,
@@ -373,9 +385,11 @@ impl Jit {
                 "{id} on this site (it is for another site)"
             )));
         }
-        let state = self.site_state()?;
-        let who = self.resolve_user(&state, actor)?;
-        let may = self.may_approve(&state, &r.policy, &who);
+        let (who, may) = self.with_site_state(|state| -> Result<_, RequestError> {
+            let who = self.resolve_user(state, actor)?;
+            let may = self.may_approve(state, &r.policy, &who);
+            Ok((who, may))
+        })??;
         Ok((r, who, may))
     }
 
