@@ -38,15 +38,30 @@ pub enum ProvisionCommand {
 #[derive(Debug, Args)]
 pub struct ProvisionArgs {
     /// The user: account id, email or display name (as the last sync saw them)
-    #[arg(long, value_name = "USER", value_parser = NonEmptyStringValueParser::new())]
-    user: String,
-    /// A group, by name or id
+    #[arg(
+        long,
+        value_name = "USER",
+        value_parser = NonEmptyStringValueParser::new(),
+        required_unless_present = "group_actor",
+        conflicts_with = "group_actor"
+    )]
+    user: Option<String>,
+    /// A group as the project-role actor instead of a user (with --project and
+    /// --role), by name or id
+    #[arg(
+        long,
+        value_name = "NAME",
+        value_parser = NonEmptyStringValueParser::new(),
+        requires = "project"
+    )]
+    group_actor: Option<String>,
+    /// A group, by name or id (the user becomes a member)
     #[arg(
         long,
         value_name = "NAME",
         value_parser = NonEmptyStringValueParser::new(),
         required_unless_present = "project",
-        conflicts_with = "project"
+        conflicts_with_all = ["project", "group_actor"]
     )]
     group: Option<String>,
     /// A project, by key or id (with --role)
@@ -288,12 +303,18 @@ fn resolve_grant(state: &SiteState, site: &str, a: &ProvisionArgs) -> Result<Gra
             safe(site)
         );
     }
-    let user = resolve::user(state, &a.user)?;
-    match (&a.group, &a.project, &a.role) {
-        (Some(group), _, _) => Ok(Grant::membership(user, resolve_group(state, site, group)?)),
-        (None, Some(project), Some(role)) => {
+    let principal = match (&a.user, &a.group_actor) {
+        (Some(user), None) => Principal::User(resolve::user(state, user)?),
+        (None, Some(group)) => Principal::Group(resolve_group(state, site, group)?),
+        _ => bail!("name a --user, or a --group-actor with a --project and a --role"),
+    };
+    match (&a.group, &a.project, &a.role, principal) {
+        (Some(group), _, _, Principal::User(user)) => {
+            Ok(Grant::membership(user, resolve_group(state, site, group)?))
+        }
+        (None, Some(project), Some(role), principal) => {
             let (project, role) = resolve_role(state, site, project, role)?;
-            Ok(Grant::role(Principal::User(user), project, role))
+            Ok(Grant::role(principal, project, role))
         }
         _ => bail!("name a --group, or a --project with a --role"),
     }
