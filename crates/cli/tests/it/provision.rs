@@ -434,12 +434,25 @@ fn provision_makes_a_group_a_role_actor_and_names_bad_input_clearly() {
             .and_then(|p| p.roles.iter().find(|r| r.id.to_string() == role_id))
             .is_some_and(|r| r.group_actors.contains(&group.group_id))
     };
-    let args = actor_args("add");
+    let mut args = actor_args("add");
+    args.extend(["--format".to_string(), "json".to_string()]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let (o, out, err) = run(&data, &sim, &args);
     assert!(o.status.success(), "{out}{err}");
-    assert!(out.contains("succeeded"), "{out}");
-    assert!(out.contains(&format!("group {}", group.name)), "{out}");
+    crate::assert_matches_schema("command.schema.json", &out);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["state"], "succeeded", "{out}");
+    assert_eq!(v["principal_kind"], "group", "{out}");
+    assert_eq!(v["principal"], group.group_id.as_str(), "{out}");
+    assert_eq!(v["entitlement_kind"], "project-role", "{out}");
+    assert_eq!(v["outcome"]["jira"], "changed", "{out}");
+    assert!(
+        v["change"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("group {}", group.name)),
+        "{out}"
+    );
     assert!(is_actor(), "the group is the role's actor in Jira");
     let args = actor_args("remove");
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -496,6 +509,20 @@ fn provision_makes_a_group_a_role_actor_and_names_bad_input_clearly() {
     }
     let (_, out, _) = run(&data, &sim, &["commands", "list"]);
     assert_eq!(out.lines().count(), 2, "only the two role changes: {out}");
+    let (o, out, err) = run(&data, &sim, &["commands", "list", "--format", "json"]);
+    assert!(o.status.success(), "{err}");
+    crate::assert_matches_schema("command-list.schema.json", &out);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let listed = v.as_array().unwrap();
+    assert_eq!(listed.len(), 2, "{out}");
+    assert!(listed.iter().any(|c| c["action"] == "remove"), "{out}");
+    let id = listed[0]["id"].as_str().unwrap().to_owned();
+    let (o, out, err) = run(&data, &sim, &["commands", "show", &id, "--format", "json"]);
+    assert!(o.status.success(), "{err}");
+    crate::assert_matches_schema("command.schema.json", &out);
+    let (o, out, err) = run(&data, &sim, &["commands", "drive", "--format", "json"]);
+    assert!(o.status.success(), "{err}");
+    assert_eq!(out.trim(), "[]", "nothing unfinished: {out}");
 
     // Usage errors (exit 2): a group actor with a group membership, or without a
     // project and role; neither a user nor a group actor.
