@@ -19,6 +19,8 @@ mod cmd;
 mod datadir;
 mod errors;
 mod output;
+#[cfg(test)]
+mod schemas;
 mod settings;
 mod signals;
 mod summary;

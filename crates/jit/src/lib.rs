@@ -7,6 +7,8 @@
 //!   entitlement.
 //! - [`request`]: the request aggregate — its state folded from `request:<id>`, and
 //!   every decision a pure function (state, facts, time) → events or a refusal.
+//! - [`requests`]: the [`Requests`] projection, every request kept current by a
+//!   follower of the log.
 //! - [`service`]: [`Jit`], the thin layer that resolves names and approver rights
 //!   from the site's live state, loads a request and appends a decision's events
 //!   with the stream's expected version.
@@ -23,11 +25,13 @@
 pub mod error;
 pub mod policy;
 pub mod request;
+pub mod requests;
 pub mod scheduler;
 pub mod service;
 
 pub use error::RequestError;
 pub use policy::{EntitlementName, Matched, Policies, Policy, PolicyError};
 pub use request::{Request, Status};
+pub use requests::Requests;
 pub use scheduler::{drive, run, run_once, CommandRunner, PassReport};
 pub use service::{CreateArgs, Jit, ListFilter};

@@ -7,6 +7,8 @@
 //! # Groups that give Jira administration beyond the built-in list
 //! # (site-admins, jira-administrators, org-admins): names or globs.
 //! privileged_groups = ["security-*"]
+//! # Commands the scheduler runs at once (grants and removals); default 8.
+//! concurrency = 8
 //!
 //! [[jit.policy]]
 //! name = "developers"
@@ -113,7 +115,16 @@ pub struct Policies {
     pub policies: Vec<Policy>,
     /// Extra privileged groups (names or globs).
     pub privileged_groups: Vec<String>,
+    /// `concurrency`: how many commands (grants and removals) the scheduler runs
+    /// at once; `None` for [`DEFAULT_CONCURRENCY`].
+    pub concurrency: Option<usize>,
 }
+
+/// The scheduler's default number of commands run at once.
+pub const DEFAULT_CONCURRENCY: usize = 8;
+
+/// The most commands the scheduler runs at once (`concurrency` above it is refused).
+pub const MAX_CONCURRENCY: usize = 64;
 
 #[derive(Deserialize)]
 struct File {
@@ -126,6 +137,7 @@ struct File {
 struct RawJit {
     #[serde(default)]
     privileged_groups: Vec<Spanned<String>>,
+    concurrency: Option<Spanned<i64>>,
     #[serde(default)]
     policy: Vec<Spanned<RawPolicy>>,
 }
@@ -343,6 +355,22 @@ impl Policies {
             return Ok(Policies::default());
         };
         let privileged_groups = names(text, raw.privileged_groups, "privileged_groups")?;
+        let concurrency = match raw.concurrency {
+            None => None,
+            Some(n) => {
+                let span = n.span();
+                match usize::try_from(n.into_inner()) {
+                    Ok(v) if (1..=MAX_CONCURRENCY).contains(&v) => Some(v),
+                    _ => {
+                        return Err(error_at(
+                            text,
+                            span,
+                            format!("`concurrency` must be from 1 to {MAX_CONCURRENCY}"),
+                        ))
+                    }
+                }
+            }
+        };
         let mut policies: Vec<Policy> = Vec::new();
         for spanned in raw.policy {
             let span = spanned.span();
@@ -464,7 +492,13 @@ impl Policies {
         Ok(Policies {
             policies,
             privileged_groups,
+            concurrency,
         })
+    }
+
+    /// How many commands the scheduler runs at once.
+    pub fn scheduler_concurrency(&self) -> usize {
+        self.concurrency.unwrap_or(DEFAULT_CONCURRENCY)
     }
 
     /// Whether a group (by name) is privileged: a built-in administration group or
@@ -643,6 +677,25 @@ requestable = false
         let e = refused("[jit]\n[[jit.policy]]\nname = \"x\"\ngroups = \"SECRETVALUE\"\n");
         assert_eq!(e.line, 4, "{e}");
         assert!(!e.to_string().contains("SECRETVALUE"), "{e}");
+    }
+
+    #[test]
+    fn the_scheduler_concurrency_defaults_to_8_and_is_checked() {
+        assert_eq!(Policies::parse(GOOD).unwrap().scheduler_concurrency(), 8);
+        let with = |n: &str| GOOD.replacen("[jit]\n", &format!("[jit]\nconcurrency = {n}\n"), 1);
+        assert_eq!(
+            Policies::parse(&with("32"))
+                .unwrap()
+                .scheduler_concurrency(),
+            32
+        );
+        for bad in ["0", "-3", "65"] {
+            let e = refused(&with(bad));
+            assert_eq!(e.line, 6, "{bad}: {e}");
+            assert!(e.reason.contains("from 1 to 64"), "{bad}: {e}");
+        }
+        let e = refused(&with("\"many\""));
+        assert!(!e.to_string().contains("many"), "{e}");
     }
 
     #[test]

@@ -118,6 +118,8 @@ pub struct Request {
     pub taken_over_from: Vec<RequestId>,
     /// The remove command under way or last run.
     pub removal_command: Option<CommandId>,
+    /// Why the access is being removed (expiry, or an early revoke), once it is.
+    pub removal_purpose: Option<RemovalPurpose>,
     /// How many remove commands were issued.
     pub removal_attempts: u32,
     /// How it ended, in words (denial reason, failure, ...).
@@ -154,6 +156,7 @@ impl Default for Request {
             owns_access: false,
             taken_over_from: Vec::new(),
             removal_command: None,
+            removal_purpose: None,
             removal_attempts: 0,
             outcome: None,
             last_actor: None,
@@ -166,6 +169,30 @@ impl Default for Request {
 /// The id of a request's grant command.
 pub fn grant_command_id(request: &RequestId) -> CommandId {
     CommandId::new(format!("{request}-grant"))
+}
+
+/// Why a request's access is removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RemovalPurpose {
+    /// Its time ran out.
+    Expiry,
+    /// Someone revoked it early.
+    Revoke,
+}
+
+/// The id of a request's `attempt`-th remove command (1-based): `<id>-expire` or
+/// `<id>-revoke` for the first, `<id>-expire-<n>` / `<id>-revoke-<n>` after.
+pub fn removal_command_id(request: &RequestId, purpose: RemovalPurpose, attempt: u32) -> CommandId {
+    let kind = match purpose {
+        RemovalPurpose::Expiry => "expire",
+        RemovalPurpose::Revoke => "revoke",
+    };
+    CommandId::new(if attempt <= 1 {
+        format!("{request}-{kind}")
+    } else {
+        format!("{request}-{kind}-{attempt}")
+    })
 }
 
 impl Request {
@@ -261,6 +288,7 @@ impl Request {
                     ExpiryAction::Revoke { command } => {
                         self.status = Status::Revoking;
                         self.removal_command = Some(command.clone());
+                        self.removal_purpose = Some(RemovalPurpose::Expiry);
                         self.removal_attempts += 1;
                     }
                     ExpiryAction::NothingToRevoke { .. } => {
@@ -283,6 +311,7 @@ impl Request {
                     Some(c) => {
                         self.status = Status::Revoking;
                         self.removal_command = Some(c.clone());
+                        self.removal_purpose = Some(RemovalPurpose::Revoke);
                         self.removal_attempts += 1;
                     }
                     None => {
@@ -637,12 +666,11 @@ pub fn revoke(
         return Err(RequestError::NotAllowedToRevoke);
     }
     let command = state.owns_access.then(|| {
-        let n = state.removal_attempts + 1;
-        CommandId::new(if n == 1 {
-            format!("{}-revoke", state.id)
-        } else {
-            format!("{}-revoke-{n}", state.id)
-        })
+        removal_command_id(
+            &state.id,
+            RemovalPurpose::Revoke,
+            state.removal_attempts + 1,
+        )
     });
     Ok(vec![RevocationRequested {
         request: state.id.clone(),
@@ -723,14 +751,10 @@ pub fn retry_removal(state: &Request, now: Timestamp) -> Option<Vec<Event>> {
         return None;
     }
     let attempt = state.removal_attempts + 1;
-    let early = state
-        .removal_command
-        .as_ref()
-        .is_some_and(|c| c.as_str().contains("-revoke"));
-    let kind = if early { "revoke" } else { "expire" };
+    let purpose = state.removal_purpose.unwrap_or(RemovalPurpose::Expiry);
     Some(vec![RemovalRetried {
         request: state.id.clone(),
-        command: CommandId::new(format!("{}-{kind}-{attempt}", state.id)),
+        command: removal_command_id(&state.id, purpose, attempt),
         attempt,
         at: now,
     }
@@ -744,20 +768,15 @@ pub fn removal_command(state: &Request) -> Option<CommandIssued> {
     }
     let command = state.removal_command.clone()?;
     let grant = state.grant.clone()?;
-    let early = command.as_str().contains("-revoke");
+    let request = state.id.clone();
     Some(CommandIssued {
         command,
         site: state.site.clone(),
         action: CommandAction::Remove,
         grant,
-        purpose: if early {
-            CommandPurpose::RevokeRequest {
-                request: state.id.clone(),
-            }
-        } else {
-            CommandPurpose::ExpireRequest {
-                request: state.id.clone(),
-            }
+        purpose: match state.removal_purpose? {
+            RemovalPurpose::Revoke => CommandPurpose::RevokeRequest { request },
+            RemovalPurpose::Expiry => CommandPurpose::ExpireRequest { request },
         },
     })
 }
@@ -853,8 +872,9 @@ pub fn expire(state: &Request, successor: Option<&RequestId>, now: Timestamp) ->
     } else if let Some(to) = successor {
         ExpiryAction::HandedOver { to: to.clone() }
     } else {
+        // The first removal at expiry: a running request has made none before.
         ExpiryAction::Revoke {
-            command: CommandId::new(format!("{}-expire", state.id)),
+            command: removal_command_id(&state.id, RemovalPurpose::Expiry, 1),
         }
     };
     vec![AccessExpired {

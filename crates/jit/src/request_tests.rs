@@ -710,3 +710,42 @@ fn events_of_other_streams_do_not_move_a_request() {
     );
     assert_eq!(s, before);
 }
+
+#[test]
+fn removal_command_ids_name_the_purpose_and_the_attempt() {
+    let r = RequestId::from("r7");
+    assert_eq!(
+        removal_command_id(&r, RemovalPurpose::Expiry, 1).as_str(),
+        "r7-expire"
+    );
+    assert_eq!(
+        removal_command_id(&r, RemovalPurpose::Revoke, 1).as_str(),
+        "r7-revoke"
+    );
+    assert_eq!(
+        removal_command_id(&r, RemovalPurpose::Revoke, 3).as_str(),
+        "r7-revoke-3"
+    );
+    // The purpose is the state's, not read back from the id: a request whose id
+    // contains "-revoke" still expires as an expiry.
+    let mut odd = Request::default();
+    let id = RequestId::from("x-revoke");
+    odd.apply(
+        &AccessExpired {
+            request: id.clone(),
+            deadline: Timestamp::from_micros(1),
+            action: ExpiryAction::Revoke {
+                command: removal_command_id(&id, RemovalPurpose::Expiry, 1),
+            },
+            at: Timestamp::from_micros(1),
+        }
+        .into(),
+    );
+    odd.grant = Some(Grant::membership(AccountId::from("a"), GroupId::from("g")));
+    assert_eq!(odd.removal_purpose, Some(RemovalPurpose::Expiry));
+    let command = removal_command(&odd).expect("a removal under way");
+    assert!(matches!(
+        command.purpose,
+        CommandPurpose::ExpireRequest { .. }
+    ));
+}

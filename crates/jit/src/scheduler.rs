@@ -16,21 +16,26 @@ use crate::service::Jit;
 /// Runs the outbox's commands: issues a command (appends its `CommandIssued`
 /// unless its stream exists) and drives it until it has an outcome in its
 /// `command:<id>` stream, or leaves it unfinished to be driven again by a later
-/// pass. Errors are what stopped driving (the log, a crash); a command that Jira
-/// refused is an outcome, not an error.
+/// pass. The scheduler calls `execute` for several commands at once (never two
+/// of the same grant at once), up to the `[jit]` section's `concurrency`.
 pub trait CommandRunner: Send + Sync {
-    /// Issues (if needed) and drives `command`.
-    fn execute(&self, command: &CommandIssued) -> impl Future<Output = Result<(), String>> + Send;
+    /// Issues (if needed) and drives `command`; returns its outcome, or why it was
+    /// left unfinished (the log failed, a crash, Jira unusable for a reason that
+    /// is not an outcome). A command that Jira refused is an outcome, not an error.
+    fn execute(
+        &self,
+        command: &CommandIssued,
+    ) -> impl Future<Output = Result<CommandOutcome, String>> + Send;
 
     /// Drives every command that has an intent and no outcome (whatever issued
-    /// it); returns how many were driven.
-    fn drive_unfinished(&self) -> impl Future<Output = Result<usize, String>> + Send;
+    /// it), up to `limit` at once; returns how many were driven.
+    fn drive_unfinished(&self, limit: usize) -> impl Future<Output = Result<usize, String>> + Send;
 }
 
 /// The outbox runs the commands: `issue` with the request's derived command id
-/// (a no-op when issued already), then `drive`.
+/// (a no-op when issued already), then `drive`, whose outcome is returned as is.
 impl CommandRunner for grantledger_outbox::Executor {
-    async fn execute(&self, command: &CommandIssued) -> Result<(), String> {
+    async fn execute(&self, command: &CommandIssued) -> Result<CommandOutcome, String> {
         let id = self
             .issue(grantledger_outbox::CommandSpec {
                 id: Some(command.command.clone()),
@@ -40,11 +45,19 @@ impl CommandRunner for grantledger_outbox::Executor {
                 purpose: command.purpose.clone(),
             })
             .map_err(|e| e.to_string())?;
-        self.drive(&id).await.map(|_| ()).map_err(|e| e.to_string())
+        match self.drive(&id).await.map_err(|e| e.to_string())? {
+            grantledger_outbox::Outcome::Succeeded(s) => {
+                Ok(CommandOutcome::Succeeded { jira: s.jira })
+            }
+            grantledger_outbox::Outcome::Failed(f) => {
+                Ok(CommandOutcome::Failed { reason: f.reason })
+            }
+        }
     }
 
-    async fn drive_unfinished(&self) -> Result<usize, String> {
-        let driven = grantledger_outbox::Executor::drive_unfinished(self)
+    async fn drive_unfinished(&self, limit: usize) -> Result<usize, String> {
+        let driven = self
+            .drive_unfinished_concurrently(limit)
             .await
             .map_err(|e| e.to_string())?;
         for (id, result) in &driven {
@@ -79,27 +92,25 @@ pub struct PassReport {
     pub next_deadline: Option<Timestamp>,
 }
 
-/// The outcome in a command's stream, if it has one.
-pub fn command_outcome(
-    jit: &Jit,
-    command: &CommandId,
-) -> Result<Option<CommandOutcome>, RequestError> {
-    let records = jit.log().read_stream(&StreamId::command(command), 1)?;
-    Ok(records.iter().find_map(|r| match &r.event {
-        Event::CommandSucceeded(s) => Some(CommandOutcome::Succeeded { jira: s.jira }),
-        Event::CommandFailed(f) => Some(CommandOutcome::Failed {
-            reason: f.reason.clone(),
-        }),
-        _ => None,
-    }))
+impl PassReport {
+    fn merge(&mut self, other: PassReport) {
+        self.driven_unfinished += other.driven_unfinished;
+        self.granted.extend(other.granted);
+        self.expired.extend(other.expired);
+        self.revoked.extend(other.revoked);
+        self.failed.extend(other.failed);
+        self.removals_retried.extend(other.removals_retried);
+        self.unfinished.extend(other.unfinished);
+        self.expiry_lag_micros.extend(other.expiry_lag_micros);
+    }
 }
 
 fn is_issued(jit: &Jit, command: &CommandId) -> Result<bool, RequestError> {
     Ok(jit.log().stream_version(&StreamId::command(command))? > 0)
 }
 
-/// Runs `command` for request `r` (unless it has an outcome already) and records
-/// its outcome in the request. Returns the request after.
+/// Runs `command` for request `r` and records its outcome in the request.
+/// Returns the request after.
 async fn run_command<E: CommandRunner>(
     jit: &Jit,
     exec: &E,
@@ -107,16 +118,13 @@ async fn run_command<E: CommandRunner>(
     command: &CommandIssued,
     report: &mut PassReport,
 ) -> Result<Request, RequestError> {
-    let mut outcome = command_outcome(jit, &command.command)?;
-    if outcome.is_none() {
-        if let Err(why) = exec.execute(command).await {
+    let outcome = match exec.execute(command).await {
+        Ok(outcome) => outcome,
+        Err(why) => {
             tracing::warn!(request = %r.id, command = %command.command, %why, "command left unfinished");
+            report.unfinished.push(command.command.clone());
+            return Ok(r.clone());
         }
-        outcome = command_outcome(jit, &command.command)?;
-    }
-    let Some(outcome) = outcome else {
-        report.unfinished.push(command.command.clone());
-        return Ok(r.clone());
     };
     // The request may have moved meanwhile (another process): decide on fresh state.
     let fresh = jit.load(r.id.as_str())?;
@@ -137,62 +145,132 @@ async fn run_command<E: CommandRunner>(
     Ok(after)
 }
 
-/// One pass over every request of the site.
-pub async fn run_once<E: CommandRunner>(jit: &Jit, exec: &E) -> Result<PassReport, RequestError> {
+/// Whether a pass has something to do for `r` at `now`: a grant to make, an
+/// expiry due, a removal under way, or a failed removal whose wait is over.
+fn has_work(r: &Request, now: Timestamp) -> bool {
+    match r.status {
+        Status::Approved | Status::Revoking => true,
+        s if s.is_running() => r.expires_at.is_none_or(|d| d <= now),
+        Status::RevokeFailed => request::removal_retry_due(r).is_some_and(|d| d <= now),
+        _ => false,
+    }
+}
+
+/// One request's due steps, in order: its grant, its expiry (handing the access
+/// over to a running request of the same grant, looked for among `all`), its
+/// removal, and the retry of a failed removal.
+async fn advance<E: CommandRunner>(
+    jit: &Jit,
+    exec: &E,
+    id: &RequestId,
+    all: &[Request],
+) -> Result<PassReport, RequestError> {
     let mut report = PassReport::default();
-    match exec.drive_unfinished().await {
+    let mut r = jit.load(id.as_str())?;
+    if r.status == Status::Approved {
+        let held = match &r.grant {
+            Some(g) => jit.with_site_state(|s| s.has_grant(g))?,
+            None => false,
+        };
+        let issued = is_issued(jit, &request::grant_command_id(&r.id))?;
+        match request::grant_step(&r, held, issued, jit.clock().now()) {
+            GrantStep::Nothing => {}
+            GrantStep::Record(events) => {
+                r = jit.commit(&r, events)?;
+                report.granted.push(r.id.clone());
+            }
+            GrantStep::Issue(command) => {
+                r = run_command(jit, exec, &r, &command, &mut report).await?;
+            }
+        }
+    }
+    if r.status.is_running() {
+        let now = jit.clock().now();
+        let deadline = r.expires_at.unwrap_or(now);
+        if now >= deadline {
+            r = expire(jit, &r, all, now, &mut report)?;
+        }
+    }
+    if let Some(command) = request::removal_command(&r) {
+        r = run_command(jit, exec, &r, &command, &mut report).await?;
+    }
+    // A removal that failed is tried again once its wait is over: access a
+    // request added must not outlive it because Jira was down for a while.
+    if let Some(events) = request::retry_removal(&r, jit.clock().now()) {
+        r = jit.commit(&r, events)?;
+        report.removals_retried.push(r.id.clone());
+        if let Some(command) = request::removal_command(&r) {
+            run_command(jit, exec, &r, &command, &mut report).await?;
+        }
+    }
+    Ok(report)
+}
+
+/// One pass over every request of the site. The requests with something due are
+/// advanced concurrently, up to the policies' `concurrency` at once; those of one
+/// grant (the same beneficiary and entitlement) one after the other, in the
+/// order they were asked for, as a single pass would: a grant and a removal of
+/// the same membership never race, and a hand-over finds its successor as the
+/// earlier steps left it.
+pub async fn run_once<E: CommandRunner>(jit: &Jit, exec: &E) -> Result<PassReport, RequestError> {
+    let limit = jit.policies().scheduler_concurrency();
+    let mut report = PassReport::default();
+    match exec.drive_unfinished(limit).await {
         Ok(n) => report.driven_unfinished = n,
         Err(why) => tracing::warn!(%why, "unfinished commands could not be driven"),
     }
-    // The requests as the pass goes: each is loaded again when its turn comes (an
-    // earlier one may have handed it access) and written back after, so that a
-    // later expiry in the same pass sees what happened before it.
-    let mut all = jit.all()?;
-    let mut site_state = None;
-    for i in 0..all.len() {
-        let mut r = jit.load(all[i].id.as_str())?;
-        if r.status == Status::Approved {
-            let state = match &site_state {
-                Some(s) => s,
-                None => site_state.insert(jit.site_state()?),
-            };
-            let held = r.grant.as_ref().is_some_and(|g| state.has_grant(g));
-            let issued = is_issued(jit, &request::grant_command_id(&r.id))?;
-            match request::grant_step(&r, held, issued, jit.clock().now()) {
-                GrantStep::Nothing => {}
-                GrantStep::Record(events) => {
-                    r = jit.commit(&r, events)?;
-                    report.granted.push(r.id.clone());
+    let all = jit.all()?;
+    let now = jit.clock().now();
+    let mut chains: Vec<Vec<usize>> = Vec::new();
+    let mut chain_of: std::collections::HashMap<(&str, &Grant), usize> =
+        std::collections::HashMap::new();
+    for (i, r) in all.iter().enumerate() {
+        if !has_work(r, now) {
+            continue;
+        }
+        match &r.grant {
+            Some(g) => match chain_of.get(&(r.site.as_str(), g)) {
+                Some(&c) => chains[c].push(i),
+                None => {
+                    chain_of.insert((r.site.as_str(), g), chains.len());
+                    chains.push(vec![i]);
                 }
-                GrantStep::Issue(command) => {
-                    r = run_command(jit, exec, &r, &command, &mut report).await?;
-                    // The site changed: later grant checks read it again.
-                    site_state = None;
-                }
+            },
+            None => chains.push(vec![i]),
+        }
+    }
+    let all = &all;
+    let runs = chains.into_iter().map(|chain| async move {
+        let mut out = Vec::with_capacity(chain.len());
+        for i in chain {
+            let result = advance(jit, exec, &all[i].id, all).await;
+            let stop = result.is_err();
+            out.push((i, result));
+            // A later step of the same grant must not run on an unknown state.
+            if stop {
+                break;
             }
         }
-        if r.status.is_running() {
-            let now = jit.clock().now();
-            let deadline = r.expires_at.unwrap_or(now);
-            if now >= deadline {
-                r = expire(jit, &r, &all, now, &mut report)?;
+        out
+    });
+    let mut results: Vec<(usize, Result<PassReport, RequestError>)> =
+        grantledger_outbox::bounded(runs, limit)
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
+    results.sort_by_key(|(i, _)| *i);
+    let mut first_error = None;
+    for (_, result) in results {
+        match result {
+            Ok(part) => report.merge(part),
+            Err(e) => {
+                first_error.get_or_insert(e);
             }
         }
-        if let Some(command) = request::removal_command(&r) {
-            r = run_command(jit, exec, &r, &command, &mut report).await?;
-            site_state = None;
-        }
-        // A removal that failed is tried again once its wait is over: access a
-        // request added must not outlive it because Jira was down for a while.
-        if let Some(events) = request::retry_removal(&r, jit.clock().now()) {
-            r = jit.commit(&r, events)?;
-            report.removals_retried.push(r.id.clone());
-            if let Some(command) = request::removal_command(&r) {
-                r = run_command(jit, exec, &r, &command, &mut report).await?;
-                site_state = None;
-            }
-        }
-        all[i] = r;
+    }
+    if let Some(e) = first_error {
+        return Err(e);
     }
     // The earliest deadline ahead, from the requests as they are now.
     let now = jit.clock().now();
@@ -213,7 +291,8 @@ pub async fn run_once<E: CommandRunner>(jit: &Jit, exec: &E) -> Result<PassRepor
 
 /// Expires `r`, handing its access over to a running request of the same grant
 /// that ends later, if there is one (looked for among `all`, the requests as the
-/// pass found them, and loaded again before it is changed).
+/// pass found them, each loaded again: an earlier step of the pass may have
+/// granted it).
 fn expire(
     jit: &Jit,
     r: &Request,
@@ -222,16 +301,21 @@ fn expire(
     report: &mut PassReport,
 ) -> Result<Request, RequestError> {
     let successor = if r.owns_access {
-        let candidate = all
+        let mut best: Option<Request> = None;
+        for o in all
             .iter()
             .filter(|o| o.id != r.id && o.site == r.site && o.grant == r.grant)
-            .filter(|o| o.status.is_running() && o.expires_at.is_some_and(|d| d > now))
-            .max_by_key(|o| o.expires_at);
-        match candidate {
-            Some(c) => Some(jit.load(c.id.as_str())?)
-                .filter(|o| o.status.is_running() && o.expires_at.is_some_and(|d| d > now)),
-            None => None,
+            .filter(|o| !o.status.is_final())
+        {
+            let o = jit.load(o.id.as_str())?;
+            if o.status.is_running()
+                && o.expires_at.is_some_and(|d| d > now)
+                && best.as_ref().is_none_or(|b| o.expires_at > b.expires_at)
+            {
+                best = Some(o);
+            }
         }
+        best
     } else {
         None
     };

@@ -12,6 +12,7 @@ use grantledger_projection::{resolve, Site, SiteState, Target};
 use crate::error::RequestError;
 use crate::policy::{EntitlementName, Policies};
 use crate::request::{self, NewRequest, Request, Rules, Status};
+use crate::requests::Requests;
 
 /// Requests on one site of one log, under one set of policies.
 #[derive(Clone)]
@@ -23,6 +24,8 @@ pub struct Jit {
     /// The site's state, kept current by folding only the records appended since
     /// the last look (one full fold per service, not one per action).
     state: Arc<Mutex<Follower<Site>>>,
+    /// Every request, kept current the same way.
+    requests: Arc<Mutex<Follower<Requests>>>,
 }
 
 /// What `request create` asks for, as a person typed it.
@@ -65,12 +68,14 @@ impl Jit {
     ) -> Jit {
         let site = site.into();
         let state = Arc::new(Mutex::new(Follower::new(log.clone(), Site::new(&site))));
+        let requests = Arc::new(Mutex::new(Follower::new(log.clone(), Requests::default())));
         Jit {
             log,
             site,
             policies: Arc::new(policies),
             clock,
             state,
+            requests,
         }
     }
 
@@ -94,8 +99,17 @@ impl Jit {
         &self.policies
     }
 
-    /// The site's state at the log's head (refused when it was never synced).
+    /// A copy of the site's state at the log's head (refused when it was never
+    /// synced). A copy of a large site is costly: prefer
+    /// [`Jit::with_site_state`].
     pub fn site_state(&self) -> Result<SiteState, RequestError> {
+        self.with_site_state(SiteState::clone)
+    }
+
+    /// Calls `f` with the site's state at the log's head, without copying it
+    /// (refused when the site was never synced). The state is locked meanwhile:
+    /// keep `f` short and free of log writes.
+    pub fn with_site_state<T>(&self, f: impl FnOnce(&SiteState) -> T) -> Result<T, RequestError> {
         let mut follower = self
             .state
             .lock()
@@ -109,7 +123,7 @@ impl Jit {
                 },
             ));
         }
-        Ok(state.clone())
+        Ok(f(state))
     }
 
     /// A person as typed (account id, email or display name).
@@ -117,28 +131,28 @@ impl Jit {
         Ok(resolve::user(state, asked)?)
     }
 
-    /// One request, folded from its stream.
+    /// Calls `f` with every request at the log's head (the [`Requests`]
+    /// projection, folding only what was appended since the last look).
+    fn with_requests<T>(&self, f: impl FnOnce(&Requests) -> T) -> Result<T, RequestError> {
+        let mut follower = self
+            .requests
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        follower.catch_up()?;
+        Ok(f(follower.projection()))
+    }
+
+    /// One request as its stream tells it now.
     pub fn load(&self, id: &str) -> Result<Request, RequestError> {
         let id = RequestId::from(id.trim());
-        let records = self.log.read_stream(&StreamId::request(&id), 1)?;
-        if records.is_empty() {
-            return Err(RequestError::NoSuchRequest(id.to_string()));
-        }
-        Ok(Request::from_events(records.iter().map(|r| &r.event)))
+        self.with_requests(|all| all.get(&id).cloned())?
+            .ok_or_else(|| RequestError::NoSuchRequest(id.to_string()))
     }
 
     /// Every request of this site, oldest first.
     pub fn all(&self) -> Result<Vec<Request>, RequestError> {
-        let mut out = Vec::new();
-        for (stream, _) in self.log.streams()? {
-            let Some(id) = stream.as_str().strip_prefix("request:") else {
-                continue;
-            };
-            let r = self.load(id)?;
-            if r.site == self.site {
-                out.push(r);
-            }
-        }
+        let mut out: Vec<Request> =
+            self.with_requests(|all| all.all().filter(|r| r.site == self.site).cloned().collect())?;
         out.sort_by(|a, b| (a.requested_at, &a.id).cmp(&(b.requested_at, &b.id)));
         Ok(out)
     }
@@ -193,12 +207,7 @@ impl Jit {
     /// The next free request id: `r1`, `r2`, ... (one more than the number of
     /// request streams; the append's "no stream yet" check catches a race).
     fn next_id(&self, skip: usize) -> Result<RequestId, RequestError> {
-        let n = self
-            .log
-            .streams()?
-            .iter()
-            .filter(|(s, _)| s.as_str().starts_with("request:"))
-            .count();
+        let n = self.with_requests(Requests::len)?;
         Ok(RequestId::new(format!("r{}", n + 1 + skip)))
     }
 
@@ -311,25 +320,28 @@ impl Jit {
 
     /// `request create`.
     pub fn create(&self, args: CreateArgs) -> Result<Request, RequestError> {
-        let state = self.site_state()?;
-        let requester = self.resolve_user(&state, &args.actor)?;
-        let beneficiary = match &args.beneficiary {
-            Some(b) => self.resolve_user(&state, b)?,
-            None => requester.clone(),
-        };
-        let (entitlement, first, second) = self.entitlement(&state, &args.entitlement)?;
-        let name = match &second {
-            None => EntitlementName::Group(&first),
-            Some(role) => EntitlementName::Role {
-                project_key: &first,
-                role,
-            },
-        };
-        let rules: Rules = match self.policies.matching(&name) {
-            Some(m) => Rules::from(&m),
-            None => return Err(RequestError::NotRequestable { policy: None }),
-        };
-        let active = state.users.get(&beneficiary).is_some_and(|u| u.active);
+        let (requester, beneficiary, entitlement, rules, active) =
+            self.with_site_state(|state| -> Result<_, RequestError> {
+                let requester = self.resolve_user(state, &args.actor)?;
+                let beneficiary = match &args.beneficiary {
+                    Some(b) => self.resolve_user(state, b)?,
+                    None => requester.clone(),
+                };
+                let (entitlement, first, second) = self.entitlement(state, &args.entitlement)?;
+                let name = match &second {
+                    None => EntitlementName::Group(&first),
+                    Some(role) => EntitlementName::Role {
+                        project_key: &first,
+                        role,
+                    },
+                };
+                let rules: Rules = match self.policies.matching(&name) {
+                    Some(m) => Rules::from(&m),
+                    None => return Err(RequestError::NotRequestable { policy: None }),
+                };
+                let active = state.users.get(&beneficiary).is_some_and(|u| u.active);
+                Ok((requester, beneficiary, entitlement, rules, active))
+            })??;
         let grant = Grant {
             principal: Principal::User(beneficiary),
             entitlement,
@@ -373,9 +385,11 @@ impl Jit {
                 "{id} on this site (it is for another site)"
             )));
         }
-        let state = self.site_state()?;
-        let who = self.resolve_user(&state, actor)?;
-        let may = self.may_approve(&state, &r.policy, &who);
+        let (who, may) = self.with_site_state(|state| -> Result<_, RequestError> {
+            let who = self.resolve_user(state, actor)?;
+            let may = self.may_approve(state, &r.policy, &who);
+            Ok((who, may))
+        })??;
         Ok((r, who, may))
     }
 

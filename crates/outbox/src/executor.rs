@@ -446,6 +446,69 @@ impl Executor {
         Ok(out)
     }
 
+    /// [`Executor::drive_unfinished`] with up to `limit` commands driven at once
+    /// ([`Executor::drive_all`]).
+    pub async fn drive_unfinished_concurrently(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<(CommandId, Result<Outcome>)>> {
+        let ids = self.unfinished()?;
+        Ok(self.drive_all(&ids, limit).await)
+    }
+
+    /// Drives `ids` with up to `limit` (at least 1) of them at once and returns each
+    /// one's result in the order given. Commands that change the same grant (the
+    /// same principal and entitlement on the same site) are driven one after the
+    /// other in the order given, never at once, so an addition and a removal of
+    /// one membership cannot race in Jira. Each command is still one write to
+    /// Jira; the grant events of concurrent drives are appended one at a time (the
+    /// executor folds and appends to `jira:<site>` under one lock per executor),
+    /// so they never contend with each other, only with another writer such as a
+    /// sync (which they fold in and append after, as a single drive does).
+    pub async fn drive_all(
+        &self,
+        ids: &[CommandId],
+        limit: usize,
+    ) -> Vec<(CommandId, Result<Outcome>)> {
+        // Chains of commands by grant, in first-appearance order; a command whose
+        // intent cannot be read has a chain of its own (its drive reports why).
+        let mut chains: Vec<Vec<usize>> = Vec::new();
+        let mut chain_of: HashMap<(String, Grant), usize> = HashMap::new();
+        for (i, id) in ids.iter().enumerate() {
+            let key = match self.status(id) {
+                Ok(Some(status)) => Some((status.issued.site, status.issued.grant)),
+                _ => None,
+            };
+            match key {
+                Some(key) => match chain_of.get(&key) {
+                    Some(&c) => chains[c].push(i),
+                    None => {
+                        chain_of.insert(key, chains.len());
+                        chains.push(vec![i]);
+                    }
+                },
+                None => chains.push(vec![i]),
+            }
+        }
+        let runs = chains.into_iter().map(|chain| async move {
+            let mut out = Vec::with_capacity(chain.len());
+            for i in chain {
+                out.push((i, self.drive(&ids[i]).await));
+            }
+            out
+        });
+        let mut results: Vec<(usize, Result<Outcome>)> = crate::concurrent::bounded(runs, limit)
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
+        results.sort_by_key(|(i, _)| *i);
+        results
+            .into_iter()
+            .map(|(i, r)| (ids[i].clone(), r))
+            .collect()
+    }
+
     /// Carries a command out and returns its outcome; a command that already has
     /// one returns it without calling Jira. See the crate's docs for the steps.
     pub async fn drive(&self, id: &CommandId) -> Result<Outcome> {
@@ -635,16 +698,29 @@ impl Executor {
     }
 
     fn with_site_state<T>(&self, site: &str, f: impl FnOnce(&SiteState) -> T) -> Result<T> {
-        let mut sites = self
-            .sites
+        let mut sites = self.sites();
+        let state = self.caught_up(&mut sites, site)?;
+        Ok(f(state))
+    }
+
+    fn sites(&self) -> MutexGuard<'_, HashMap<String, SiteState>> {
+        self.sites
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The site's state folded up to the stream's end.
+    fn caught_up<'s>(
+        &self,
+        sites: &'s mut HashMap<String, SiteState>,
+        site: &str,
+    ) -> Result<&'s SiteState> {
         let state = sites.entry(site.to_owned()).or_default();
         let stream = StreamId::jira_site(site);
         for record in self.log.read_stream(&stream, state.version + 1)? {
             state.apply(&record);
         }
-        Ok(f(state))
+        Ok(state)
     }
 
     /// Appends the grant event to `jira:<site>` unless the state already shows the
@@ -658,8 +734,14 @@ impl Executor {
         let stream = StreamId::jira_site(&issued.site);
         let wanted = issued.action == CommandAction::Add;
         for _ in 0..SITE_ATTEMPTS {
-            let (present, version) =
-                self.with_site_state(&issued.site, |s| (s.has_grant(&issued.grant), s.version))?;
+            // The fold and the append under one lock: concurrent drives of this
+            // executor append one after the other and never make each other retry;
+            // only another writer of the stream (a sync) can move it in between.
+            let mut sites = self.sites();
+            let (present, version) = {
+                let s = self.caught_up(&mut sites, &issued.site)?;
+                (s.has_grant(&issued.grant), s.version)
+            };
             if present == wanted {
                 return Ok(SiteOutcome::AlreadyInState);
             }

@@ -32,10 +32,12 @@
 //! outcome, not an error.
 
 mod commands;
+mod concurrent;
 mod error;
 mod executor;
 
 pub use commands::{CommandStatus, Commands, Outcome};
+pub use concurrent::bounded;
 pub use error::{OutboxError, Result};
 pub use executor::{describe, CommandSpec, DrivePolicy, Executor, Step, StepHook};
 

@@ -3,7 +3,9 @@
 //! revokes what expired through the outbox, then closes the log, so other
 //! commands (`request approve`, `sync`) can write between passes. Without
 //! `--once` it wakes at the next deadline (on time to the timer's precision) or
-//! after `--poll`, until Ctrl-C.
+//! after `--poll`, until Ctrl-C or SIGTERM: the pass under way finishes, then it
+//! exits; a second signal exits at once (a command cut short is unfinished and
+//! the next pass drives it).
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -82,15 +84,16 @@ pub fn run_command(command: JitCommand, globals: &Globals) -> Result<ExitCode> {
         .build()
         .context("cannot start the async runtime")?;
     let site = conn.site_name.clone();
-    let open = {
+    let root = data_dir.root().to_path_buf();
+    // Opens the log and builds the service and the executor for one pass; the
+    // error keeps its type (a log in use names its holder when explained).
+    let open_pass = {
         let clock = clock.clone();
         let jira = conn.jira.clone();
-        move || -> std::result::Result<(Jit, Executor), RequestError> {
-            let log = data_dir
-                .open_log()
-                .map_err(|e| RequestError::Unavailable(format!("{e:#}")))?;
+        move || -> Result<(Jit, Executor)> {
+            let log = data_dir.open_log()?;
             let client = JiraClient::with_clock(jira.clone(), clock.clone())
-                .map_err(|e| RequestError::Unavailable(e.to_string()))?;
+                .context("cannot set up the Jira client")?;
             let exec = Executor::new(log.clone(), clock.clone(), DrivePolicy::default())
                 .with_site(site.clone(), client);
             Ok((
@@ -100,7 +103,7 @@ pub fn run_command(command: JitCommand, globals: &Globals) -> Result<ExitCode> {
         }
     };
     if args.once {
-        let (jit, exec) = open()?;
+        let (jit, exec) = open_pass()?;
         let report = runtime.block_on(run_once(&jit, &exec))?;
         println!(
             "{}",
@@ -112,13 +115,35 @@ pub fn run_command(command: JitCommand, globals: &Globals) -> Result<ExitCode> {
             ExitCode::FAILURE
         });
     }
+    // Between passes, a failure to open is a warning that says what to do, in the
+    // words every command uses (the log's holder, a damaged log, a full disk).
+    let open = move || -> std::result::Result<(Jit, Executor), RequestError> {
+        open_pass().map_err(|e| {
+            RequestError::Unavailable(
+                crate::errors::explain(&e, Some(&root)).unwrap_or_else(|| format!("{e:#}")),
+            )
+        })
+    };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     runtime.block_on(async move {
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                let _ = stop_tx.send(true);
+        match crate::signals::Stop::install() {
+            Ok(mut signals) => {
+                tokio::spawn(async move {
+                    if signals.wait().await.is_err() {
+                        return;
+                    }
+                    eprintln!("stopping after the pass under way (a second Ctrl-C stops at once)");
+                    let _ = stop_tx.send(true);
+                    if signals.wait().await.is_ok() {
+                        eprintln!("stopped: a command cut short stays unfinished, and the next `grantledger jit run` (or `commands drive`) finishes it");
+                        std::process::exit(130);
+                    }
+                });
             }
-        });
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for Ctrl-C or SIGTERM: they will end the scheduler abruptly");
+            }
+        }
         run(
             open,
             clock,

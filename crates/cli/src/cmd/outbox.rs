@@ -21,6 +21,7 @@ use grantledger_outbox::{
 use grantledger_projection::resolve;
 use grantledger_projection::SiteState;
 
+use crate::cmd::request::Format;
 use crate::output::safe;
 use crate::settings::{self, ConnectArgs};
 use crate::Globals;
@@ -38,15 +39,30 @@ pub enum ProvisionCommand {
 #[derive(Debug, Args)]
 pub struct ProvisionArgs {
     /// The user: account id, email or display name (as the last sync saw them)
-    #[arg(long, value_name = "USER", value_parser = NonEmptyStringValueParser::new())]
-    user: String,
-    /// A group, by name or id
+    #[arg(
+        long,
+        value_name = "USER",
+        value_parser = NonEmptyStringValueParser::new(),
+        required_unless_present = "group_actor",
+        conflicts_with = "group_actor"
+    )]
+    user: Option<String>,
+    /// A group as the project-role actor instead of a user (with --project and
+    /// --role), by name or id
+    #[arg(
+        long,
+        value_name = "NAME",
+        value_parser = NonEmptyStringValueParser::new(),
+        requires = "project"
+    )]
+    group_actor: Option<String>,
+    /// A group, by name or id (the user becomes a member)
     #[arg(
         long,
         value_name = "NAME",
         value_parser = NonEmptyStringValueParser::new(),
         required_unless_present = "project",
-        conflicts_with = "project"
+        conflicts_with_all = ["project", "group_actor"]
     )]
     group: Option<String>,
     /// A project, by key or id (with --role)
@@ -59,6 +75,9 @@ pub struct ProvisionArgs {
     /// characters) [default: $USER]
     #[arg(long = "as", value_name = "OPERATOR", value_parser = parse_operator)]
     operator: Option<String>,
+    /// Output format (JSON: schemas/command.schema.json)
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
     #[command(flatten)]
     connect: ConnectArgs,
 }
@@ -71,16 +90,25 @@ pub enum CommandsCommand {
         /// Only the unfinished ones (an intent, no outcome)
         #[arg(long)]
         unfinished: bool,
+        /// Output format (JSON: schemas/command-list.schema.json)
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
     },
     /// One command, with its outcome
     Show {
         /// The command's id
         #[arg(value_parser = NonEmptyStringValueParser::new())]
         id: String,
+        /// Output format (JSON: schemas/command.schema.json)
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
     },
     /// Drive every unfinished command (after a crash, or once Jira answers again);
     /// exits 1 when one of them fails
     Drive {
+        /// Output format (JSON: schemas/command-list.schema.json)
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
         #[command(flatten)]
         connect: ConnectArgs,
     },
@@ -288,12 +316,18 @@ fn resolve_grant(state: &SiteState, site: &str, a: &ProvisionArgs) -> Result<Gra
             safe(site)
         );
     }
-    let user = resolve::user(state, &a.user)?;
-    match (&a.group, &a.project, &a.role) {
-        (Some(group), _, _) => Ok(Grant::membership(user, resolve_group(state, site, group)?)),
-        (None, Some(project), Some(role)) => {
+    let principal = match (&a.user, &a.group_actor) {
+        (Some(user), None) => Principal::User(resolve::user(state, user)?),
+        (None, Some(group)) => Principal::Group(resolve_group(state, site, group)?),
+        _ => bail!("name a --user, or a --group-actor with a --project and a --role"),
+    };
+    match (&a.group, &a.project, &a.role, principal) {
+        (Some(group), _, _, Principal::User(user)) => {
+            Ok(Grant::membership(user, resolve_group(state, site, group)?))
+        }
+        (None, Some(project), Some(role), principal) => {
             let (project, role) = resolve_role(state, site, project, role)?;
-            Ok(Grant::role(Principal::User(user), project, role))
+            Ok(Grant::role(principal, project, role))
         }
         _ => bail!("name a --group, or a --project with a --role"),
     }
@@ -341,7 +375,13 @@ pub fn run_provision(command: ProvisionCommand, globals: &Globals) -> Result<Exi
     let status = executor
         .status(&id)?
         .context("the command just issued is not in the log")?;
-    println!("{}", line(&status, Some(&state)));
+    match args.format {
+        Format::Table => println!("{}", line(&status, Some(&state))),
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&CommandView::of(&status, Some(&state)))?
+        ),
+    }
     Ok(match outcome {
         Outcome::Succeeded(_) => ExitCode::SUCCESS,
         Outcome::Failed(_) => ExitCode::FAILURE,
@@ -437,7 +477,7 @@ fn line(status: &CommandStatus, state: Option<&SiteState>) -> String {
 /// Runs `grantledger commands list|show|drive`.
 pub fn run_commands(command: CommandsCommand, globals: &Globals) -> Result<ExitCode> {
     match command {
-        CommandsCommand::List { unfinished } => {
+        CommandsCommand::List { unfinished, format } => {
             let read = globals.data_dir()?.open_for_reading(globals.verbose)?;
             let executor = reader(&read.log);
             let all = executor.list()?;
@@ -446,6 +486,14 @@ pub fn run_commands(command: CommandsCommand, globals: &Globals) -> Result<ExitC
                 .filter(|s| !unfinished || s.is_unfinished())
                 .collect();
             let mut states = States::default();
+            if format == Format::Json {
+                let views: Vec<CommandView> = shown
+                    .iter()
+                    .map(|s| CommandView::of(s, states.of(&read.log, &s.issued.site)))
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&views)?);
+                return Ok(ExitCode::SUCCESS);
+            }
             if shown.is_empty() {
                 println!("no {}commands", if unfinished { "unfinished " } else { "" });
             }
@@ -457,7 +505,7 @@ pub fn run_commands(command: CommandsCommand, globals: &Globals) -> Result<ExitC
             }
             Ok(ExitCode::SUCCESS)
         }
-        CommandsCommand::Show { id } => {
+        CommandsCommand::Show { id, format } => {
             let read = globals.data_dir()?.open_for_reading(globals.verbose)?;
             let executor = reader(&read.log);
             let Some(status) = executor.status(&CommandId::new(id.as_str()))? else {
@@ -466,6 +514,15 @@ pub fn run_commands(command: CommandsCommand, globals: &Globals) -> Result<ExitC
                     safe(&id)
                 );
             };
+            if format == Format::Json {
+                let mut states = States::default();
+                let state = states.of(&read.log, &status.issued.site);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&CommandView::of(&status, state))?
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
             println!("command   {}", safe(status.issued.command.as_str()));
             let mut states = States::default();
             let state = states.of(&read.log, &status.issued.site);
@@ -483,7 +540,7 @@ pub fn run_commands(command: CommandsCommand, globals: &Globals) -> Result<ExitC
             }
             Ok(ExitCode::SUCCESS)
         }
-        CommandsCommand::Drive { connect: c } => {
+        CommandsCommand::Drive { format, connect: c } => {
             let (executor, _, runtime) = connect(globals, &c)?;
             let stop = listen_for_stop(&runtime);
             let Some(driven) = runtime.block_on(until_stopped(stop, executor.drive_unfinished()))
@@ -494,11 +551,12 @@ pub fn run_commands(command: CommandsCommand, globals: &Globals) -> Result<ExitC
                 return Ok(ExitCode::from(INTERRUPTED));
             };
             let driven = driven?;
-            if driven.is_empty() {
+            if driven.is_empty() && format == Format::Table {
                 println!("no unfinished commands");
             }
             let mut code = ExitCode::SUCCESS;
             let mut states = States::default();
+            let mut views = Vec::new();
             for (id, result) in driven {
                 match result.map(|_| executor.status(&id)) {
                     Ok(Ok(Some(status))) => {
@@ -506,10 +564,11 @@ pub fn run_commands(command: CommandsCommand, globals: &Globals) -> Result<ExitC
                         if !matches!(status.outcome, Some(Outcome::Succeeded(_))) {
                             code = ExitCode::FAILURE;
                         }
-                        println!(
-                            "{}",
-                            line(&status, states.of(executor.log(), &status.issued.site))
-                        );
+                        let state = states.of(executor.log(), &status.issued.site);
+                        match format {
+                            Format::Table => println!("{}", line(&status, state)),
+                            Format::Json => views.push(CommandView::of(&status, state)),
+                        }
                     }
                     Ok(Ok(None)) => println!("{}  vanished from the log", safe(id.as_str())),
                     Ok(Err(e)) | Err(e) => {
@@ -517,6 +576,9 @@ pub fn run_commands(command: CommandsCommand, globals: &Globals) -> Result<ExitC
                         eprintln!("{}  {}", safe(id.as_str()), safe(&e.to_string()));
                     }
                 }
+            }
+            if format == Format::Json {
+                println!("{}", serde_json::to_string_pretty(&views)?);
             }
             Ok(code)
         }
@@ -544,4 +606,116 @@ fn reader(log: &EventLog) -> Executor {
         Arc::new(SystemClock::new()),
         DrivePolicy::default(),
     )
+}
+
+/// A command as `--format json` shows it (`schemas/command.schema.json`; a list
+/// of them is `schemas/command-list.schema.json`).
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub struct CommandView {
+    /// The command's id.
+    pub id: String,
+    /// `unfinished` (no outcome yet), `succeeded` or `failed`.
+    pub state: &'static str,
+    /// Whether Jira was found without the change and the change was sent (or
+    /// about to be).
+    pub started: bool,
+    /// The site.
+    pub site: String,
+    /// `add` or `remove`.
+    pub action: &'static str,
+    /// `user` or `group`: who gains or loses the access.
+    pub principal_kind: &'static str,
+    /// The account id or group id.
+    pub principal: String,
+    /// `group-membership` or `project-role`.
+    pub entitlement_kind: &'static str,
+    /// The group id, or the project id and role id as `PROJECT:ROLE`.
+    pub entitlement: String,
+    /// The change in words, with the names the last sync saw.
+    pub change: String,
+    /// Why the command was issued (the request, campaign or operator).
+    pub purpose: CommandPurpose,
+    /// The log position of its intent.
+    pub issued_position: u64,
+    /// How it ended, once it has.
+    pub outcome: Option<CommandOutcomeView>,
+}
+
+/// How a command ended.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub struct CommandOutcomeView {
+    /// For a success: `changed` (Jira changed) or `already-in-place` (nothing sent).
+    pub jira: Option<&'static str>,
+    /// For a success: `recorded` (a grant event appended) or `already-in-state`.
+    pub log: Option<&'static str>,
+    /// For a failure: `refused` or `gave-up`.
+    pub failure: Option<&'static str>,
+    /// For a failure: why, and what to do.
+    pub reason: Option<String>,
+    /// Attempts made.
+    pub attempts: u32,
+}
+
+impl CommandView {
+    fn of(status: &CommandStatus, state: Option<&SiteState>) -> CommandView {
+        let issued = &status.issued;
+        let (principal_kind, principal) = match &issued.grant.principal {
+            Principal::User(a) => ("user", a.to_string()),
+            Principal::Group(g) => ("group", g.to_string()),
+        };
+        let (entitlement_kind, entitlement) = match &issued.grant.entitlement {
+            Entitlement::GroupMembership { group } => ("group-membership", group.to_string()),
+            Entitlement::ProjectRole { project, role } => {
+                ("project-role", format!("{project}:{role}"))
+            }
+            Entitlement::ProductAccess { product } => ("product-access", product.to_string()),
+        };
+        let outcome = status.outcome.as_ref().map(|o| match o {
+            Outcome::Succeeded(s) => CommandOutcomeView {
+                jira: Some(match s.jira {
+                    JiraOutcome::Changed => "changed",
+                    JiraOutcome::AlreadyInPlace => "already-in-place",
+                }),
+                log: Some(match s.site {
+                    SiteOutcome::Recorded => "recorded",
+                    SiteOutcome::AlreadyInState => "already-in-state",
+                }),
+                failure: None,
+                reason: None,
+                attempts: s.attempts,
+            },
+            Outcome::Failed(f) => CommandOutcomeView {
+                jira: None,
+                log: None,
+                failure: Some(match f.kind {
+                    grantledger_outbox::CommandFailureKind::Refused => "refused",
+                    grantledger_outbox::CommandFailureKind::GaveUp => "gave-up",
+                }),
+                reason: Some(f.reason.clone()),
+                attempts: f.attempts,
+            },
+        });
+        CommandView {
+            id: issued.command.to_string(),
+            state: match &status.outcome {
+                None => "unfinished",
+                Some(Outcome::Succeeded(_)) => "succeeded",
+                Some(Outcome::Failed(_)) => "failed",
+            },
+            started: status.started,
+            site: issued.site.clone(),
+            action: match issued.action {
+                CommandAction::Add => "add",
+                CommandAction::Remove => "remove",
+            },
+            principal_kind,
+            principal,
+            entitlement_kind,
+            entitlement,
+            change: change_text(status, state),
+            purpose: issued.purpose.clone(),
+            issued_position: status.issued_position,
+            outcome,
+        }
+    }
 }

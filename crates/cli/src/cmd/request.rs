@@ -218,34 +218,60 @@ pub fn open(globals: &Globals, common: &Common, clock: Arc<dyn Clock>) -> Result
     Ok(Jit::new(log, site, policies, clock))
 }
 
-/// A request as shown (JSON and table).
-#[derive(Debug, Serialize)]
-struct View {
+/// A request as shown (JSON and table; `schemas/request.schema.json`, a list of
+/// them `schemas/request-list.schema.json`).
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct View {
+    /// The request's id (`r12`).
     id: String,
+    /// pending, approved, granted, already-held, revoking, revoked, expired,
+    /// denied, cancelled, failed or revoke-failed.
     status: &'static str,
+    /// The site.
     site: String,
+    /// Who asked: name and email (or account id).
     requester: String,
+    /// Who gets the access: name and email (or account id).
     beneficiary: String,
+    /// The group, or `KEY:Role`.
     entitlement: String,
+    /// The policy it was made under.
     policy: String,
+    /// How long, e.g. `4h`.
     duration: String,
+    /// Break-glass: self-granted at once, for review after the fact.
     break_glass: bool,
+    /// Why.
     justification: Option<String>,
+    /// The ticket reference.
     ticket: Option<String>,
+    /// Approvals it needs.
     approvals_needed: u32,
+    /// Who approved so far.
     approvers: Vec<String>,
+    /// When it was asked for (RFC 3339).
     requested_at: String,
+    /// When access began (RFC 3339).
     granted_at: Option<String>,
+    /// When access ends (RFC 3339).
     expires_at: Option<String>,
+    /// Why nothing was granted, when the access pre-existed.
     pre_existing: Option<String>,
+    /// Whether this request removes the access when it ends.
     owns_access: bool,
+    /// How it ended, in words.
     outcome: Option<String>,
 }
 
 fn view(jit: &Jit, r: &Request) -> View {
-    let state = jit.site_state().ok();
+    // The site's state lent, not copied (`request list` shows many).
+    jit.with_site_state(|s| view_in(jit, Some(s), r))
+        .unwrap_or_else(|_| view_in(jit, None, r))
+}
+
+fn view_in(jit: &Jit, state: Option<&grantledger_projection::SiteState>, r: &Request) -> View {
     let person = |a: &grantledger_model::AccountId| -> String {
-        match state.as_ref().and_then(|s| s.users.get(a)) {
+        match state.and_then(|s| s.users.get(a)) {
             Some(u) => match &u.email {
                 Some(e) => format!("{} <{e}>", u.display_name),
                 None => format!("{} ({a})", u.display_name),
@@ -253,7 +279,7 @@ fn view(jit: &Jit, r: &Request) -> View {
             None => a.to_string(),
         }
     };
-    let entitlement = match (&state, &r.grant) {
+    let entitlement = match (state, &r.grant) {
         (Some(s), Some(g)) => jit.entitlement_name(s, &g.entitlement),
         (None, Some(g)) => format!("{:?}", g.entitlement),
         _ => String::new(),

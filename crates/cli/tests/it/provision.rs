@@ -377,3 +377,180 @@ fn ctrl_c_during_provision_leaves_the_command_unfinished_and_says_how_to_finish_
         .get(&group.group_id)
         .is_some_and(|m| m.contains(&user)));
 }
+
+#[test]
+fn provision_makes_a_group_a_role_actor_and_names_bad_input_clearly() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut org = Org::generate(Preset::Small, 5);
+    let admin = Credential::admin_of(&org);
+    let project = org.projects.iter().find(|p| !p.archived).unwrap().clone();
+    let role = project.roles[0].clone();
+    let group = org
+        .groups
+        .iter()
+        .find(|g| !role.group_actors.contains(&g.group_id))
+        .unwrap()
+        .clone();
+    // Two active accounts share a display name: a name that is ambiguous.
+    let twins: Vec<String> = org
+        .users
+        .iter()
+        .filter(|u| u.active && u.account_id != admin.account_id)
+        .take(2)
+        .map(|u| u.account_id.clone())
+        .collect();
+    for u in org
+        .users
+        .iter_mut()
+        .filter(|u| twins.contains(&u.account_id))
+    {
+        u.display_name = "Sam Twin".into();
+    }
+    let sim = rt
+        .block_on(SimServer::start(org, vec![admin], Faults::default()))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (o, out, err) = run(&data, &sim, &["sync"]);
+    assert!(o.status.success(), "{out}{err}");
+    let role_id = role.id.to_string();
+    let actor_args = |action: &'static str| {
+        vec![
+            "provision".to_string(),
+            action.to_string(),
+            "--group-actor".into(),
+            group.name.clone(),
+            "--project".into(),
+            project.key.clone(),
+            "--role".into(),
+            role.name.clone(),
+        ]
+    };
+    let is_actor = || {
+        sim.org()
+            .projects
+            .iter()
+            .find(|p| p.id == project.id)
+            .and_then(|p| p.roles.iter().find(|r| r.id.to_string() == role_id))
+            .is_some_and(|r| r.group_actors.contains(&group.group_id))
+    };
+    let mut args = actor_args("add");
+    args.extend(["--format".to_string(), "json".to_string()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (o, out, err) = run(&data, &sim, &args);
+    assert!(o.status.success(), "{out}{err}");
+    crate::assert_matches_schema("command.schema.json", &out);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["state"], "succeeded", "{out}");
+    assert_eq!(v["principal_kind"], "group", "{out}");
+    assert_eq!(v["principal"], group.group_id.as_str(), "{out}");
+    assert_eq!(v["entitlement_kind"], "project-role", "{out}");
+    assert_eq!(v["outcome"]["jira"], "changed", "{out}");
+    assert!(
+        v["change"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("group {}", group.name)),
+        "{out}"
+    );
+    assert!(is_actor(), "the group is the role's actor in Jira");
+    let args = actor_args("remove");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (o, out, err) = run(&data, &sim, &args);
+    assert!(o.status.success(), "{out}{err}");
+    assert!(!is_actor(), "the group is no longer the role's actor");
+
+    // Bad input: a clear error, exit 1, and no command issued.
+    let unknown_group = [
+        "provision",
+        "add",
+        "--group-actor",
+        "no-such-group",
+        "--project",
+        &project.key,
+        "--role",
+        &role.name,
+    ];
+    let (o, _, err) = run(&data, &sim, &unknown_group);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("no group") && err.contains("its groups include"),
+        "{err}"
+    );
+    let unknown_user = [
+        "provision",
+        "add",
+        "--user",
+        "nobody-at-all",
+        "--group",
+        &group.name,
+    ];
+    let (o, _, err) = run(&data, &sim, &unknown_user);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("nobody-at-all"),
+        "the error names what was asked: {err}"
+    );
+    let ambiguous = [
+        "provision",
+        "add",
+        "--user",
+        "Sam Twin",
+        "--group",
+        &group.name,
+    ];
+    let (o, _, err) = run(&data, &sim, &ambiguous);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    for twin in &twins {
+        assert!(
+            err.contains(twin.as_str()),
+            "the candidates are listed: {err}"
+        );
+    }
+    let (_, out, _) = run(&data, &sim, &["commands", "list"]);
+    assert_eq!(out.lines().count(), 2, "only the two role changes: {out}");
+    let (o, out, err) = run(&data, &sim, &["commands", "list", "--format", "json"]);
+    assert!(o.status.success(), "{err}");
+    crate::assert_matches_schema("command-list.schema.json", &out);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let listed = v.as_array().unwrap();
+    assert_eq!(listed.len(), 2, "{out}");
+    assert!(listed.iter().any(|c| c["action"] == "remove"), "{out}");
+    let id = listed[0]["id"].as_str().unwrap().to_owned();
+    let (o, out, err) = run(&data, &sim, &["commands", "show", &id, "--format", "json"]);
+    assert!(o.status.success(), "{err}");
+    crate::assert_matches_schema("command.schema.json", &out);
+    let (o, out, err) = run(&data, &sim, &["commands", "drive", "--format", "json"]);
+    assert!(o.status.success(), "{err}");
+    assert_eq!(out.trim(), "[]", "nothing unfinished: {out}");
+
+    // Usage errors (exit 2): a group actor with a group membership, or without a
+    // project and role; neither a user nor a group actor.
+    for bad in [
+        vec![
+            "provision",
+            "add",
+            "--group-actor",
+            &group.name,
+            "--group",
+            &group.name,
+        ],
+        vec!["provision", "add", "--group-actor", &group.name],
+        vec!["provision", "add", "--group", &group.name],
+        vec![
+            "provision",
+            "add",
+            "--user",
+            &twins[0],
+            "--group-actor",
+            &group.name,
+            "--project",
+            &project.key,
+            "--role",
+            &role.name,
+        ],
+    ] {
+        let (o, _, err) = run(&data, &sim, &bad);
+        assert_eq!(o.status.code(), Some(2), "{bad:?}: {err}");
+    }
+}

@@ -205,6 +205,7 @@ fn request_commands_and_the_scheduler_grant_and_revoke_in_jira() {
         &sim,
         &["request", "show", "r1", "--format", "json"],
     ));
+    crate::assert_matches_schema("request.schema.json", &json);
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["status"], "granted");
     assert_eq!(v["approvers"].as_array().unwrap().len(), 1);
@@ -311,6 +312,7 @@ fn request_commands_and_the_scheduler_grant_and_revoke_in_jira() {
         &sim,
         &["request", "list", "--format", "json"],
     ));
+    crate::assert_matches_schema("request-list.schema.json", &all);
     let v: serde_json::Value = serde_json::from_str(&all).unwrap();
     assert_eq!(v.as_array().unwrap().len(), 3);
 

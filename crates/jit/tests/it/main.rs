@@ -4,6 +4,7 @@
 //! One integration-test binary for the package, a module per area.
 
 mod common;
+mod concurrency;
 mod crash;
 mod e2e;
 mod failures;

@@ -14,11 +14,14 @@ use crate::common::{observe_member, world, HOUR, POLICIES, SITE};
 struct NoCommands;
 
 impl CommandRunner for NoCommands {
-    async fn execute(&self, command: &CommandIssued) -> Result<(), String> {
+    async fn execute(
+        &self,
+        command: &CommandIssued,
+    ) -> Result<grantledger_jit::request::CommandOutcome, String> {
         panic!("no command should be issued here, got {}", command.command)
     }
 
-    async fn drive_unfinished(&self) -> Result<usize, String> {
+    async fn drive_unfinished(&self, _limit: usize) -> Result<usize, String> {
         Ok(0)
     }
 }

@@ -894,3 +894,130 @@ async fn unknown_sites_and_commands_are_errors_that_leave_the_log_alone() {
     };
     assert!(matches!(ex.issue(product), Err(OutboxError::Invalid(_))));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_drives_write_once_each_and_record_each_grant_once_beside_another_writer() {
+    let faults = Faults {
+        latency: Duration::from_millis(15),
+        ..Faults::default()
+    };
+    let h = Harness::with_org(Org::generate(Preset::Small, 7), faults).await;
+    let org = h.sim.org();
+    let admin = admin(&org);
+    let group = org.groups[0].group_id.clone();
+    let members = org.memberships.get(&group).cloned().unwrap_or_default();
+    let outsiders: Vec<String> = org
+        .users
+        .iter()
+        .filter(|u| u.active && u.account_id != admin && !members.contains(&u.account_id))
+        .map(|u| u.account_id.clone())
+        .take(20)
+        .collect();
+    assert!(outsiders.len() >= 12, "the small org has enough outsiders");
+    // Peak number of drives between CommandStarted and Jira's answer.
+    let in_jira = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let peak = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let hook: grantledger_outbox::StepHook = {
+        let (in_jira, peak) = (in_jira.clone(), peak.clone());
+        Arc::new(move |_id: &CommandId, step: grantledger_outbox::Step| {
+            use std::sync::atomic::Ordering::SeqCst;
+            match step {
+                grantledger_outbox::Step::Started => {
+                    let now = in_jira.fetch_add(1, SeqCst) + 1;
+                    peak.fetch_max(now, SeqCst);
+                }
+                grantledger_outbox::Step::JiraDone => {
+                    in_jira.fetch_sub(1, SeqCst);
+                }
+                _ => {}
+            }
+        })
+    };
+    let ex = executor(&h, clock()).with_hook(hook);
+    // Every outsider is added; the first four are removed again in the same batch
+    // (their removal must follow their addition, never race it); and every id is
+    // listed twice (a second drive of a command is no second write).
+    let mut ids = Vec::new();
+    for (i, account) in outsiders.iter().enumerate() {
+        ids.push(
+            ex.issue(operator(
+                &format!("many-add-{i}"),
+                CommandAction::Add,
+                user(account),
+                membership(&group),
+            ))
+            .unwrap(),
+        );
+    }
+    for (i, account) in outsiders.iter().take(4).enumerate() {
+        ids.push(
+            ex.issue(operator(
+                &format!("many-remove-{i}"),
+                CommandAction::Remove,
+                user(account),
+                membership(&group),
+            ))
+            .unwrap(),
+        );
+    }
+    let twice: Vec<CommandId> = ids.iter().chain(ids.iter()).cloned().collect();
+    // A second writer (as a sync would be) appends to jira:<site> all along.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (log, stop) = (h.log.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut n = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let version = log.stream_version(&StreamId::jira_site(SITE)).unwrap();
+                let event = NewEvent::new(UserVanished {
+                    account_id: AccountId::new(format!("gone-{n}")),
+                });
+                let _ = log.append(
+                    &StreamId::jira_site(SITE),
+                    ExpectedVersion::Exact(version),
+                    vec![event],
+                );
+                n += 1;
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            n
+        })
+    };
+    let results = ex.drive_all(&twice, 8).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let appended = writer.join().unwrap();
+    assert!(appended > 0, "the other writer appended meanwhile");
+
+    assert_eq!(results.len(), twice.len());
+    for ((id, result), asked) in results.into_iter().zip(&twice) {
+        assert_eq!(&id, asked, "results come in the order asked");
+        let done = succeeded(result.unwrap());
+        assert_eq!(done.jira, JiraOutcome::Changed, "{id}");
+        assert_eq!(done.site, SiteOutcome::Recorded, "{id}");
+    }
+    let peak = peak.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        (2..=8).contains(&peak),
+        "drives overlapped in Jira, within the limit: peak {peak}"
+    );
+    // One write per command, whatever the concurrency.
+    assert_eq!(writes(&h.sim, ADD_MEMBER), outsiders.len() as u64);
+    assert_eq!(writes(&h.sim, REMOVE_MEMBER), 4);
+    for (i, account) in outsiders.iter().enumerate() {
+        assert_eq!(is_member(&h.sim, &group, account), i >= 4, "{account}");
+        assert_eq!(grant_events(&h.log, &format!("many-add-{i}")).len(), 1);
+    }
+    for i in 0..4 {
+        let removed = grant_events(&h.log, &format!("many-remove-{i}"));
+        assert!(matches!(removed.as_slice(), [Event::GrantRemoved(_)]));
+    }
+    // Each command's stream: intent, start, outcome, once each.
+    for id in &ids {
+        assert_eq!(
+            command_events(&h.log, id.as_str()),
+            ["CommandIssued", "CommandStarted", "CommandSucceeded"],
+            "{id}"
+        );
+    }
+    assert!(h.log.verify().unwrap().is_ok());
+}
