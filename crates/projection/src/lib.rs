@@ -21,8 +21,10 @@
 
 pub mod effective;
 mod error;
+mod fold;
 mod image;
 pub mod index;
+mod index_wire;
 pub mod query;
 pub mod report;
 pub mod resolve;

@@ -12,6 +12,7 @@ use grantledger_model::{Event, Grant, GrantCause, Principal, Timestamp};
 
 use crate::effective::Target;
 use crate::error::{rfc3339, QueryError};
+use crate::fold::NumberedSite;
 use crate::image::SiteImage;
 use crate::index::{Entry, HistoryIndex, StepKind, Subject};
 use crate::snapshot::SnapshotStore;
@@ -25,11 +26,14 @@ pub const STATE_FORMAT: u32 = 2;
 /// The snapshot kind of the [`HistoryIndex`].
 pub const INDEX_KIND: &str = "index";
 /// The format of index snapshots.
-pub const INDEX_FORMAT: u32 = 3;
+pub const INDEX_FORMAT: u32 = 4;
 /// Default distance between periodic state snapshots, in log positions.
 pub const DEFAULT_SNAPSHOT_EVERY: u64 = 250_000;
 /// A replay at the head at least this long leaves a snapshot at the head.
 const HEAD_SNAPSHOT_MIN_TAIL: u64 = 5_000;
+/// A replay at least this long folds with numbered grant storage
+/// ([`NumberedSite`]): below it, numbering the state costs more than it saves.
+const NUMBERED_FOLD_MIN: u64 = 20_000;
 
 /// A moment in the log: a position, or a time (the last record at or before it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -195,22 +199,23 @@ impl Queries {
             )?,
             None => None,
         };
-        let mut site = match restored {
+        let site = match restored {
             Some((_, image)) => Site::from(image),
             None => Site::new(&self.site),
         };
         let start = site.position();
-        if self.snapshots.is_some() {
-            loop {
-                let mark = (site.position() / self.every + 1) * self.every;
-                if mark > at {
-                    break;
-                }
-                fold_until(&self.log, &mut site, mark)?;
-                self.save(STATE_KIND, STATE_FORMAT, mark, &site);
-            }
-        }
-        fold_until(&self.log, &mut site, at)?;
+        // A replay from nothing or a long one folds with the grant storage
+        // numbered (ADR 0021); a short one after a snapshot folds into the state
+        // itself, which costs nothing to set up.
+        let site = if start == 0 || at - start >= NUMBERED_FOLD_MIN {
+            let mut numbered = NumberedSite::from_site(site);
+            self.fold_to(&mut numbered, at, NumberedSite::to_site)?;
+            numbered.into_site()
+        } else {
+            let mut site = site;
+            self.fold_to(&mut site, at, Site::clone)?;
+            site
+        };
         if at == head && at % self.every != 0 && at - start >= HEAD_SNAPSHOT_MIN_TAIL {
             self.save(STATE_KIND, STATE_FORMAT, at, &site);
             if let Some(store) = &self.snapshots {
@@ -218,6 +223,28 @@ impl Queries {
             }
         }
         Ok(site.state)
+    }
+
+    /// Folds `projection` up to `at`, writing a periodic snapshot (of the site
+    /// `site_of` gives) at each multiple of `every` met on the way.
+    fn fold_to<P: Projection>(
+        &self,
+        projection: &mut P,
+        at: Position,
+        site_of: impl Fn(&P) -> Site,
+    ) -> Result<(), QueryError> {
+        if self.snapshots.is_some() {
+            loop {
+                let mark = (projection.position() / self.every + 1) * self.every;
+                if mark > at {
+                    break;
+                }
+                fold_until(&self.log, projection, mark)?;
+                self.save(STATE_KIND, STATE_FORMAT, mark, &site_of(projection));
+            }
+        }
+        fold_until(&self.log, projection, at)?;
+        Ok(())
     }
 
     /// The state at the log's head.
