@@ -35,6 +35,6 @@ pub mod text;
 pub use effective::{holders, user_access, Holder, Reach, Target};
 pub use error::{rfc3339, Candidate, QueryError};
 pub use index::{Entry, HistoryIndex, Subject};
-pub use query::{Change, Diff, Moment, NetChange, Queries};
+pub use query::{Change, Diff, Moment, NetChange, Queries, StatePreload};
 pub use snapshot::{SnapshotFile, SnapshotStore};
 pub use state::{RunEnd, Site, SiteState, SyncRun};
