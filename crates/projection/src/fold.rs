@@ -261,16 +261,40 @@ impl NumberedSite {
                 product: self.products.value(p).clone(),
             },
         };
-        state.grant_changes = self
+        // Grants ordered by their principal's and entitlement's ranks among the
+        // few distinct ones: `Grant`'s own order (principal, then entitlement)
+        // without comparing strings per grant; the map is then built from
+        // sorted input in one pass.
+        fn ranks<K: Copy + Eq + Hash, V: Ord>(
+            keys: impl Iterator<Item = K>,
+            value: impl Fn(K) -> V,
+        ) -> HashMap<K, (u32, V)> {
+            let distinct: HashSet<K> = keys.collect();
+            let mut sorted: Vec<(V, K)> = distinct.into_iter().map(|k| (value(k), k)).collect();
+            sorted.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            sorted
+                .into_iter()
+                .enumerate()
+                .map(|(i, (v, k))| (k, (i as u32, v)))
+                .collect()
+        }
+        let principals = ranks(self.changes.keys().map(|(p, _)| *p), principal);
+        let entitlements = ranks(self.changes.keys().map(|(_, e)| *e), entitlement);
+        let mut changes: Vec<(u32, u32, P, E, Position)> = self
             .changes
             .iter()
-            .map(|((p, e), position)| {
+            .map(|((p, e), position)| (principals[p].0, entitlements[e].0, *p, *e, *position))
+            .collect();
+        changes.sort_unstable_by_key(|c| (c.0, c.1));
+        state.grant_changes = changes
+            .into_iter()
+            .map(|(_, _, p, e, position)| {
                 (
                     Grant {
-                        principal: principal(*p),
-                        entitlement: entitlement(*e),
+                        principal: principals[&p].1.clone(),
+                        entitlement: entitlements[&e].1.clone(),
                     },
-                    *position,
+                    position,
                 )
             })
             .collect::<BTreeMap<Grant, Position>>();
