@@ -29,39 +29,39 @@ pub enum Subject {
 }
 
 /// The index of one site's stream. Implements [`Projection`], so a
-/// [`grantledger_eventlog::Follower`] keeps it current.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// [`grantledger_eventlog::Follower`] keeps it current. Stored compactly in its
+/// snapshot (`index_wire`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HistoryIndex {
-    stream: Option<StreamId>,
-    position: Position,
-    by_subject: HashMap<Subject, Vec<Position>>,
+    pub(crate) stream: Option<StreamId>,
+    pub(crate) position: Position,
+    pub(crate) by_subject: HashMap<Subject, Vec<Position>>,
     /// Each product's groups as last recorded, so that a group that stops giving a
     /// product has that change in its history too.
-    product_groups: HashMap<ProductKey, Vec<GroupId>>,
+    pub(crate) product_groups: HashMap<ProductKey, Vec<GroupId>>,
     /// Where groups, projects and roles vanished: their grants went with them.
-    vanished: HashMap<Subject, Vec<Position>>,
+    pub(crate) vanished: HashMap<Subject, Vec<Position>>,
     /// Each group's and role's changes of holders, oldest first, so that one
     /// entitlement's holders at any position need no read of the log.
-    timelines: HashMap<Subject, Vec<Step>>,
+    pub(crate) timelines: HashMap<Subject, Vec<Step>>,
     /// Principals of the timelines and rows, numbered.
-    principals: Vec<Principal>,
-    principal_ids: HashMap<Principal, u32>,
+    pub(crate) principals: Interned<Principal>,
     /// One row for each record the index lists, by position (oldest first).
-    rows: Vec<Row>,
+    pub(crate) rows: Vec<Row>,
     /// What the rows name, numbered: entitlements, accounts, causes, causations (each
     /// kept once) and times (a new one whenever it changes along the log).
-    entitlements: Interned<Entitlement>,
-    users: Interned<AccountId>,
-    causes: Interned<GrantCause>,
-    causations: Interned<Causation>,
-    times: Vec<Timestamp>,
+    pub(crate) entitlements: Interned<Entitlement>,
+    pub(crate) users: Interned<AccountId>,
+    pub(crate) causes: Interned<GrantCause>,
+    pub(crate) causations: Interned<Causation>,
+    pub(crate) times: Vec<Timestamp>,
 }
 
 /// Values numbered in the order they were first met.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct Interned<T: std::hash::Hash + Eq> {
-    values: Vec<T>,
-    ids: HashMap<T, u32>,
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Interned<T: std::hash::Hash + Eq> {
+    pub(crate) values: Vec<T>,
+    pub(crate) ids: HashMap<T, u32>,
 }
 
 impl<T: std::hash::Hash + Eq> Default for Interned<T> {
@@ -74,7 +74,7 @@ impl<T: std::hash::Hash + Eq> Default for Interned<T> {
 }
 
 impl<T: std::hash::Hash + Eq + Clone> Interned<T> {
-    fn id(&mut self, value: &T) -> u32 {
+    pub(crate) fn id(&mut self, value: &T) -> u32 {
         if let Some(id) = self.ids.get(value) {
             return *id;
         }
@@ -86,22 +86,22 @@ impl<T: std::hash::Hash + Eq + Clone> Interned<T> {
 }
 
 /// No causation (a row's `causation` field).
-const NONE: u32 = u32::MAX;
+pub(crate) const NONE: u32 = u32::MAX;
 
 /// What the index keeps of one record it lists.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-struct Row {
-    position: Position,
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Row {
+    pub(crate) position: Position,
     /// In [`HistoryIndex::times`].
-    time: u32,
+    pub(crate) time: u32,
     /// In `causations`, or [`NONE`].
-    causation: u32,
-    what: What,
+    pub(crate) causation: u32,
+    pub(crate) what: What,
 }
 
 /// A record's event, in numbers, when it is one the index can give back whole.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-enum What {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum What {
     /// `GrantAdded` (`added`) or `GrantRemoved`.
     Grant {
         added: bool,
@@ -193,7 +193,7 @@ impl HistoryIndex {
 
     /// The principal a [`Step`] names.
     pub fn principal(&self, id: u32) -> &Principal {
-        &self.principals[id as usize]
+        &self.principals.values[id as usize]
     }
 
     /// The row of the record at `position`, if the index lists one there.
@@ -253,25 +253,13 @@ impl HistoryIndex {
         }
     }
 
-    fn principal_id(&mut self, p: &Principal) -> u32 {
-        match self.principal_ids.get(p) {
-            Some(id) => *id,
-            None => {
-                let id = self.principals.len() as u32;
-                self.principals.push(p.clone());
-                self.principal_ids.insert(p.clone(), id);
-                id
-            }
-        }
-    }
-
     /// Keeps a row for a record the index lists.
     fn row(&mut self, record: &Record) {
         let what = match &record.event {
             Event::GrantAdded(GrantAdded { grant, cause })
             | Event::GrantRemoved(GrantRemoved { grant, cause }) => What::Grant {
                 added: matches!(record.event, Event::GrantAdded(_)),
-                principal: self.principal_id(&grant.principal),
+                principal: self.principals.id(&grant.principal),
                 entitlement: self.entitlements.id(&grant.entitlement),
                 cause: self.causes.id(cause),
             },
@@ -307,7 +295,7 @@ impl HistoryIndex {
     ) {
         let principal = match principal {
             None => 0,
-            Some(p) => self.principal_id(p),
+            Some(p) => self.principals.id(p),
         };
         self.timelines.entry(subject).or_default().push(Step {
             position,
@@ -362,8 +350,9 @@ impl HistoryIndex {
         self.add(Subject::Grant(grant.clone()), position);
     }
 
-    /// Indexes one event at `position` (whatever its stream).
-    pub fn index_event(&mut self, event: &Event, position: Position) {
+    /// Indexes one event at `position` (whatever its stream). Returns whether
+    /// the event touched any subject (the records that did get a row).
+    pub fn index_event(&mut self, event: &Event, position: Position) -> bool {
         match event {
             Event::SyncStarted(_)
             | Event::SyncCompleted(_)
@@ -371,7 +360,7 @@ impl HistoryIndex {
             | Event::CommandIssued(_)
             | Event::CommandStarted(_)
             | Event::CommandSucceeded(_)
-            | Event::CommandFailed(_) => {}
+            | Event::CommandFailed(_) => return false,
             // A request's own records say nothing about the site; the grant it
             // made is a GrantAdded whose cause names it.
             Event::AccessRequested(_)
@@ -387,7 +376,7 @@ impl HistoryIndex {
             | Event::RevocationRequested(_)
             | Event::AccessRevoked(_)
             | Event::RequestFailed(_)
-            | Event::RemovalRetried(_) => {}
+            | Event::RemovalRetried(_) => return false,
             Event::UserObserved(e) => self.add(Subject::User(e.user.account_id.clone()), position),
             Event::UserChanged(e) => self.add(Subject::User(e.after.account_id.clone()), position),
             Event::UserDeactivated(e) => self.add(Subject::User(e.account_id.clone()), position),
@@ -454,25 +443,17 @@ impl HistoryIndex {
                 self.grant_step(&e.grant, position, false);
             }
         }
+        true
     }
 }
 
 impl Projection for HistoryIndex {
     fn apply(&mut self, record: &Record) {
-        if self.stream.as_ref() == Some(&record.stream) {
-            let listed = !matches!(
-                record.event,
-                Event::SyncStarted(_)
-                    | Event::SyncCompleted(_)
-                    | Event::SyncFailed(_)
-                    | Event::CommandIssued(_)
-                    | Event::CommandSucceeded(_)
-                    | Event::CommandFailed(_)
-            );
-            if listed {
-                self.row(record);
-            }
-            self.index_event(&record.event, record.position);
+        // A row for exactly the records some subject lists.
+        if self.stream.as_ref() == Some(&record.stream)
+            && self.index_event(&record.event, record.position)
+        {
+            self.row(record);
         }
         self.position = record.position;
     }

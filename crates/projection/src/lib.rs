@@ -21,8 +21,10 @@
 
 pub mod effective;
 mod error;
+mod fold;
 mod image;
 pub mod index;
+mod index_wire;
 pub mod query;
 pub mod report;
 pub mod resolve;
@@ -33,6 +35,6 @@ pub mod text;
 pub use effective::{holders, user_access, Holder, Reach, Target};
 pub use error::{rfc3339, Candidate, QueryError};
 pub use index::{Entry, HistoryIndex, Subject};
-pub use query::{Change, Diff, Moment, NetChange, Queries};
+pub use query::{Change, Diff, Moment, NetChange, Queries, StatePreload};
 pub use snapshot::{SnapshotFile, SnapshotStore};
 pub use state::{RunEnd, Site, SiteState, SyncRun};

@@ -4,17 +4,19 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 
 use grantledger_clock::{Clock, SystemClock};
-use grantledger_eventlog::{fold_until, EventLog, Position, Projection};
+use grantledger_eventlog::{fold_until, EventLog, Hash, Position, Projection};
 use grantledger_model::{Event, Grant, GrantCause, Principal, Timestamp};
 
 use crate::effective::Target;
 use crate::error::{rfc3339, QueryError};
+use crate::fold::NumberedSite;
 use crate::image::SiteImage;
 use crate::index::{Entry, HistoryIndex, StepKind, Subject};
-use crate::snapshot::SnapshotStore;
+use crate::snapshot::{check_hash, SnapshotFile, SnapshotStore};
 use crate::state::{Site, SiteState};
 
 /// The snapshot kind of [`Site`] state.
@@ -25,11 +27,14 @@ pub const STATE_FORMAT: u32 = 2;
 /// The snapshot kind of the [`HistoryIndex`].
 pub const INDEX_KIND: &str = "index";
 /// The format of index snapshots.
-pub const INDEX_FORMAT: u32 = 3;
+pub const INDEX_FORMAT: u32 = 4;
 /// Default distance between periodic state snapshots, in log positions.
 pub const DEFAULT_SNAPSHOT_EVERY: u64 = 250_000;
 /// A replay at the head at least this long leaves a snapshot at the head.
 const HEAD_SNAPSHOT_MIN_TAIL: u64 = 5_000;
+/// A replay at least this long folds with numbered grant storage
+/// ([`NumberedSite`]): below it, numbering the state costs more than it saves.
+const NUMBERED_FOLD_MIN: u64 = 20_000;
 
 /// A moment in the log: a position, or a time (the last record at or before it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,6 +124,52 @@ pub struct Queries {
     snapshots: Option<SnapshotStore>,
     every: u64,
     clock: Arc<dyn Clock>,
+    preload: Option<Arc<Mutex<Option<StatePreload>>>>,
+}
+
+/// The newest state snapshot of a site, read on a thread of its own — its
+/// checksum checked and its payload decoded — while the caller opens the log
+/// (opening a large log and loading a large state take about as long as each
+/// other). [`Queries::with_preload`] hands it to the first state asked for,
+/// which uses it only once the log has the snapshot's hash at its position, as
+/// for any snapshot (ADR 0008, ADR 0021).
+#[derive(Debug)]
+pub struct StatePreload {
+    site: String,
+    thread: JoinHandle<Option<(SnapshotFile, Hash, Site)>>,
+}
+
+impl StatePreload {
+    /// Starts reading the newest state snapshot of `site` in `store` (or of the
+    /// one site `store` holds states of, when `site` is `None`). `None` when there
+    /// is no such snapshot or no thread can be started: the answer is then found
+    /// the usual way.
+    pub fn start(store: &SnapshotStore, site: Option<&str>) -> Option<StatePreload> {
+        let site = match site {
+            Some(s) => s.to_owned(),
+            None => {
+                let mut sites = store.sites(STATE_KIND);
+                if sites.len() != 1 {
+                    return None;
+                }
+                sites.pop()?
+            }
+        };
+        let file = store.list(STATE_KIND, &site).ok()?.pop()?;
+        let (store, name) = (store.clone(), site.clone());
+        let thread = std::thread::Builder::new()
+            .name("state-preload".into())
+            .spawn(move || {
+                // A file that does not read is left to the usual path, which
+                // finds the same problem and removes it.
+                let (hash, image) = store
+                    .read_unchecked::<SiteImage>(&file, STATE_KIND, STATE_FORMAT, &name)
+                    .ok()?;
+                Some((file, hash, Site::from(image)))
+            })
+            .ok()?;
+        Some(StatePreload { site, thread })
+    }
 }
 
 impl std::fmt::Debug for Queries {
@@ -141,6 +192,7 @@ impl Queries {
             snapshots: None,
             every: DEFAULT_SNAPSHOT_EVERY,
             clock: Arc::new(SystemClock::new()),
+            preload: None,
         }
     }
 
@@ -185,32 +237,33 @@ impl Queries {
         if at > head {
             return Err(QueryError::PositionPastHead { position: at, head });
         }
-        let restored = match &self.snapshots {
-            Some(store) => store.load_at_or_before::<SiteImage>(
-                &self.log,
-                STATE_KIND,
-                STATE_FORMAT,
-                &self.site,
-                at,
-            )?,
-            None => None,
+        let restored = match (self.take_preload(at), &self.snapshots) {
+            (Some(site), _) => Some(site),
+            (None, Some(store)) => store
+                .load_at_or_before::<SiteImage>(
+                    &self.log,
+                    STATE_KIND,
+                    STATE_FORMAT,
+                    &self.site,
+                    at,
+                )?
+                .map(|(_, image)| Site::from(image)),
+            (None, None) => None,
         };
-        let mut site = match restored {
-            Some((_, image)) => Site::from(image),
-            None => Site::new(&self.site),
-        };
+        let site = restored.unwrap_or_else(|| Site::new(&self.site));
         let start = site.position();
-        if self.snapshots.is_some() {
-            loop {
-                let mark = (site.position() / self.every + 1) * self.every;
-                if mark > at {
-                    break;
-                }
-                fold_until(&self.log, &mut site, mark)?;
-                self.save(STATE_KIND, STATE_FORMAT, mark, &site);
-            }
-        }
-        fold_until(&self.log, &mut site, at)?;
+        // A replay from nothing or a long one folds with the grant storage
+        // numbered (ADR 0021); a short one after a snapshot folds into the state
+        // itself, which costs nothing to set up.
+        let site = if start == 0 || at - start >= NUMBERED_FOLD_MIN {
+            let mut numbered = NumberedSite::from_site(site);
+            self.fold_to(&mut numbered, at, NumberedSite::to_site)?;
+            numbered.into_site()
+        } else {
+            let mut site = site;
+            self.fold_to(&mut site, at, Site::clone)?;
+            site
+        };
         if at == head && at % self.every != 0 && at - start >= HEAD_SNAPSHOT_MIN_TAIL {
             self.save(STATE_KIND, STATE_FORMAT, at, &site);
             if let Some(store) = &self.snapshots {
@@ -218,6 +271,57 @@ impl Queries {
             }
         }
         Ok(site.state)
+    }
+
+    /// Reads the newest state snapshot ahead while the log opens: see
+    /// [`StatePreload`]. Ignored unless it is of this site.
+    pub fn with_preload(mut self, preload: Option<StatePreload>) -> Self {
+        self.preload = preload
+            .filter(|p| p.site == self.site)
+            .map(|p| Arc::new(Mutex::new(Some(p))));
+        self
+    }
+
+    /// The preloaded state, once, if it covers a position at or before `at` and
+    /// the log has its hash there (else it is discarded, and removed when the log
+    /// disagrees with it).
+    fn take_preload(&self, at: Position) -> Option<Site> {
+        let preload = self.preload.as_ref()?.lock().ok()?.take()?;
+        let (file, hash, site) = preload.thread.join().ok()??;
+        if file.position > at {
+            return None;
+        }
+        match check_hash(&self.log, file.position, hash) {
+            Ok(()) => Some(site),
+            Err(why) => {
+                if let Some(store) = &self.snapshots {
+                    store.discard(&file, &why);
+                }
+                None
+            }
+        }
+    }
+
+    /// Folds `projection` up to `at`, writing a periodic snapshot (of the site
+    /// `site_of` gives) at each multiple of `every` met on the way.
+    fn fold_to<P: Projection>(
+        &self,
+        projection: &mut P,
+        at: Position,
+        site_of: impl Fn(&P) -> Site,
+    ) -> Result<(), QueryError> {
+        if self.snapshots.is_some() {
+            loop {
+                let mark = (projection.position() / self.every + 1) * self.every;
+                if mark > at {
+                    break;
+                }
+                fold_until(&self.log, projection, mark)?;
+                self.save(STATE_KIND, STATE_FORMAT, mark, &site_of(projection));
+            }
+        }
+        fold_until(&self.log, projection, at)?;
+        Ok(())
     }
 
     /// The state at the log's head.

@@ -167,10 +167,7 @@ impl SnapshotStore {
             }
             match self.check(log, &file, kind, format, site) {
                 Ok(value) => return Ok(Some((file.position, value))),
-                Err(why) => {
-                    tracing::info!(file = %file.path.display(), %why, "ignoring and removing a snapshot");
-                    let _ = fs::remove_file(&file.path);
-                }
+                Err(why) => self.discard(&file, &why),
             }
         }
         Ok(None)
@@ -184,6 +181,22 @@ impl SnapshotStore {
         format: u32,
         site: &str,
     ) -> Result<T, String> {
+        let (hash, value) = self.read_unchecked(file, kind, format, site)?;
+        check_hash(log, file.position, hash)?;
+        Ok(value)
+    }
+
+    /// Reads a snapshot file without the log: its magic, header (format, kind,
+    /// site, position) and payload checksum are checked and the payload decoded;
+    /// what is left to check is that the log has the returned hash at the file's
+    /// position ([`check_hash`]).
+    pub(crate) fn read_unchecked<T: DeserializeOwned>(
+        &self,
+        file: &SnapshotFile,
+        kind: &str,
+        format: u32,
+        site: &str,
+    ) -> Result<(Hash, T), String> {
         let bytes = fs::read(&file.path).map_err(|e| e.to_string())?;
         let rest = bytes
             .strip_prefix(MAGIC.as_slice())
@@ -207,21 +220,41 @@ impl SnapshotStore {
         if header.kind != kind || header.site != site || header.position != file.position {
             return Err("its header does not match its name".into());
         }
-        let in_log = hash_at(log, header.position).map_err(|e| e.to_string())?;
-        if in_log != Some(Hash(header.head_hash)) {
-            return Err(format!(
-                "it covers position {} with hash {}, the log has {}",
-                header.position,
-                Hash(header.head_hash),
-                in_log.map_or_else(|| "no such position".to_owned(), |h| h.to_string())
-            ));
-        }
         let payload = &rest[header_len..];
         let sum: [u8; 32] = Sha256::digest(payload).into();
         if sum != header.payload_sha256 {
             return Err("its payload checksum does not match".into());
         }
-        bincode::deserialize(payload).map_err(|e| format!("payload: {e}"))
+        let value = bincode::deserialize(payload).map_err(|e| format!("payload: {e}"))?;
+        Ok((Hash(header.head_hash), value))
+    }
+
+    /// Removes a snapshot file that turned out unusable (it is a cache).
+    pub(crate) fn discard(&self, file: &SnapshotFile, why: &str) {
+        tracing::info!(file = %file.path.display(), %why, "ignoring and removing a snapshot");
+        let _ = fs::remove_file(&file.path);
+    }
+
+    /// The sites that have snapshots of `kind` here, by name.
+    pub(crate) fn sites(&self, kind: &str) -> Vec<String> {
+        let Ok(entries) = fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
+        let mut sites: Vec<String> = entries
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                let hex_site = name
+                    .strip_prefix(kind)?
+                    .strip_prefix('.')?
+                    .split('.')
+                    .next()?;
+                String::from_utf8(hex::decode(hex_site).ok()?).ok()
+            })
+            .collect();
+        sites.sort();
+        sites.dedup();
+        sites
     }
 
     /// Removes every snapshot of `kind` for `site` except the newest `keep` and
@@ -245,4 +278,16 @@ fn hash_at(log: &EventLog, position: Position) -> Result<Option<Hash>, QueryErro
         return Ok(Some(Hash::ZERO));
     }
     Ok(log.get(position)?.map(|r| r.hash))
+}
+
+/// Whether the log holds `hash` at `position`, said as a reason when not.
+pub(crate) fn check_hash(log: &EventLog, position: Position, hash: Hash) -> Result<(), String> {
+    let in_log = hash_at(log, position).map_err(|e| e.to_string())?;
+    if in_log != Some(hash) {
+        return Err(format!(
+            "it covers position {position} with hash {hash}, the log has {}",
+            in_log.map_or_else(|| "no such position".to_owned(), |h| h.to_string())
+        ));
+    }
+    Ok(())
 }

@@ -77,8 +77,7 @@ impl SiteState {
     /// Folds one record of this site's stream in.
     pub fn apply(&mut self, record: &Record) {
         self.apply_event(&record.event);
-        self.position = record.position;
-        self.version = record.stream_version;
+        self.advance(record);
         match &record.event {
             Event::GrantAdded(GrantAdded { grant, .. })
             | Event::GrantRemoved(GrantRemoved { grant, .. }) => {
@@ -97,6 +96,13 @@ impl SiteState {
             Event::SyncFailed(e) => self.end_run(&e.run, record, false),
             _ => {}
         }
+    }
+
+    /// Moves the position and the stream's version to `record`'s (a record of
+    /// this site's stream).
+    pub(crate) fn advance(&mut self, record: &Record) {
+        self.position = record.position;
+        self.version = record.stream_version;
     }
 
     fn end_run(&mut self, run: &SyncRunId, record: &Record, completed: bool) {

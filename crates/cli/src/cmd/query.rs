@@ -20,7 +20,7 @@ use grantledger_projection::report::{self, AsOf, GroupBy, PrincipalView};
 use grantledger_projection::resolve::{self, Resolved};
 use grantledger_projection::text::escape;
 use grantledger_projection::{
-    effective, Moment, Queries, QueryError, SiteState, SnapshotStore, Target,
+    effective, Moment, Queries, QueryError, SiteState, SnapshotStore, StatePreload, Target,
 };
 
 use crate::datadir::ReadLog;
@@ -156,12 +156,21 @@ pub struct DiffArgs {
 /// disk: keep it alive as long as the queries).
 fn open(globals: &Globals, site: Option<&str>) -> Result<(Queries, ReadLog)> {
     let data = globals.data_dir()?;
+    let store = SnapshotStore::new(data.root().join("snapshots"));
+    // The newest state snapshot is read while the log opens; it is used only
+    // once the log has its hash.
+    let preload = if data.has_log() {
+        StatePreload::start(&store, site)
+    } else {
+        None
+    };
     let read = data.open_for_reading(globals.verbose)?;
     let log = read.log.clone();
     let site = pick_site(&log, site)?;
-    let store = SnapshotStore::new(data.root().join("snapshots"));
     Ok((
-        Queries::new(log, site).with_snapshots(store, DEFAULT_SNAPSHOT_EVERY),
+        Queries::new(log, site)
+            .with_snapshots(store, DEFAULT_SNAPSHOT_EVERY)
+            .with_preload(preload),
         read,
     ))
 }

@@ -6,9 +6,10 @@ use std::collections::BTreeSet;
 
 use grantledger_eventlog::{EventLog, ExpectedVersion, Follower, NewEvent};
 use grantledger_model::*;
+use grantledger_projection::query::{STATE_FORMAT, STATE_KIND};
 use grantledger_projection::{
     holders, user_access, Entry, HistoryIndex, Queries, Reach, Site, SiteState, SnapshotStore,
-    Subject, Target,
+    StatePreload, Subject, Target,
 };
 use proptest::prelude::*;
 
@@ -349,6 +350,55 @@ fn a_snapshot_of_another_log_or_format_is_ignored_and_rebuilt() {
         files.iter().map(|f| f.position).collect::<Vec<_>>(),
         vec![5, 10, 15, 20]
     );
+}
+
+#[test]
+fn a_preloaded_state_is_used_only_when_the_log_has_its_hash() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = EventLog::open(dir.path().join("log")).unwrap();
+    write(&log, &[(false, (0..20).map(|i| (2, i, i)).collect())]);
+    let store = SnapshotStore::new(dir.path().join("snapshots"));
+    let queries = || Queries::new(log.clone(), SITE).with_snapshots(store.clone(), 1000);
+    // Nothing to read ahead.
+    assert!(StatePreload::start(&store, None).is_none());
+
+    // Another log's state at position 10: read ahead, then refused and removed.
+    let other_dir = tempfile::tempdir().unwrap();
+    let other = EventLog::open(other_dir.path()).unwrap();
+    write(&other, &[(false, vec![(8, 0, 0); 20])]);
+    let mut wrong = Site::new(SITE);
+    wrong.state.position = 10;
+    store
+        .save(&other, STATE_KIND, STATE_FORMAT, SITE, 10, &wrong)
+        .unwrap();
+    let q = queries().with_preload(StatePreload::start(&store, None));
+    assert_eq!(
+        q.state_at(15).unwrap(),
+        SiteState::as_of(&log, SITE, 15).unwrap()
+    );
+    assert!(store.list(STATE_KIND, SITE).unwrap().is_empty());
+
+    // A state saved at this log's position 20, marked so that its use shows:
+    // read ahead and used, as any snapshot whose hash the log has.
+    let mut marked = Site::new(SITE);
+    marked.state.position = 20;
+    marked.state.version = 12345;
+    store
+        .save(&log, STATE_KIND, STATE_FORMAT, SITE, 20, &marked)
+        .unwrap();
+    let q = queries().with_preload(StatePreload::start(&store, None));
+    assert_eq!(q.current().unwrap().version, 12345);
+    // Used once: the next answer reads the file the usual way, to the same end.
+    assert_eq!(q.current().unwrap().version, 12345);
+    // Not for an earlier position, nor for another site.
+    let q = queries().with_preload(StatePreload::start(&store, Some(SITE)));
+    assert_eq!(
+        q.state_at(19).unwrap(),
+        SiteState::as_of(&log, SITE, 19).unwrap()
+    );
+    let q =
+        Queries::new(log.clone(), "other").with_preload(StatePreload::start(&store, Some(SITE)));
+    assert_eq!(q.current().unwrap().version, 0);
 }
 
 #[tokio::test(flavor = "current_thread")]
