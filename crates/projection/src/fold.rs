@@ -175,7 +175,12 @@ impl NumberedSite {
     fn apply_grant(&mut self, record: &Record, grant: &Grant, present: bool) {
         let key = self.grant(grant);
         self.set_grant(key, present);
-        self.changes.insert(key, record.position);
+        // As `SiteState::apply`: a removal is forgotten unless removals are remembered.
+        if present || self.site.state.remember_removals {
+            self.changes.insert(key, record.position);
+        } else {
+            self.changes.remove(&key);
+        }
         self.site.state.advance(record);
     }
 

@@ -68,6 +68,7 @@ impl From<SiteImage> for Site {
                 .map(|(k, (name, groups))| (k, (name, set(groups))))
                 .collect(),
             grant_changes: s.grant_changes.into_iter().collect(),
+            remember_removals: false,
             position: s.position,
             version: s.version,
             last_completed_sync: s.last_completed_sync,

@@ -23,7 +23,7 @@ use crate::state::{Site, SiteState};
 pub const STATE_KIND: &str = "state";
 /// The format of state snapshots; bump it whenever [`SiteState`] or [`Site`]
 /// changes shape, and every older snapshot is ignored and rebuilt.
-pub const STATE_FORMAT: u32 = 2;
+pub const STATE_FORMAT: u32 = 3;
 /// The snapshot kind of the [`HistoryIndex`].
 pub const INDEX_KIND: &str = "index";
 /// The format of index snapshots.

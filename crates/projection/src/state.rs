@@ -23,9 +23,18 @@ pub struct SiteState {
     pub role_actors: BTreeMap<(ProjectId, RoleId), BTreeSet<Principal>>,
     /// Products and the groups that give access to each.
     pub products: BTreeMap<ProductKey, (String, BTreeSet<GroupId>)>,
-    /// Where each grant the stream added or removed last changed (held or not):
-    /// a sync leaves alone a grant that changed after its listing began (ADR 0010).
+    /// Where each held grant was last added — and, while [`Self::remember_removals`]
+    /// is on, where each grant removed since then was removed: a sync leaves alone a
+    /// grant that changed after its listing began (ADR 0010). A removal folded in with
+    /// the flag off forgets the grant, so that the state of a long log does not carry
+    /// every grant that ever existed (ADR 0021).
     pub grant_changes: BTreeMap<Grant, Position>,
+    /// Whether a removal is remembered in [`Self::grant_changes`]. Off for queries,
+    /// folds and snapshots (it is never stored); the sync turns it on for the state it
+    /// loads, because its watermarks are never below that state's position, so only
+    /// removals folded in after loading can be after a watermark.
+    #[serde(skip)]
+    pub remember_removals: bool,
     /// The last position folded in.
     pub position: Position,
     /// The version of the site's stream after the last record folded in: what the
@@ -79,9 +88,15 @@ impl SiteState {
         self.apply_event(&record.event);
         self.advance(record);
         match &record.event {
-            Event::GrantAdded(GrantAdded { grant, .. })
-            | Event::GrantRemoved(GrantRemoved { grant, .. }) => {
+            Event::GrantAdded(GrantAdded { grant, .. }) => {
                 self.grant_changes.insert(grant.clone(), record.position);
+            }
+            Event::GrantRemoved(GrantRemoved { grant, .. }) => {
+                if self.remember_removals {
+                    self.grant_changes.insert(grant.clone(), record.position);
+                } else {
+                    self.grant_changes.remove(grant);
+                }
             }
             Event::SyncStarted(e) => self.runs.push(SyncRun {
                 run: e.run.clone(),
@@ -448,8 +463,18 @@ mod tests {
         let now = SiteState::load(&log, "acme").unwrap();
         assert!(!now.has_grant(&m));
         assert_eq!(now.membership_count(), 0);
-        // A removed grant remembers its removal; another site's records do not count.
-        assert_eq!(now.last_change(&m), Some(5));
+        // A removal is forgotten unless the state remembers removals (as a sync's does);
+        // another site's records do not count.
+        assert_eq!(now.last_change(&m), None);
+        let mut remembering = at(4);
+        remembering.remember_removals = true;
+        let stream = StreamId::jira_site("acme");
+        for record in log.read_stream(&stream, 0).unwrap() {
+            if record.position > 4 {
+                remembering.apply(&record);
+            }
+        }
+        assert_eq!(remembering.last_change(&m), Some(5));
         assert_eq!(
             now.last_change(&Grant::membership("u9".into(), "g1".into())),
             None

@@ -333,8 +333,11 @@ async fn run_sync(
         let mut state = tokio::task::spawn_blocking(move || SiteState::load(&log2, &site))
             .await
             .map_err(|e| SyncError::Internal(e.to_string()))??;
-        // Changes of grants folded in so far are all before any scope's watermark.
+        // Changes of grants folded in so far are all before any scope's watermark;
+        // removals folded in from now on (another writer's, found by a rebase) must
+        // be remembered to be weighed against a watermark (ADR 0010).
         let loaded_at = state.position;
+        state.remember_removals = true;
         if opts.dry_run {
             break (state, loaded_at);
         }
