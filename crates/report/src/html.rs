@@ -37,9 +37,9 @@ ul.plain{margin:0;padding-left:18px}
 .bar i{display:block;height:100%;background:var(--ok)}
 table{border-collapse:collapse;width:100%}
 th,td{padding:3px 6px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top;overflow-wrap:anywhere}
-th{background:var(--bg2);font-weight:600}
+th{background:var(--bg2);font-weight:600;overflow-wrap:normal}
 .n{text-align:right;font-variant-numeric:tabular-nums}
-code,pre,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,"DejaVu Sans Mono",monospace;font-size:12px}
+code,pre,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,"DejaVu Sans Mono",monospace;font-size:12.5px}
 pre{margin:4px 0;padding:6px 10px;background:var(--bg2);border:1px solid var(--line);border-radius:4px;white-space:pre-wrap;overflow-wrap:anywhere}
 .ok{color:var(--ok)}
 .rv{color:var(--rv);font-weight:600}
@@ -48,12 +48,12 @@ pre{margin:4px 0;padding:6px 10px;background:var(--bg2);border:1px solid var(--l
 .verify li{margin-bottom:10px}
 .verify p{margin:2px 0}
 .chunk{content-visibility:auto;contain-intrinsic-size:auto 14000px}
-table.big{table-layout:fixed;font-size:13px}
+table.big{table-layout:fixed;font-size:12.5px}
 table.big td:nth-child(3){font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,"DejaVu Sans Mono",monospace;font-size:11px}
 table.dec td:nth-child(8){white-space:pre-line}
 .chunk+.chunk thead{display:none}
 footer{margin-top:28px;color:var(--mut);font-size:12px}
-@page{margin:12mm}
+@page{size:A4 landscape;margin:10mm}
 @media print{
 body{max-width:none;padding:0;font-size:10pt}
 nav{display:none}
@@ -61,6 +61,8 @@ a{color:inherit;text-decoration:none}
 #evidence,#decisions{break-before:page}
 h2,h3{break-after:avoid}
 tr,.stat,dl.kv,pre,.verify li{break-inside:avoid}
+.stat{min-width:0;padding:4px 12px}
+.stat b{font-size:16pt}
 thead{display:table-header-group}
 .chunk{content-visibility:visible}
 .chunk+.chunk thead{display:table-header-group}
@@ -354,7 +356,7 @@ impl Html {
         }
         self.raw("<p class=note>One row per item: who holds what, the reviewer, the decision with its comment, the signals the reviewer saw, and what became of a revocation.</p>\n");
         for chunk in items.chunks(CHUNK_ROWS) {
-            self.raw("<div class=chunk><table class=\"big dec\"><colgroup><col style=\"width:6%\"><col style=\"width:13%\"><col style=\"width:10%\"><col style=\"width:14%\"><col style=\"width:10%\"><col style=\"width:7%\"><col style=\"width:11%\"><col style=\"width:12%\"><col style=\"width:9%\"><col style=\"width:8%\"></colgroup>\n<thead><tr><th>Item<th>Principal<th>Id<th>Entitlement<th>Reviewer<th>Decision<th>Decided by, at<th>Comment<th>Signals<th>Remediation</thead>\n<tbody>\n");
+            self.raw("<div class=chunk><table class=\"big dec\"><colgroup><col style=\"width:7%\"><col style=\"width:13%\"><col style=\"width:8%\"><col style=\"width:13%\"><col style=\"width:11%\"><col style=\"width:7%\"><col style=\"width:13%\"><col style=\"width:11%\"><col style=\"width:8%\"><col style=\"width:9%\"></colgroup>\n<thead><tr><th>Item<th>Principal<th>Id<th>Entitlement<th>Reviewer<th>Decision<th>Decided by, at<th>Comment<th>Signals<th>Remediation</thead>\n<tbody>\n");
             for it in chunk {
                 self.row(it);
             }
