@@ -60,6 +60,9 @@ pub const CHROMIUM_FLAGS: &[&str] = &[
 /// Logs uncaught exceptions and unhandled rejections as console errors.
 const REPORT_UNCAUGHT: &str = "addEventListener('error', (e) => { if (e instanceof ErrorEvent) console.error('Uncaught ' + ((e.error && e.error.stack) || e.message) + ' (' + e.filename + ':' + e.lineno + ')'); }); addEventListener('unhandledrejection', (e) => console.error('Unhandled rejection: ' + ((e.reason && e.reason.stack) || e.reason)));";
 
+/// How long [`Browser::open`] waits for a page's load event.
+pub const LOAD_TIMEOUT: Duration = Duration::from_secs(300);
+
 /// How long chromedriver may take to listen, and a session to start.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -310,7 +313,7 @@ impl Browser {
         &self.chromium
     }
 
-    /// Opens `url` and waits for its load event.
+    /// Opens `url` and waits for its load event (at most [`LOAD_TIMEOUT`]).
     pub async fn open(&self, url: &str) -> Result<(), BrowserError> {
         self.client()
             .goto(url)
@@ -318,7 +321,23 @@ impl Browser {
             .map_err(|source| BrowserError::Command {
                 doing: "open the page",
                 source,
-            })
+            })?;
+        // chromedriver can answer a navigation to a large file before its
+        // load event; wait for the document to say it is complete.
+        let started = Instant::now();
+        loop {
+            let state = self.eval("return document.readyState;", vec![]).await?;
+            if state == "complete" {
+                return Ok(());
+            }
+            if started.elapsed() > LOAD_TIMEOUT {
+                return Err(BrowserError::Unexpected {
+                    doing: "waiting for the page's load event",
+                    answer: format!("readyState {state} after {LOAD_TIMEOUT:?}"),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Opens a local file (made absolute) and waits for its load event.

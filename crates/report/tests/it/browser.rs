@@ -1,13 +1,14 @@
 //! The small fixture's report in a real headless Chromium: it renders, shows
 //! the title, the totals and the evidence, logs no console error, and the
-//! hostile names stayed text. A screenshot and a PDF print are kept under
+//! hostile names stayed text; the listing form a large campaign gets too.
+//! Screenshots and a PDF print are kept under
 //! `<target dir>/test-artifacts/` for a person to look at.
 //!
 //! Needs Chromium and chromedriver from the system packages (README,
 //! "Browser tests"); without them the test fails saying what to install.
 
 use grantledger_browser::{artifacts_dir, Browser};
-use grantledger_report::render_html;
+use grantledger_report::{render_html, render_html_with, RenderOptions};
 use serde_json::{json, Value};
 
 use crate::fixture::{campaign, HOSTILE};
@@ -127,10 +128,31 @@ async fn the_report_renders_in_chromium_with_no_console_error() {
     browser.screenshot(&png).await.unwrap();
     browser.print_pdf(&pdf).await.unwrap();
     browser.assert_no_console_errors().await.unwrap();
+
+    // The listing form a large campaign gets renders too, with every item.
+    let listing = dir.path().join("report-listing.html");
+    std::fs::write(
+        &listing,
+        render_html_with(&c, &RenderOptions { table_rows_max: 1 }),
+    )
+    .unwrap();
+    browser.open_file(&listing).await.unwrap();
+    let text = browser.text_of("#decisions").await.unwrap().unwrap();
+    for it in &c.items {
+        assert!(text.contains(&it.item_id), "{} not in:\n{text}", it.item_id);
+    }
+    assert!(text.contains(HOSTILE), "the hostile name is shown as text");
+    let evidence = browser.text_of("#evidence").await.unwrap().unwrap();
+    assert!(evidence.contains(&e.item_digest));
+    browser.assert_no_console_errors().await.unwrap();
+    let listing_png = artifacts.join("report-listing.png");
+    browser.screenshot(&listing_png).await.unwrap();
+
     browser.close().await.unwrap();
     println!(
-        "screenshot: {}\nprinted:    {}",
+        "screenshots: {} {}\nprinted:     {}",
         png.display(),
+        listing_png.display(),
         pdf.display()
     );
 }
