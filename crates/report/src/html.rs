@@ -5,9 +5,10 @@
 //! it, remediation, and the decisions (the long table, last, so the rest is
 //! one screen away). The long tables are cut into chunks of [`CHUNK_ROWS`]
 //! rows, each its own fixed-layout table in a `content-visibility: auto`
-//! block: the browser lays out and paints only the chunks on screen, which
-//! keeps a 230,000-item report quick to open (see the `report` bench).
-//! Cells omit their optional end tags (`</td>`, `</tr>`), which HTML allows,
+//! block: the browser lays out and paints only the chunks on screen. Above
+//! [`TABLE_ROWS_MAX`] rows a table becomes a monospaced listing, one text
+//! node per chunk, which keeps a 230,000-item report quick to open (see the
+//! `report` bench). Cells omit their optional end tags (`</td>`, `</tr>`), which HTML allows,
 //! to keep large reports small.
 
 use crate::campaign::{CampaignReport, Evidence, ItemRow, RemediationRow, ReviewerProgress};
@@ -27,8 +28,9 @@ pub struct RenderOptions {
     /// table; a longer one is a monospaced listing in blocks of 500 items,
     /// aligned per block, one text node per block. A browser builds a table
     /// row of ten cells as some twenty DOM nodes, which at 230,000 items took
-    /// 4 to 5 times as long to open as the same text as a listing (the
-    /// `report` bench); the listing keeps every value and prints the same.
+    /// 3.6 times as long to open as the listing (9.5 s against 2.6 s, the
+    /// `report` bench with `GL_BENCH_BASELINE=1`); the listing keeps every
+    /// value and prints.
     pub table_rows_max: usize,
 }
 
