@@ -345,6 +345,17 @@ fn main() {
             painted / GOAL_MS,
             if painted < GOAL_MS { "met" } else { "NOT met" }
         );
+        // What a reader sees at the decisions, for a person to look at.
+        browser
+            .eval(
+                "document.getElementById('decisions').scrollIntoView(); return null;",
+                vec![],
+            )
+            .await
+            .expect("scroll to the decisions");
+        let shot = grantledger_browser::artifacts_dir().join("report-bench-decisions.png");
+        browser.screenshot(&shot).await.expect("screenshot");
+        println!("  screenshot of the decisions: {}", shot.display());
         if baseline {
             let tables = render_html_with(
                 &model,

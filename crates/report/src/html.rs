@@ -467,7 +467,7 @@ impl Html {
                     more.push(("remediation", r.clone()));
                 }
                 if !more.is_empty() {
-                    self.raw(&" ".repeat(indent + 2));
+                    self.spaces(indent + 2);
                     for (i, (label, value)) in more.iter().enumerate() {
                         if i > 0 {
                             self.raw("; ");
@@ -541,11 +541,14 @@ impl Html {
         for (i, (v, w)) in values.iter().zip(widths).enumerate() {
             self.listed(v, None);
             if i + 1 < values.len() {
-                let pad = w.saturating_sub(shown_len(v)) + 2;
-                self.raw(&" ".repeat(pad));
+                self.spaces(w.saturating_sub(shown_len(v)) + 2);
             }
         }
         self.raw("\n");
+    }
+
+    fn spaces(&mut self, n: usize) {
+        self.0.extend(std::iter::repeat_n(' ', n));
     }
 
     /// `s` for a listing: escaped, tabs as spaces, wrapped in first-strong
@@ -562,7 +565,7 @@ impl Html {
                 match indent {
                     Some(n) => {
                         self.raw("\n");
-                        self.raw(&" ".repeat(n));
+                        self.spaces(n);
                     }
                     None => self.raw("↵"),
                 }
@@ -648,7 +651,7 @@ fn widths<'a, const N: usize>(rows: impl Iterator<Item = [&'a str; N]>) -> [usiz
 }
 
 /// The widest a listing's column is padded to.
-const LISTING_COLUMN_MAX: usize = 40;
+const LISTING_COLUMN_MAX: usize = 48;
 
 /// Letters of right-to-left scripts (Hebrew, Arabic, Syriac, Thaana, N'Ko,
 /// Samaritan, Mandaic and their presentation forms).
