@@ -40,6 +40,14 @@ pub(crate) fn escape(s: &str) -> String {
     out
 }
 
+/// How many characters `s` shows once escaped: a hidden character shows as
+/// the 8 of `[U+XXXX]`, a line break in a listing as `↵`, anything else as one.
+pub(crate) fn shown_len(s: &str) -> usize {
+    s.chars()
+        .map(|c| if c != '\n' && is_hidden(c) { 8 } else { 1 })
+        .sum()
+}
+
 fn is_hidden(c: char) -> bool {
     match c {
         '\t' | '\n' => false,
@@ -68,6 +76,13 @@ mod tests {
             escape("zoë ångström · שלום · مرحبا"),
             "zoë ångström · שלום · مرحبا"
         );
+    }
+
+    #[test]
+    fn shown_length_counts_what_escaping_shows() {
+        assert_eq!(super::shown_len("zoë"), 3);
+        assert_eq!(super::shown_len("a\u{202e}b"), 10);
+        assert_eq!(super::shown_len("a\nb\tc"), 5);
     }
 
     #[test]

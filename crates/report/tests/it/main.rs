@@ -1,4 +1,5 @@
 //! The report's integration tests: one binary (see ARCHITECTURE.md).
 
+mod browser;
 mod fixture;
 mod snapshot;

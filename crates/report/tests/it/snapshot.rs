@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use grantledger_report::render_html;
+use grantledger_report::{render_html, render_html_with, RenderOptions};
 
 use crate::fixture::{campaign, HOSTILE};
 
@@ -101,4 +101,27 @@ fn a_large_table_is_cut_into_chunks() {
         3
     );
     assert_eq!(html.matches("<tr><td>i-").count(), 1_201 + 2);
+}
+
+#[test]
+fn a_long_report_lists_its_decisions_as_text_blocks() {
+    let c = campaign();
+    let html = render_html_with(&c, &RenderOptions { table_rows_max: 1 });
+    expected("report-listing.html", &html);
+    // No table for the decisions or the remediation: listing blocks.
+    assert!(!html.contains("class=\"big dec\""));
+    assert!(!html.contains("class=\"big rem\""));
+    assert_eq!(html.matches("<pre class=\"chunk listing\">").count(), 2);
+    // Every value is there, escaped; right-to-left names are isolated.
+    for it in &c.items {
+        assert!(html.contains(&it.item_id), "{}", it.item_id);
+    }
+    assert!(html.contains("&lt;script&gt;document.title=&#39;pwned&#39;&lt;/script&gt;"));
+    assert!(html.contains("\u{2068}שרה כהן (sara@acme.example)\u{2069}"));
+    assert!(html.contains(
+        "comment: Left in December.\n          Ticket: OPS-42 &quot;offboarding&quot; &amp; &lt;cleanup&gt;"
+    ));
+    assert!(!html.contains(HOSTILE));
+    // The default keeps a small report a table.
+    assert!(render_html(&c).contains("class=\"big dec\""));
 }
