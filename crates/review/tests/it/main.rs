@@ -1,0 +1,3 @@
+//! The review crate's integration tests (one binary).
+
+mod e2e;
