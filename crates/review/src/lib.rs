@@ -27,6 +27,7 @@ pub mod config;
 pub mod error;
 pub mod scope;
 pub mod service;
+pub mod view;
 
 pub use campaign::{Campaign, Item, Outcome, Remediation, Status};
 pub use config::ReviewConfig;

@@ -7,4 +7,5 @@ mod cli;
 mod provision;
 mod query;
 mod request;
+mod review;
 mod sync;
