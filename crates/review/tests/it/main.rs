@@ -1,3 +1,4 @@
 //! The review crate's integration tests (one binary).
 
+mod digest;
 mod e2e;
