@@ -28,8 +28,8 @@ pub const COLUMNS: &[&str] = &[
     "comment",
 ];
 
-/// One row of an item export (also the JSON form of an item).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One row of an item export (the CSV's columns, in order).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ItemRow {
     /// The campaign.
     pub campaign: String,

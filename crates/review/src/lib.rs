@@ -23,6 +23,7 @@
 
 pub mod bulk;
 pub mod campaign;
+pub mod compare;
 pub mod config;
 pub mod error;
 pub mod scope;

@@ -245,8 +245,9 @@ pub fn remediation_text(c: &Campaign, item: &Item) -> Option<String> {
     }
 }
 
-/// One item as shown (JSON, CSV, table).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One item as shown (JSON, CSV, table): `review items --format json` prints a
+/// list of these (schema `schemas/review-items.schema.json`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ItemView {
     /// `i<N>`.
     pub item: String,
@@ -311,4 +312,26 @@ pub fn item_row(c: &Campaign, v: &ItemView, item: &Item) -> ItemRow {
         decision: decision_cell(c, item).to_owned(),
         comment: v.comment.clone().unwrap_or_default(),
     }
+}
+
+/// The JSON Schemas of the review answers, as `(file name, pretty JSON)`:
+/// `review-items.schema.json` (`review items --format json`, the items with
+/// their decisions) and `review-csv.schema.json` (one row of the CSV of `review
+/// export` / `review import` and `review items --format csv`, as an object).
+pub fn schemas() -> Vec<(&'static str, String)> {
+    fn pretty(schema: schemars::Schema) -> String {
+        let mut s = serde_json::to_string_pretty(&schema).expect("a schema serializes");
+        s.push('\n');
+        s
+    }
+    vec![
+        (
+            "review-items.schema.json",
+            pretty(schemars::schema_for!(Vec<ItemView>)),
+        ),
+        (
+            "review-csv.schema.json",
+            pretty(schemars::schema_for!(ItemRow)),
+        ),
+    ]
 }

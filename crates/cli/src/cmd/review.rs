@@ -1,5 +1,5 @@
 //! `grantledger review create|preview|launch|show|items|decide|reassign|export|
-//! import|close|verify|list`: access review campaigns, from `grantledger-review`.
+//! import|close|verify|compare|list`: access review campaigns, from `grantledger-review`.
 //! This module reads the `[review]` section of the config file, opens the log,
 //! names the acting person (`--as`, a stand-in until the server brings sign-in),
 //! drives revocations through the outbox at close, and lays the answers out as
@@ -228,6 +228,15 @@ pub enum ReviewCommand {
     Verify {
         /// The campaign id
         id: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Compare two campaigns over the same scope: grants that appeared or went, decisions that flipped, access revoked and granted again
+    Compare {
+        /// One campaign id
+        a: String,
+        /// The other
+        b: String,
         #[command(flatten)]
         common: Common,
     },
@@ -985,6 +994,65 @@ pub fn run(command: ReviewCommand, globals: &Globals) -> Result<ExitCode> {
             if !v.ok() {
                 eprintln!("error: campaign {} does not verify: its items are not what the log held at its launch position", escape(&id));
                 return Ok(ExitCode::FAILURE);
+            }
+        }
+        ReviewCommand::Compare { a, b, common } => {
+            let reviews = open(globals, common.site.as_deref())?;
+            let (ca, cb) = (reviews.load(&a)?, reviews.load(&b)?);
+            let (cmp, swapped) = grantledger_review::compare::compare(&ca, &cb)?;
+            let (early, late) = if swapped { (&cb, &ca) } else { (&ca, &cb) };
+            let state = reviews.site_state().ok().map(|(s, _)| s);
+            let name = |g: &Grant| match &state {
+                Some(s) => format!(
+                    "{} — {}",
+                    view::principal(s, &g.principal),
+                    view::entitlement(s, &g.entitlement)
+                ),
+                None => format!("{g:?}"),
+            };
+            let names = |gs: &[Grant]| gs.iter().map(name).collect::<Vec<_>>();
+            let flipped: Vec<String> = cmp
+                .flipped
+                .iter()
+                .map(|(g, x, y)| format!("{}: {} -> {}", name(g), x.as_str(), y.as_str()))
+                .collect();
+            match common.format {
+                Format::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({
+                        "earlier": early.id,
+                        "later": late.id,
+                        "same_scope": cmp.same_scope,
+                        "appeared": names(&cmp.appeared),
+                        "went": names(&cmp.went),
+                        "flipped": flipped,
+                        "revoked_then_granted": names(&cmp.revoked_then_granted),
+                    }))?
+                ),
+                _ => {
+                    println!(
+                        "{} (earlier) -> {} (later)",
+                        escape(early.id.as_str()),
+                        escape(late.id.as_str())
+                    );
+                    if !cmp.same_scope {
+                        println!("warning: the two scopes differ; the comparison mixes scope and access changes");
+                    }
+                    for (title, list) in [
+                        ("appeared", names(&cmp.appeared)),
+                        ("went", names(&cmp.went)),
+                        ("decision flipped", flipped),
+                        (
+                            "revoked, then granted again",
+                            names(&cmp.revoked_then_granted),
+                        ),
+                    ] {
+                        println!("{title}: {}", list.len());
+                        for l in list {
+                            println!("  {}", escape(&l));
+                        }
+                    }
+                }
             }
         }
         ReviewCommand::List { common } => {

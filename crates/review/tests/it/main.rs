@@ -2,3 +2,4 @@
 
 mod digest;
 mod e2e;
+mod schemas;
