@@ -26,6 +26,7 @@ pub mod campaign;
 pub mod compare;
 pub mod config;
 pub mod error;
+pub mod report;
 pub mod scope;
 pub mod service;
 pub mod view;

@@ -1,5 +1,5 @@
 //! `grantledger review create|preview|launch|show|items|decide|reassign|export|
-//! import|close|verify|compare|list`: access review campaigns, from `grantledger-review`.
+//! import|close|verify|compare|report|list`: access review campaigns, from `grantledger-review`.
 //! This module reads the `[review]` section of the config file, opens the log,
 //! names the acting person (`--as`, a stand-in until the server brings sign-in),
 //! drives revocations through the outbox at close, and lays the answers out as
@@ -237,6 +237,16 @@ pub enum ReviewCommand {
         a: String,
         /// The other
         b: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// A standalone HTML report (summary, progress, decisions, remediation, evidence)
+    Report {
+        /// The campaign id
+        id: String,
+        /// Write to this file instead of standard output
+        #[arg(short, long, value_name = "FILE")]
+        out: Option<PathBuf>,
         #[command(flatten)]
         common: Common,
     },
@@ -1053,6 +1063,32 @@ pub fn run(command: ReviewCommand, globals: &Globals) -> Result<ExitCode> {
                         }
                     }
                 }
+            }
+        }
+        ReviewCommand::Report { id, out, common } => {
+            let (cfg, _) = load_config(globals, common.config.as_ref())?;
+            let reviews = open(globals, common.site.as_deref())?;
+            let _ = reviews.load(&id)?;
+            remediate_and_tell(&reviews);
+            let c = reviews.load(&id)?;
+            let (state, _) = reviews.site_state()?;
+            let all = reviews.all()?;
+            let ctx = Context::build(reviews.log(), &c, &all, cfg.privileged());
+            let report = grantledger_review::report::campaign_report(
+                &c,
+                &state,
+                &ctx,
+                reviews.clock().now(),
+                concat!("grantledger ", env!("CARGO_PKG_VERSION")),
+            );
+            let html = grantledger_report::render_html(&report);
+            match out {
+                Some(path) => {
+                    std::fs::write(&path, html)
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                    eprintln!("report written to {}", path.display());
+                }
+                None => print!("{html}"),
             }
         }
         ReviewCommand::List { common } => {

@@ -307,6 +307,30 @@ fn a_campaign_from_the_command_line_revokes_in_jira_and_the_next_sync_confirms_i
     );
     let out = ok(&grantledger(d, &sim, &["review", "verify", "c1"]));
     assert!(out.contains("matches"), "{out}");
+    let html_path = d.join("c1.html");
+    ok(&grantledger(
+        d,
+        &sim,
+        &[
+            "review",
+            "report",
+            "c1",
+            "--out",
+            html_path.to_str().unwrap(),
+        ],
+    ));
+    let html = std::fs::read_to_string(&html_path).unwrap();
+    assert!(
+        html.starts_with("<!DOCTYPE html>") || html.starts_with("<!doctype html>"),
+        "{}",
+        &html[..80]
+    );
+    assert!(html.contains("Q3 team") && html.contains("verified by sync run"));
+    let show_digest = show["item_digest"].as_str().unwrap();
+    assert!(
+        html.contains(show_digest),
+        "the report shows the item digest"
+    );
     let out = ok(&grantledger(d, &sim, &["review", "list"]));
     assert!(out.contains("closed"), "{out}");
 }
