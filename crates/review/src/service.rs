@@ -161,6 +161,41 @@ impl Reviews {
         Ok((site.state.clone(), site.position()))
     }
 
+    /// Runs `f` on the site's state at the log's head and that head's position,
+    /// without copying the state (refused when the site was never synced).
+    pub fn with_site_state<T>(
+        &self,
+        f: impl FnOnce(&SiteState, u64) -> T,
+    ) -> Result<T, ReviewError> {
+        let mut follower = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        follower.catch_up()?;
+        let site = follower.projection();
+        if site.state.last_completed_sync.is_none() {
+            return Err(QueryError::NeverSynced {
+                site: self.site.clone(),
+            }
+            .into());
+        }
+        Ok(f(&site.state, site.position()))
+    }
+
+    /// The acting person of a campaign action: an account id that is one of the
+    /// campaign's reviewers is taken as it is (no need to fold the site's
+    /// state); anything else is resolved against the site's state.
+    pub fn actor(&self, c: &Campaign, asked: &str) -> Result<AccountId, ReviewError> {
+        let t = asked.trim();
+        if c.items.iter().any(|i| i.reviewer.as_str() == t)
+            || c.fallback().is_some_and(|f| f.as_str() == t)
+        {
+            return Ok(AccountId::from(t));
+        }
+        let (state, _) = self.site_state()?;
+        self.resolve_user(&state, t)
+    }
+
     /// A person as typed (account id, email or display name).
     pub fn resolve_user(&self, state: &SiteState, asked: &str) -> Result<AccountId, ReviewError> {
         Ok(resolve::user(state, asked)?)
@@ -340,9 +375,11 @@ impl Reviews {
     /// What launching a draft now would freeze.
     pub fn preview(&self, id: &str) -> Result<Preview, ReviewError> {
         let c = self.load(id)?;
-        let (state, position) = self.site_state()?;
-        let since = self.since_position(&c, &state)?;
-        let (pop, reviewers) = self.population(&c, &state, since);
+        let (position, pop, reviewers) = self.with_site_state(|state, position| {
+            let since = self.since_position(&c, state)?;
+            let (pop, reviewers) = self.population(&c, state, since);
+            Ok::<_, ReviewError>((position, pop, reviewers))
+        })??;
         let mut per_reviewer: BTreeMap<AccountId, u64> = BTreeMap::new();
         let mut self_review = 0;
         let fallback = c.fallback().cloned();
@@ -375,14 +412,16 @@ impl Reviews {
             // Let the aggregate say why.
             campaign::launch(&c, empty_frozen(), by, self.clock.now())?;
         }
-        let (state, position) = self.site_state()?;
+        let (position, since, pop, reviewers) = self.with_site_state(|state, position| {
+            let since = self.since_position(&c, state)?;
+            let (pop, reviewers) = self.population(&c, state, since);
+            Ok::<_, ReviewError>((position, since, pop, reviewers))
+        })??;
         let head_hash = self
             .log
             .get(position)?
             .map(|r| r.hash.to_hex())
             .unwrap_or_default();
-        let since = self.since_position(&c, &state)?;
-        let (pop, reviewers) = self.population(&c, &state, since);
         let frozen = Frozen {
             position,
             head_hash,
@@ -432,8 +471,7 @@ impl Reviews {
         comment: Option<String>,
     ) -> Result<Campaign, ReviewError> {
         let c = self.load(id)?;
-        let (state, _) = self.site_state()?;
-        let actor = self.resolve_user(&state, actor)?;
+        let actor = self.actor(&c, actor)?;
         let events = campaign::decide(&c, item, &actor, decision, comment, self.clock.now())?;
         self.commit(&c, events)
     }
@@ -463,8 +501,7 @@ impl Reviews {
         text: &str,
     ) -> Result<(Campaign, Vec<ImportedDecision>), ReviewError> {
         let c = self.load(id)?;
-        let (state, _) = self.site_state()?;
-        let actor = self.resolve_user(&state, actor)?;
+        let actor = self.actor(&c, actor)?;
         let (decided, events) = bulk::import(&c, &actor, text, self.clock.now())?;
         Ok((self.commit(&c, events)?, decided))
     }
