@@ -124,6 +124,17 @@ failed (\"interrupted\") and exits with 130; a second Ctrl-C exits at once.")]
     /// The outbox's commands: list, show, drive the unfinished ones again
     #[command(subcommand)]
     Commands(cmd::outbox::CommandsCommand),
+    /// Access review campaigns: a frozen population, reviewers' decisions, revocations confirmed by a sync
+    #[command(
+        subcommand,
+        after_help = "Examples:
+  grantledger review create --name 'Q3 admins' --privileged --fallback sec@acme.com --as auditor@acme.com
+  grantledger review launch c1 --as auditor@acme.com
+  grantledger review export c1 --as lead@acme.com -o mine.csv && grantledger review import c1 mine.csv --as lead@acme.com
+  grantledger review close c1 --as auditor@acme.com && grantledger sync
+  grantledger review verify c1"
+    )]
+    Review(cmd::review::ReviewCommand),
 }
 
 /// What every command gets besides its own arguments.
@@ -168,6 +179,7 @@ fn main() -> ExitCode {
         Command::Jit(c) => cmd::jit::run_command(c, &globals),
         Command::Provision(c) => cmd::outbox::run_provision(c, &globals),
         Command::Commands(c) => cmd::outbox::run_commands(c, &globals),
+        Command::Review(c) => cmd::review::run(c, &globals),
     };
     match result {
         Ok(code) => code,

@@ -62,6 +62,10 @@ pub struct ConfigFile {
     /// (`cmd::request::load_policies`), not here.
     #[serde(default, rename = "jit")]
     pub _jit: Option<serde::de::IgnoredAny>,
+    /// `[review]`: owners and campaigns, parsed and checked by
+    /// `grantledger-review` (`cmd::review::load_config`), not here.
+    #[serde(default, rename = "review")]
+    pub _review: Option<serde::de::IgnoredAny>,
 }
 
 /// `[jira]` of the config file. Its `Debug` masks the token.

@@ -368,7 +368,16 @@ impl Request {
             | Event::CommandIssued(_)
             | Event::CommandStarted(_)
             | Event::CommandSucceeded(_)
-            | Event::CommandFailed(_) => self.version -= 1,
+            | Event::CommandFailed(_)
+            | Event::CampaignCreated(_)
+            | Event::CampaignLaunched(_)
+            | Event::CampaignItemsFrozen(_)
+            | Event::ItemDecided(_)
+            | Event::ItemReassigned(_)
+            | Event::CampaignClosed(_)
+            | Event::RevocationIssued(_)
+            | Event::RemediationVerified(_)
+            | Event::RemediationFlagged(_) => self.version -= 1,
         }
     }
 

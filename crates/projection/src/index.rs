@@ -376,7 +376,16 @@ impl HistoryIndex {
             | Event::RevocationRequested(_)
             | Event::AccessRevoked(_)
             | Event::RequestFailed(_)
-            | Event::RemovalRetried(_) => return false,
+            | Event::RemovalRetried(_)
+            | Event::CampaignCreated(_)
+            | Event::CampaignLaunched(_)
+            | Event::CampaignItemsFrozen(_)
+            | Event::ItemDecided(_)
+            | Event::ItemReassigned(_)
+            | Event::CampaignClosed(_)
+            | Event::RevocationIssued(_)
+            | Event::RemediationVerified(_)
+            | Event::RemediationFlagged(_) => return false,
             Event::UserObserved(e) => self.add(Subject::User(e.user.account_id.clone()), position),
             Event::UserChanged(e) => self.add(Subject::User(e.after.account_id.clone()), position),
             Event::UserDeactivated(e) => self.add(Subject::User(e.account_id.clone()), position),

@@ -243,7 +243,16 @@ impl SiteState {
             | Event::RevocationRequested(_)
             | Event::AccessRevoked(_)
             | Event::RequestFailed(_)
-            | Event::RemovalRetried(_) => {}
+            | Event::RemovalRetried(_)
+            | Event::CampaignCreated(_)
+            | Event::CampaignLaunched(_)
+            | Event::CampaignItemsFrozen(_)
+            | Event::ItemDecided(_)
+            | Event::ItemReassigned(_)
+            | Event::CampaignClosed(_)
+            | Event::RevocationIssued(_)
+            | Event::RemediationVerified(_)
+            | Event::RemediationFlagged(_) => {}
         }
     }
 

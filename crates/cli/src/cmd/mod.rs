@@ -10,5 +10,6 @@ pub mod log;
 pub mod outbox;
 pub mod query;
 pub mod request;
+pub mod review;
 pub mod sim;
 pub mod sync;

@@ -163,6 +163,17 @@ pub fn run(args: SyncArgs, globals: &Globals) -> Result<ExitCode> {
         b.finish();
     }
     let interrupted = *cancel_rx.borrow();
+    // The review campaigns' verification step: revocations this sync confirms
+    // (or still finds in Jira) are recorded now.
+    if scratch.is_none() && !args.dry_run && report.is_ok() {
+        let clock: Arc<dyn grantledger_clock::Clock> =
+            Arc::new(grantledger_clock::SystemClock::new());
+        crate::cmd::review::remediate_and_tell(&grantledger_review::Reviews::new(
+            log.clone(),
+            conn.site_name.clone(),
+            clock,
+        ));
+    }
     // The log before its directory.
     drop(log);
     drop(scratch);

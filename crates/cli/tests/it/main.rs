@@ -7,6 +7,7 @@ mod cli;
 mod provision;
 mod query;
 mod request;
+mod review;
 mod sync;
 
 /// Checks `json` (a command's `--format json` output) against

@@ -296,6 +296,142 @@ fn samples() -> Vec<Event> {
             at: Timestamp(1_764_295_400_000_000),
         }
         .into(),
+        CampaignCreated {
+            campaign: CampaignId::from("c1"),
+            site: "acme".into(),
+            name: "Q3 admins".into(),
+            scope: CampaignScope {
+                selectors: vec![
+                    ScopeSelector::AllGrants,
+                    ScopeSelector::Groups {
+                        patterns: vec!["dev-*".into()],
+                    },
+                    ScopeSelector::PrivilegedGroups {
+                        patterns: vec!["site-admins".into(), "security-*".into()],
+                    },
+                    ScopeSelector::ProjectRoles {
+                        projects: vec!["OPS".into()],
+                        roles: vec!["Administrators".into()],
+                    },
+                    ScopeSelector::ProductAccess {
+                        products: vec![ProductKey::from("jira-software")],
+                    },
+                ],
+                account_types: vec![AccountType::Atlassian, AccountType::App],
+                since: Some(Since::Campaign(CampaignId::from("c0"))),
+            },
+            reviewers: vec![
+                ReviewerRule::Owner {
+                    name: "ops".into(),
+                    groups: vec!["ops-*".into()],
+                    projects: vec!["OPS".into()],
+                    reviewer: AccountId::from("owner-1"),
+                },
+                ReviewerRule::Manager {
+                    managers: vec![ManagerOf {
+                        user: AccountId::from("a1"),
+                        manager: AccountId::from("m1"),
+                    }],
+                },
+                ReviewerRule::Fallback {
+                    reviewer: AccountId::from("sec-1"),
+                },
+            ],
+            due: Some(Timestamp(1_765_000_000_000_000)),
+            undecided: UndecidedRule::Revoke,
+            comment_required_for_revoke: true,
+            remediation_sync_limit: 2,
+            created_by: "auditor@acme.com".into(),
+            at: Timestamp(1_764_300_000_000_000),
+        }
+        .into(),
+        CampaignLaunched {
+            campaign: CampaignId::from("c1"),
+            position: 1234,
+            head_hash: "ab".repeat(32),
+            since_position: Some(1000),
+            item_count: 2,
+            digest: "cd".repeat(32),
+            chunks: 1,
+            launched_by: "auditor@acme.com".into(),
+            at: Timestamp(1_764_300_100_000_000),
+        }
+        .into(),
+        CampaignItemsFrozen {
+            campaign: CampaignId::from("c1"),
+            chunk: 0,
+            items: vec![
+                CampaignItem {
+                    item: 1,
+                    grant: Grant::membership(AccountId::from("a1"), GroupId::from("g1")),
+                    reviewer: AccountId::from("m1"),
+                    rule: 1,
+                },
+                CampaignItem {
+                    item: 2,
+                    grant: Grant::role(
+                        Principal::Group(GroupId::from("g2")),
+                        ProjectId::from("10000"),
+                        RoleId::from("10002"),
+                    ),
+                    reviewer: AccountId::from("owner-1"),
+                    rule: 0,
+                },
+            ],
+        }
+        .into(),
+        ItemDecided {
+            campaign: CampaignId::from("c1"),
+            item: 1,
+            decision: Decision::Revoke,
+            by: AccountId::from("m1"),
+            comment: Some("left the team".into()),
+            at: Timestamp(1_764_300_200_000_000),
+        }
+        .into(),
+        ItemReassigned {
+            campaign: CampaignId::from("c1"),
+            item: 2,
+            from: AccountId::from("owner-1"),
+            to: AccountId::from("sec-1"),
+            by: None,
+            reason: ReassignReason::SelfReview,
+            comment: None,
+            at: Timestamp(1_764_300_100_000_000),
+        }
+        .into(),
+        CampaignClosed {
+            campaign: CampaignId::from("c1"),
+            closed_by: "auditor@acme.com".into(),
+            undecided: 1,
+            head_position: 1300,
+            head_hash: "ef".repeat(32),
+            at: Timestamp(1_764_400_000_000_000),
+        }
+        .into(),
+        RevocationIssued {
+            campaign: CampaignId::from("c1"),
+            item: 1,
+            command: CommandId::from("c1-i1-revoke"),
+            position: 1301,
+            at: Timestamp(1_764_400_000_000_001),
+        }
+        .into(),
+        RemediationVerified {
+            campaign: CampaignId::from("c1"),
+            item: 1,
+            run: SyncRunId::from("run-9"),
+            position: 1400,
+            at: Timestamp(1_764_410_000_000_000),
+        }
+        .into(),
+        RemediationFlagged {
+            campaign: CampaignId::from("c1"),
+            item: 2,
+            reason: FlagReason::Reappeared { position: 1500 },
+            at: Timestamp(1_764_420_000_000_000),
+        }
+        .into(),
     ]
 }
 

@@ -12,12 +12,14 @@ mod command;
 mod directory;
 mod grants;
 mod request;
+mod review;
 mod sync;
 
 pub use command::*;
 pub use directory::*;
 pub use grants::*;
 pub use request::*;
+pub use review::*;
 pub use sync::*;
 
 /// Calls `$callback!` with every event type as `Name = schema_version`.
@@ -65,6 +67,15 @@ macro_rules! for_each_event_type {
             AccessRevoked = 1,
             RequestFailed = 1,
             RemovalRetried = 1,
+            CampaignCreated = 1,
+            CampaignLaunched = 1,
+            CampaignItemsFrozen = 1,
+            ItemDecided = 1,
+            ItemReassigned = 1,
+            CampaignClosed = 1,
+            RevocationIssued = 1,
+            RemediationVerified = 1,
+            RemediationFlagged = 1,
         }
     };
 }
@@ -132,6 +143,10 @@ pub enum EventCategory {
     /// `AccessAlreadyHeld`, `AccessExtended`, `AccessExpired`, `AccessTakenOver`,
     /// `RevocationRequested`, `AccessRevoked`, `RequestFailed`, `RemovalRetried`.
     Request,
+    /// Access review campaigns: `CampaignCreated`, `CampaignLaunched`,
+    /// `CampaignItemsFrozen`, `ItemDecided`, `ItemReassigned`, `CampaignClosed`,
+    /// `RevocationIssued`, `RemediationVerified`, `RemediationFlagged`.
+    Review,
 }
 
 impl Event {
@@ -174,13 +189,22 @@ impl Event {
             | Event::AccessRevoked(_)
             | Event::RequestFailed(_)
             | Event::RemovalRetried(_) => EventCategory::Request,
+            Event::CampaignCreated(_)
+            | Event::CampaignLaunched(_)
+            | Event::CampaignItemsFrozen(_)
+            | Event::ItemDecided(_)
+            | Event::ItemReassigned(_)
+            | Event::CampaignClosed(_)
+            | Event::RevocationIssued(_)
+            | Event::RemediationVerified(_)
+            | Event::RemediationFlagged(_) => EventCategory::Review,
         }
     }
 
     /// Whether this event records what the site holds or who holds what: the
     /// [`EventCategory::Directory`] and [`EventCategory::Grant`] events, and no
-    /// others (a sync's bookkeeping, and later requests, commands and campaigns,
-    /// are not access events).
+    /// others (a sync's bookkeeping, requests, commands and campaigns are not
+    /// access events).
     pub fn is_access_event(&self) -> bool {
         matches!(
             self.category(),
@@ -265,5 +289,16 @@ mod tests {
         .into();
         assert_eq!(cancelled.category(), EventCategory::Request);
         assert!(!cancelled.is_access_event());
+        let decided: Event = ItemDecided {
+            campaign: crate::ids::CampaignId::from("c1"),
+            item: 1,
+            decision: Decision::Approve,
+            by: AccountId::from("a2"),
+            comment: None,
+            at: Timestamp(1),
+        }
+        .into();
+        assert_eq!(decided.category(), EventCategory::Review);
+        assert!(!decided.is_access_event());
     }
 }

@@ -1,0 +1,230 @@
+//! The `[review]` section of `grantledger.toml`: owners of groups and projects
+//! (the first reviewer rules, in file order), extra privileged groups, and
+//! campaign definitions kept in the file (declarative, in git).
+//!
+//! ```toml
+//! [review]
+//! privileged_groups = ["security-*"]     # beside site-admins, jira-administrators, org-admins
+//!
+//! [[review.owner]]
+//! name = "platform"
+//! groups = ["dev-*"]                      # names or globs
+//! projects = ["OPS"]                      # keys or globs: their role actors
+//! reviewer = "lead@acme.com"              # account id or email
+//!
+//! [[review.campaign]]
+//! id = "q3-admins"                        # `review create --from-config q3-admins`
+//! name = "Q3 Jira admins"
+//! groups = ["jira-*"]
+//! privileged = true
+//! projects = ["OPS:Administrators"]       # KEY or KEY:Role (globs)
+//! products = ["jira-software"]
+//! all = false
+//! include_apps = false
+//! since = "2026-07-01T00:00:00Z"          # a time, a log position, or a campaign id
+//! fallback = "security@acme.com"
+//! managers = "managers.csv"               # relative to the config file
+//! due = "2026-10-15T00:00:00Z"
+//! undecided = "keep"                      # or "revoke"
+//! require_revoke_comment = true
+//! remediation_syncs = 2
+//! ```
+//!
+//! The file is checked as a whole: an error names its line and column and never
+//! quotes a value.
+
+use serde::Deserialize;
+
+/// Why the `[review]` section was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}, column {column}: {reason}")]
+pub struct ConfigError {
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+    /// What is wrong.
+    pub reason: String,
+}
+
+/// An owner entry.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Owner {
+    /// Its name (recorded with the rule).
+    pub name: String,
+    /// Group names or globs.
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// Project keys or globs.
+    #[serde(default)]
+    pub projects: Vec<String>,
+    /// The owner: account id or email.
+    pub reviewer: String,
+}
+
+/// A campaign defined in the file.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct CampaignDef {
+    /// The id it gets when created.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Every membership and role grant.
+    #[serde(default)]
+    pub all: bool,
+    /// Group names or globs.
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// The privileged groups.
+    #[serde(default)]
+    pub privileged: bool,
+    /// `KEY` or `KEY:Role`.
+    #[serde(default)]
+    pub projects: Vec<String>,
+    /// Product keys.
+    #[serde(default)]
+    pub products: Vec<String>,
+    /// Keep app accounts too.
+    #[serde(default)]
+    pub include_apps: bool,
+    /// A time, a position or a campaign id.
+    pub since: Option<String>,
+    /// The fallback reviewer.
+    pub fallback: Option<String>,
+    /// A manager CSV (relative to the config file).
+    pub managers: Option<String>,
+    /// RFC 3339.
+    pub due: Option<String>,
+    /// `keep` or `revoke`.
+    pub undecided: Option<String>,
+    /// Whether a revocation needs a comment.
+    #[serde(default)]
+    pub require_revoke_comment: bool,
+    /// Completed syncs before an unconfirmed removal is flagged.
+    pub remediation_syncs: Option<u32>,
+}
+
+/// The `[review]` section.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewConfig {
+    /// Extra privileged groups (names or globs).
+    #[serde(default)]
+    pub privileged_groups: Vec<String>,
+    /// Owners, in file order.
+    #[serde(default, rename = "owner")]
+    pub owners: Vec<Owner>,
+    /// Campaign definitions.
+    #[serde(default, rename = "campaign")]
+    pub campaigns: Vec<CampaignDef>,
+}
+
+#[derive(Deserialize)]
+struct File {
+    #[serde(default)]
+    review: Option<ReviewConfig>,
+}
+
+fn place(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+impl ReviewConfig {
+    /// Parses the `[review]` section of a config file's text (other sections are
+    /// left to their readers).
+    pub fn parse(text: &str) -> Result<ReviewConfig, ConfigError> {
+        let file: File = toml::from_str(text).map_err(|e| {
+            let (line, column) = e.span().map_or((1, 1), |s| place(text, s.start));
+            // toml's message may quote the offending value; keep its first
+            // sentence up to a quote.
+            let msg = e.message();
+            let reason = msg
+                .split(['`', '"'])
+                .next()
+                .unwrap_or(msg)
+                .trim()
+                .to_owned();
+            ConfigError {
+                line,
+                column,
+                reason: if reason.is_empty() {
+                    "invalid [review] section".into()
+                } else {
+                    reason
+                },
+            }
+        })?;
+        let cfg = file.review.unwrap_or_default();
+        for (i, o) in cfg.owners.iter().enumerate() {
+            if o.groups.is_empty() && o.projects.is_empty() {
+                return Err(ConfigError {
+                    line: 1,
+                    column: 1,
+                    reason: format!(
+                        "[[review.owner]] number {} names no groups and no projects",
+                        i + 1
+                    ),
+                });
+            }
+        }
+        Ok(cfg)
+    }
+
+    /// The privileged groups: the built-in ones and the configured ones.
+    pub fn privileged(&self) -> Vec<String> {
+        crate::scope::BUILT_IN_PRIVILEGED
+            .iter()
+            .map(|s| (*s).to_owned())
+            .chain(self.privileged_groups.iter().cloned())
+            .collect()
+    }
+
+    /// The campaign defined under `id`.
+    pub fn campaign(&self, id: &str) -> Option<&CampaignDef> {
+        self.campaigns.iter().find(|c| c.id == id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_owners_and_campaigns_and_ignores_other_sections() {
+        let cfg = ReviewConfig::parse(
+            r#"
+[jira]
+site = "x"
+[review]
+privileged_groups = ["sec-*"]
+[[review.owner]]
+name = "platform"
+groups = ["dev-*"]
+reviewer = "lead@acme.com"
+[[review.campaign]]
+id = "q3"
+name = "Q3"
+all = true
+undecided = "revoke"
+"#,
+        )
+        .unwrap();
+        assert_eq!(cfg.owners.len(), 1);
+        assert_eq!(
+            cfg.campaign("q3").unwrap().undecided.as_deref(),
+            Some("revoke")
+        );
+        assert!(cfg.privileged().contains(&"site-admins".to_owned()));
+        let err = ReviewConfig::parse("[review]\nowners = 3\n").unwrap_err();
+        assert_eq!(err.line, 2);
+        let err =
+            ReviewConfig::parse("[review]\n[[review.owner]]\nname = \"x\"\nreviewer = \"a\"\n")
+                .unwrap_err();
+        assert!(err.reason.contains("no groups"));
+    }
+}

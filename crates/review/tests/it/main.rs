@@ -1,0 +1,5 @@
+//! The review crate's integration tests (one binary).
+
+mod digest;
+mod e2e;
+mod schemas;
