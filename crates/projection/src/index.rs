@@ -387,7 +387,9 @@ impl HistoryIndex {
             | Event::RevocationRequested(_)
             | Event::AccessRevoked(_)
             | Event::RequestFailed(_)
-            | Event::RemovalRetried(_) => {}
+            | Event::RemovalRetried(_)
+            | Event::AuditRecordObserved(_)
+            | Event::AuditLogRead(_) => {}
             Event::UserObserved(e) => self.add(Subject::User(e.user.account_id.clone()), position),
             Event::UserChanged(e) => self.add(Subject::User(e.after.account_id.clone()), position),
             Event::UserDeactivated(e) => self.add(Subject::User(e.account_id.clone()), position),

@@ -222,7 +222,9 @@ impl SiteState {
             | Event::RevocationRequested(_)
             | Event::AccessRevoked(_)
             | Event::RequestFailed(_)
-            | Event::RemovalRetried(_) => {}
+            | Event::RemovalRetried(_)
+            | Event::AuditRecordObserved(_)
+            | Event::AuditLogRead(_) => {}
         }
     }
 

@@ -8,12 +8,14 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+mod audit;
 mod command;
 mod directory;
 mod grants;
 mod request;
 mod sync;
 
+pub use audit::*;
 pub use command::*;
 pub use directory::*;
 pub use grants::*;
@@ -65,6 +67,8 @@ macro_rules! for_each_event_type {
             AccessRevoked = 1,
             RequestFailed = 1,
             RemovalRetried = 1,
+            AuditRecordObserved = 1,
+            AuditLogRead = 1,
         }
     };
 }
@@ -132,6 +136,9 @@ pub enum EventCategory {
     /// `AccessAlreadyHeld`, `AccessExtended`, `AccessExpired`, `AccessTakenOver`,
     /// `RevocationRequested`, `AccessRevoked`, `RequestFailed`, `RemovalRetried`.
     Request,
+    /// Jira's admin audit log as read by syncs: `AuditRecordObserved`,
+    /// `AuditLogRead` (evidence of who changed what; not access events).
+    Audit,
 }
 
 impl Event {
@@ -174,6 +181,7 @@ impl Event {
             | Event::AccessRevoked(_)
             | Event::RequestFailed(_)
             | Event::RemovalRetried(_) => EventCategory::Request,
+            Event::AuditRecordObserved(_) | Event::AuditLogRead(_) => EventCategory::Audit,
         }
     }
 
