@@ -339,7 +339,9 @@ impl Request {
             | Event::CommandIssued(_)
             | Event::CommandStarted(_)
             | Event::CommandSucceeded(_)
-            | Event::CommandFailed(_) => self.version -= 1,
+            | Event::CommandFailed(_)
+            | Event::AuditRecordObserved(_)
+            | Event::AuditLogRead(_) => self.version -= 1,
         }
     }
 
