@@ -376,6 +376,7 @@ async fn run_sync(
     // Jira's audit log since the checkpoint (ADR 0019), before any listing: a
     // refresh lists what it names.
     let mut audit_warning = None;
+    let mut fatal_audit = None;
     let audit = if opts.read_audit || opts.refresh {
         let read = crate::audit::import(
             log,
@@ -389,8 +390,15 @@ async fn run_sync(
         .await;
         match read {
             Ok(summary) => Some(summary),
+            // Refused credentials, an unreachable Jira: the run stops as it
+            // would on its first listing.
+            Err(crate::audit::AuditError::Jira(e)) if is_fatal(&e) => {
+                debug!(error = %e, "audit log not read");
+                fatal_audit = Some(e.to_string());
+                None
+            }
             Err(e) => {
-                warn!(error = %e, "audit log not read");
+                debug!(error = %e, "audit log not read");
                 audit_warning = Some(e.to_string());
                 None
             }
@@ -449,6 +457,7 @@ async fn run_sync(
     if let Some(a) = &audit {
         r.minimum += a.pages.max(1);
     }
+    r.fatal = fatal_audit;
     if let Some(w) = &audit_warning {
         if opts.refresh {
             r.fatal = Some(format!(

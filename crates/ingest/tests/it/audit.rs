@@ -375,3 +375,157 @@ proptest! {
         });
     }
 }
+
+/// The history entry of the record that recorded `pick`.
+fn entry_of(log: &EventLog, pick: impl Fn(&Event) -> bool) -> grantledger_projection::Entry {
+    let r = log
+        .read_stream(&StreamId::jira_site(SITE), 1)
+        .unwrap()
+        .into_iter()
+        .rev()
+        .find(|r| pick(&r.event))
+        .expect("the change is in the log");
+    r.into()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_names_who_made_a_change_in_jira_and_says_when_nobody_is_known() {
+    use grantledger_projection::{report, Attribution, AuditTrail, SiteState};
+
+    let sim = start(grantledger_jira_sim::Preset::Small, 7).await;
+    let clock = clock();
+    sim.set_clock(clock.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path());
+    let client = client(&sim);
+    run_with(&log, &client, &clock, false).await;
+
+    // Alex Kim adds a member at 10:42 and a role actor at 10:43; someone is
+    // deactivated in admin.atlassian.com; a membership changes behind Jira's log.
+    let (alex, alex_client) = named_admin(&sim);
+    sim.mutate(|o: &mut Org| {
+        if let Some(u) = o.users.iter_mut().find(|u| u.account_id == alex) {
+            u.display_name = "Alex Kim".into();
+        }
+    });
+    let org = sim.org();
+    let group = &org.groups[org.groups.len() - 1];
+    let outsider = org
+        .outsider(&group.group_id, &[])
+        .unwrap()
+        .account_id
+        .clone();
+    clock.advance(Duration::from_secs(42 * 60));
+    alex_client
+        .add_group_member(
+            &GroupId::from(group.group_id.as_str()),
+            &AccountId::from(outsider.as_str()),
+        )
+        .await
+        .unwrap();
+    clock.advance(Duration::from_secs(60));
+    let project = org.project_with_roles().unwrap();
+    let role = &project.roles[0];
+    let group_actor = org
+        .groups
+        .iter()
+        .find(|g| !role.group_actors.contains(&g.group_id))
+        .unwrap();
+    alex_client
+        .add_role_actor(
+            &ProjectId::from(project.id.as_str()),
+            &RoleId::from(role.id.to_string().as_str()),
+            &Principal::Group(GroupId::from(group_actor.group_id.as_str())),
+        )
+        .await
+        .unwrap();
+    let plain = org
+        .active_humans()
+        .find(|u| u.account_id != alex && u.account_id != outsider && !org.is_admin(&u.account_id))
+        .unwrap()
+        .account_id
+        .clone();
+    assert!(sim.set_user_active(&plain, false, None));
+    let (hidden_group, hidden_member) = org
+        .membership_except(&group.group_id, &[&alex, &outsider, &plain])
+        .unwrap();
+    let (hidden_group, hidden_member) = (hidden_group.to_owned(), hidden_member.to_owned());
+    sim.mutate(|o: &mut Org| {
+        o.memberships
+            .get_mut(&hidden_group)
+            .unwrap()
+            .remove(&hidden_member);
+    });
+    clock.advance(Duration::from_secs(60));
+    run_with(&log, &client, &clock, false).await;
+
+    let state = SiteState::load(&log, SITE).unwrap();
+    let trail = AuditTrail::load(&log, SITE).unwrap();
+    let added = entry_of(
+        &log,
+        |e| matches!(e, Event::GrantAdded(g) if g.grant == Grant::membership(AccountId::from(outsider.as_str()), GroupId::from(group.group_id.as_str()))),
+    );
+    match trail.explain(&added, &state) {
+        Some(Attribution::Recorded { author, at, .. }) => {
+            assert_eq!(author, Some(AccountId::from(alex.as_str())));
+            assert_eq!(at, Timestamp(T0 + 42 * 60_000_000));
+        }
+        other => panic!("the membership is explained by Alex's record, not {other:?}"),
+    }
+    let actor = entry_of(
+        &log,
+        |e| matches!(e, Event::GrantAdded(g) if g.grant.principal == Principal::Group(GroupId::from(group_actor.group_id.as_str()))),
+    );
+    assert!(matches!(
+        trail.explain(&actor, &state),
+        Some(Attribution::Recorded { author: Some(a), .. }) if a.as_str() == alex
+    ));
+    let deactivated = entry_of(
+        &log,
+        |e| matches!(e, Event::UserDeactivated(u) if u.account_id.as_str() == plain),
+    );
+    assert!(matches!(
+        trail.explain(&deactivated, &state),
+        Some(Attribution::Recorded { author: None, .. })
+    ));
+    let hidden = entry_of(
+        &log,
+        |e| matches!(e, Event::GrantRemoved(g) if g.grant == Grant::membership(AccountId::from(hidden_member.as_str()), GroupId::from(hidden_group.as_str()))),
+    );
+    assert!(matches!(
+        trail.explain(&hidden, &state),
+        Some(Attribution::Unrecorded(_))
+    ));
+
+    // As history shows them.
+    let entries = vec![added, deactivated, hidden];
+    let mut r = report::history(
+        SITE,
+        &state,
+        report::AsOf::after(0, None),
+        &grantledger_projection::Subject::User(AccountId::from(outsider.as_str())),
+        &entries,
+        entries.len(),
+    );
+    report::attribute(&mut r, &entries, &trail, &state);
+    let texts: Vec<String> = r
+        .entries
+        .iter()
+        .map(|e| e.in_jira.clone().unwrap().text)
+        .collect();
+    assert_eq!(
+        texts[0],
+        "added by Alex Kim in Jira at 10:42 (2026-06-05, UTC)"
+    );
+    assert!(
+        texts[1].starts_with("deactivated in Jira at 10:43")
+            && texts[1].contains("names no author"),
+        "{}",
+        texts[1]
+    );
+    assert!(
+        texts[2].starts_with("no Jira audit record explains it"),
+        "{}",
+        texts[2]
+    );
+}
