@@ -27,8 +27,12 @@ pub const DEFAULT_AUDIT_OVERLAP: Duration = Duration::from_secs(10 * 60);
 pub struct Affected {
     /// Groups by name (Jira names a group in a record without its id).
     pub group_names: BTreeSet<String>,
-    /// Projects by id.
+    /// Projects by id, whose roles are all listed again (a record about the
+    /// project itself).
     pub projects: BTreeSet<ProjectId>,
+    /// Project roles by project and role id (`Project roles changed`): only
+    /// that role's actors are listed again.
+    pub roles: BTreeSet<(ProjectId, RoleId)>,
     /// Records naming a user's account (created, updated): the user list, which
     /// every refresh reads anyway, covers them.
     pub user_records: u64,
@@ -150,6 +154,26 @@ impl Affected {
     /// Notes what `record` says changed. Any group or project an item names
     /// counts (a record of a kind not known here still names its scope).
     pub fn note(&mut self, record: &AuditRecordObserved) {
+        // A role's change: that role of that project.
+        if let Some(role) = record
+            .object
+            .as_ref()
+            .filter(|o| o.type_name.as_deref() == Some("PROJECT_ROLE"))
+            .and_then(|o| o.id.as_deref().filter(|id| !id.is_empty()))
+        {
+            let projects: Vec<&str> = record
+                .associated
+                .iter()
+                .filter(|i| i.type_name.as_deref() == Some("PROJECT"))
+                .filter_map(|i| i.id.as_deref().filter(|id| !id.is_empty()))
+                .collect();
+            if !projects.is_empty() {
+                for p in projects {
+                    self.roles.insert((ProjectId::from(p), RoleId::from(role)));
+                }
+                return;
+            }
+        }
         let mut any = false;
         for i in record.object.iter().chain(&record.associated) {
             match i.type_name.as_deref() {
@@ -307,8 +331,13 @@ mod tests {
         ));
         a.note(&rec(it(Some("u2"), "u2", "USER"), vec![]));
         a.note(&rec(it(Some("5"), "Workflow", "WORKFLOW"), vec![]));
+        a.note(&rec(it(Some("10301"), "Hermes", "PROJECT"), vec![]));
         assert_eq!(a.group_names, BTreeSet::from(["team-a".to_owned()]));
-        assert_eq!(a.projects, BTreeSet::from([ProjectId::from("10300")]));
+        assert_eq!(
+            a.roles,
+            BTreeSet::from([(ProjectId::from("10300"), RoleId::from("10002"))])
+        );
+        assert_eq!(a.projects, BTreeSet::from([ProjectId::from("10301")]));
         assert_eq!(a.user_records, 1);
         assert_eq!(a.other_records, 1);
     }

@@ -207,10 +207,29 @@ impl Run<'_> {
             (List::Projects, Ok(Payload::Projects(projects))) => {
                 for p in &projects {
                     let id = ProjectId::new(p.id.clone());
-                    if self.refresh.as_ref().is_some_and(|a| {
-                        !a.projects.contains(&id) && self.state.projects.contains_key(&id)
-                    }) {
-                        continue;
+                    if let Some(a) = &self.refresh {
+                        let known = self.state.projects.contains_key(&id);
+                        if known && !a.projects.contains(&id) {
+                            // Only the roles the records name, if the log knows them.
+                            let roles: Vec<RoleId> = a
+                                .roles
+                                .iter()
+                                .filter(|(p, _)| *p == id)
+                                .map(|(_, r)| r.clone())
+                                .collect();
+                            let all_known = roles.iter().all(|r| {
+                                self.state.roles.get(&id).is_some_and(|m| m.contains_key(r))
+                            });
+                            if all_known {
+                                for r in roles {
+                                    self.discover(
+                                        Scope::Actors(id.clone(), r.clone()),
+                                        Job::Role(id.clone(), r),
+                                    );
+                                }
+                                continue;
+                            }
+                        }
                     }
                     self.discover(Scope::Roles(id.clone()), Job::RoleMap(id));
                 }

@@ -195,11 +195,12 @@ async fn a_refresh_lists_what_the_audit_log_names_and_a_full_sync_counts_what_it
     assert!(refresh.run.as_str().starts_with("refresh-"));
     let named = refresh.refreshed.clone().unwrap();
     assert_eq!(named.group_names.len(), 1);
-    assert_eq!(named.projects.len(), 1);
+    assert_eq!(named.roles.len(), 1);
+    assert!(named.projects.is_empty());
     assert_state_matches(&log, &sim.org());
     // Audit page + users (2) + groups + projects + products + one group's
-    // members + one project's role map and its roles.
-    let expected = 1 + 2 + 1 + 1 + 1 + 1 + 1 + project.roles.len() as u64;
+    // members + one role's actors.
+    let expected = 1 + 2 + 1 + 1 + 1 + 1 + 1;
     assert_eq!(refresh.stats.requests, expected, "{:?}", sim.stats());
     assert_eq!(refresh.stats.minimum_requests, expected);
 
