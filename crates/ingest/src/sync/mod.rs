@@ -457,6 +457,12 @@ async fn run_sync(
     if let Some(a) = &audit {
         r.minimum += a.pages.max(1);
     }
+    // The lists are known before anything can stop the run, so a run stopped
+    // by the audit read names them as unfinished.
+    r.discover(Scope::Users, Job::Users);
+    r.discover(Scope::Groups, Job::Page(List::Groups, 0));
+    r.discover(Scope::Projects, Job::Page(List::Projects, 0));
+    r.discover(Scope::Products, Job::Products);
     r.fatal = fatal_audit;
     if let Some(w) = &audit_warning {
         if opts.refresh {
@@ -471,12 +477,6 @@ async fn run_sync(
     }
     if opts.refresh {
         r.refresh = audit.as_ref().map(|a| a.affected.clone());
-    }
-    if r.fatal.is_none() {
-        r.discover(Scope::Users, Job::Users);
-        r.discover(Scope::Groups, Job::Page(List::Groups, 0));
-        r.discover(Scope::Projects, Job::Page(List::Projects, 0));
-        r.discover(Scope::Products, Job::Products);
     }
 
     let mut jobs: JoinSet<Done> = JoinSet::new();
