@@ -105,6 +105,30 @@ pub fn sync_summary(site: &str, report: &SyncReport, verbose: u8) -> String {
             thousands(last)
         );
     }
+    if let Some(a) = &report.audit {
+        let _ = writeln!(
+            out,
+            "  audit log    {:>9}  records read, {} new ({} pages)",
+            thousands(a.read),
+            thousands(a.new),
+            thousands(a.pages)
+        );
+    }
+    if let Some(r) = &report.refreshed {
+        let _ = writeln!(
+            out,
+            "  refresh      listed again the members of {} groups and the roles of {} projects the audit log names",
+            thousands(r.group_names.len() as u64),
+            thousands(r.projects.len() as u64)
+        );
+    }
+    if let Some(n) = report.missed_by_refresh {
+        let _ = writeln!(
+            out,
+            "  after refresh {:>8}  changes the last refresh did not see (not in Jira's audit log, or made after it)",
+            thousands(n)
+        );
+    }
     for w in &report.warnings {
         let _ = writeln!(out, "  warning: {}", safe(w));
     }

@@ -29,6 +29,7 @@
 //! This crate does not talk HTTP itself (the client does), and does not decide what
 //! to grant or revoke (that is review and jit).
 
+pub mod audit;
 mod confirm;
 pub mod diff;
 mod scope;
@@ -36,6 +37,6 @@ mod sync;
 
 pub use scope::{minimum_requests, Scope};
 pub use sync::{
-    sync, Counts, Outcome, Progress, SyncError, SyncObserver, SyncOptions, SyncReport,
-    DEFAULT_DEADLINE,
+    is_refresh_run, sync, Counts, Outcome, Progress, SyncError, SyncObserver, SyncOptions,
+    SyncReport, DEFAULT_DEADLINE,
 };

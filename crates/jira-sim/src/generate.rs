@@ -148,6 +148,11 @@ pub const JIRA_SERVICEDESK_USERS: &str = "jira-servicedesk-users";
 pub const JIRA_ADMINISTRATORS: &str = "jira-administrators";
 /// Site administrators (the members of this group are the org's `site_admins`).
 pub const SITE_ADMINS: &str = "site-admins";
+/// The user directory Jira Cloud names on audit records' users and groups.
+pub(crate) const DIRECTORY_ID: &str = "10000";
+/// Its name (`parentName`).
+pub(crate) const DIRECTORY_NAME: &str =
+    "com.atlassian.crowd.directory.IdentityPlatformRemoteDirectory";
 
 impl Org {
     /// Generates an org of the given size. Deterministic: the same preset and
@@ -465,17 +470,20 @@ impl Org {
                 created: when.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
                 summary: "User added to group".into(),
                 category: "group management".into(),
-                author_account_id: admin.clone(),
+                author_account_id: Some(admin.clone()),
                 object_item: SimAuditItem {
-                    id: groups[g].name.clone(),
+                    id: String::new(),
                     name: groups[g].name.clone(),
                     type_name: "GROUP".into(),
+                    directory: Some((DIRECTORY_ID.into(), DIRECTORY_NAME.into())),
                 },
                 associated_items: vec![SimAuditItem {
                     id: users[*member].account_id.clone(),
                     name: users[*member].account_id.clone(),
                     type_name: "USER".into(),
+                    directory: Some((DIRECTORY_ID.into(), DIRECTORY_NAME.into())),
                 }],
+                changed_values: Vec::new(),
             });
         }
 

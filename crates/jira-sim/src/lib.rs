@@ -65,8 +65,8 @@ pub use generate::{
     SITE_ADMINS,
 };
 pub use org::{
-    Org, Preset, SimApplicationRole, SimAuditItem, SimAuditRecord, SimGroup, SimProject, SimRole,
-    SimUser,
+    Org, Preset, SimApplicationRole, SimAuditChange, SimAuditItem, SimAuditRecord, SimGroup,
+    SimProject, SimRole, SimUser,
 };
 pub use server::{serve_forever, SimServer};
 

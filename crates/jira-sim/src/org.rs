@@ -104,34 +104,57 @@ pub struct SimApplicationRole {
     pub number_of_seats: u32,
 }
 
-/// One admin audit log record.
+/// One admin audit log record, in the shape Jira Cloud serves it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SimAuditRecord {
     /// Increasing record id.
     pub id: u64,
-    /// Creation time, RFC 3339 in UTC.
+    /// Creation time, RFC 3339 in UTC (served as `2024-03-01T09:15:27.512+0000`).
     pub created: String,
     /// E.g. `User added to group`.
     pub summary: String,
     /// E.g. `group management`.
     pub category: String,
-    /// Account id of the caller who made the change.
-    pub author_account_id: String,
-    /// The changed object (a group, a project role).
+    /// Account id of the caller who made the change; `None` for changes made
+    /// outside Jira (admin.atlassian.com, the system), served without an author.
+    #[serde(default)]
+    pub author_account_id: Option<String>,
+    /// The changed object (a group, a project role, a user).
     pub object_item: SimAuditItem,
     /// Items involved (the user added, the project).
     pub associated_items: Vec<SimAuditItem>,
+    /// Changed fields (`Users`, `Groups` of a role; `Active / Inactive` of a user).
+    #[serde(default)]
+    pub changed_values: Vec<SimAuditChange>,
 }
 
 /// An item named in an audit record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SimAuditItem {
-    /// The item's id (account id, group name, project id).
+    /// The item's id (account id, project id, role id); empty for a group,
+    /// which Jira names without an id.
     pub id: String,
     /// The item's name.
     pub name: String,
     /// `USER`, `GROUP`, `PROJECT`, `PROJECT_ROLE`.
     pub type_name: String,
+    /// The user directory of a `USER` or `GROUP` item (`parentId`, `parentName`).
+    #[serde(default)]
+    pub directory: Option<(String, String)>,
+}
+
+/// A changed field of an audit record (`ChangedValueBean`): a side that was
+/// null is omitted when served.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SimAuditChange {
+    /// E.g. `Users`, `Groups`, `Active / Inactive`.
+    pub field_name: String,
+    /// The value before, if there was one.
+    #[serde(default)]
+    pub changed_from: Option<String>,
+    /// The value after, if there is one.
+    #[serde(default)]
+    pub changed_to: Option<String>,
 }
 
 /// Size presets of the generator.

@@ -255,8 +255,36 @@ impl SimServer {
         *self.shared.stats() = SimStats::default();
     }
 
+    /// Accepts `credential` from the next request on: a test or a fixture
+    /// acts as a named admin through the API with it, and the audit records
+    /// of its writes name that admin as their author.
+    pub fn add_credential(&self, credential: Credential) {
+        self.shared.add_credential(credential);
+    }
+
+    /// Deactivates (`active: false`) or reactivates an account as Jira Cloud
+    /// records it: a `User updated` audit record (`Active / Inactive`) by
+    /// `author`, or without an author when `None` (a change made in
+    /// admin.atlassian.com or by the system, as such changes appear in Jira's
+    /// log). Returns false, recording nothing, for an unknown account or one
+    /// already in that state.
+    pub fn set_user_active(&self, account_id: &str, active: bool, author: Option<&str>) -> bool {
+        let mut world = self.shared.write();
+        let Some(&i) = world.index.user_by_id.get(account_id) else {
+            return false;
+        };
+        if world.org.users[i].active == active {
+            return false;
+        }
+        world.org.users[i].active = active;
+        world.index = Index::build(&world.org);
+        crate::handlers::record_user_activity(&mut world, account_id, active, author);
+        true
+    }
+
     /// Changes the state directly (deactivate a user, rename a group, ...);
-    /// the lookup tables are rebuilt afterwards.
+    /// the lookup tables are rebuilt afterwards. Writes no audit record: a
+    /// change Jira's audit log would not show.
     pub fn mutate(&self, f: impl FnOnce(&mut Org)) {
         let mut world = self.shared.write();
         f(&mut world.org);

@@ -113,7 +113,7 @@ impl std::fmt::Debug for World {
 pub(crate) struct Shared {
     pub base_url: String,
     world: RwLock<World>,
-    pub credentials: Vec<Credential>,
+    credentials: RwLock<Vec<Credential>>,
     faults: RwLock<Faults>,
     seq: AtomicU64,
     stats: Mutex<SimStats>,
@@ -136,11 +136,24 @@ impl Shared {
                 index,
                 clock: Arc::new(SystemClock::new()),
             }),
-            credentials,
+            credentials: RwLock::new(credentials),
             faults: RwLock::new(faults),
             seq: AtomicU64::new(0),
             stats: Mutex::new(SimStats::default()),
         }
+    }
+
+    /// The credentials Basic auth accepts.
+    pub(crate) fn credentials(&self) -> RwLockReadGuard<'_, Vec<Credential>> {
+        self.credentials.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Accepts one more credential from the next request on.
+    pub(crate) fn add_credential(&self, credential: Credential) {
+        self.credentials
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(credential);
     }
 
     pub(crate) fn read(&self) -> RwLockReadGuard<'_, World> {

@@ -357,9 +357,13 @@ pub struct AuditRecord {
     /// What happened, e.g. "User added to group".
     #[serde(default)]
     pub summary: Option<String>,
-    /// Who did it (an account id on Cloud).
+    /// Who did it: a user key (`ug:…`) on Cloud, deprecated.
     #[serde(default)]
     pub author_key: Option<String>,
+    /// The author's account id (sent by Jira Cloud though not in the
+    /// schema); absent on changes made outside Jira or by the system.
+    #[serde(default)]
+    pub author_account_id: Option<String>,
     /// When (ISO-8601, as Jira spells it).
     #[serde(default)]
     pub created: Option<String>,
@@ -587,9 +591,44 @@ impl Bounded for ApplicationRole {
     }
 }
 
+impl Bounded for AuditItem {
+    fn too_long(&self, max_id: usize, max_name: usize) -> Option<TooLong> {
+        check_len("item id", self.id.as_deref(), max_id)
+            .or_else(|| check_len("item name", self.name.as_deref(), max_name))
+            .or_else(|| check_len("item typeName", self.type_name.as_deref(), max_name))
+            .or_else(|| check_len("item parentId", self.parent_id.as_deref(), max_id))
+            .or_else(|| check_len("item parentName", self.parent_name.as_deref(), max_name))
+    }
+}
+
+/// How many names long a changed value may be: a role's whole actor list
+/// before and after a change is one value.
+const CHANGED_VALUE_NAMES: usize = 256;
+
 impl Bounded for AuditRecord {
-    fn too_long(&self, _max_id: usize, max_name: usize) -> Option<TooLong> {
-        // Audit records are read, not stored by sync; bound the summary only.
+    fn too_long(&self, max_id: usize, max_name: usize) -> Option<TooLong> {
+        // The sync stores audit records: every string is bounded.
+        let value_limit = max_name.saturating_mul(CHANGED_VALUE_NAMES);
         check_len("summary", self.summary.as_deref(), max_name)
+            .or_else(|| check_len("authorKey", self.author_key.as_deref(), max_id))
+            .or_else(|| check_len("authorAccountId", self.author_account_id.as_deref(), max_id))
+            .or_else(|| check_len("created", self.created.as_deref(), max_name))
+            .or_else(|| check_len("category", self.category.as_deref(), max_name))
+            .or_else(|| check_len("eventSource", self.event_source.as_deref(), max_name))
+            .or_else(|| {
+                self.object_item
+                    .iter()
+                    .chain(&self.associated_items)
+                    .find_map(|i| i.too_long(max_id, max_name))
+            })
+            .or_else(|| {
+                self.changed_values.iter().find_map(|c| {
+                    check_len("fieldName", c.field_name.as_deref(), max_name)
+                        .or_else(|| {
+                            check_len("changedFrom", c.changed_from.as_deref(), value_limit)
+                        })
+                        .or_else(|| check_len("changedTo", c.changed_to.as_deref(), value_limit))
+                })
+            })
     }
 }

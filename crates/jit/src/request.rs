@@ -377,7 +377,9 @@ impl Request {
             | Event::CampaignClosed(_)
             | Event::RevocationIssued(_)
             | Event::RemediationVerified(_)
-            | Event::RemediationFlagged(_) => self.version -= 1,
+            | Event::RemediationFlagged(_)
+            | Event::AuditRecordObserved(_)
+            | Event::AuditLogRead(_) => self.version -= 1,
         }
     }
 

@@ -61,6 +61,12 @@ impl StreamId {
         Self(format!("jira:{site}"))
     }
 
+    /// The stream of one site's Jira admin audit records, as syncs read them
+    /// (ADR 0019).
+    pub fn audit_site(site: &str) -> Self {
+        Self(format!("audit:{site}"))
+    }
+
     /// The stream of one review campaign.
     pub fn campaign(id: &CampaignId) -> Self {
         Self(format!("campaign:{id}"))

@@ -385,7 +385,9 @@ impl HistoryIndex {
             | Event::CampaignClosed(_)
             | Event::RevocationIssued(_)
             | Event::RemediationVerified(_)
-            | Event::RemediationFlagged(_) => return false,
+            | Event::RemediationFlagged(_)
+            | Event::AuditRecordObserved(_)
+            | Event::AuditLogRead(_) => return false,
             Event::UserObserved(e) => self.add(Subject::User(e.user.account_id.clone()), position),
             Event::UserChanged(e) => self.add(Subject::User(e.after.account_id.clone()), position),
             Event::UserDeactivated(e) => self.add(Subject::User(e.account_id.clone()), position),

@@ -19,6 +19,7 @@
 //! snapshots and indexes included, can be rebuilt from the log at any time
 //! (ADR 0008). Nothing prints; errors are [`QueryError`]s.
 
+pub mod attribution;
 pub mod effective;
 mod error;
 mod fold;
@@ -32,6 +33,7 @@ pub mod snapshot;
 pub mod state;
 pub mod text;
 
+pub use attribution::{Attribution, AuditTrail};
 pub use effective::{holders, user_access, Holder, Reach, Target};
 pub use error::{rfc3339, Candidate, QueryError};
 pub use index::{Entry, HistoryIndex, Subject};

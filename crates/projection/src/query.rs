@@ -220,6 +220,11 @@ impl Queries {
         &self.site
     }
 
+    /// What the log holds of the site's Jira audit log (ADR 0019).
+    pub fn audit_trail(&self) -> Result<crate::attribution::AuditTrail, QueryError> {
+        Ok(crate::attribution::AuditTrail::load(&self.log, &self.site)?)
+    }
+
     fn save<T: serde::Serialize>(&self, kind: &str, format: u32, position: Position, value: &T) {
         if let Some(store) = &self.snapshots {
             if let Err(e) = store.save(&self.log, kind, format, &self.site, position, value) {

@@ -133,8 +133,28 @@ pub struct HistoryRow {
     pub cause: Option<String>,
     /// The sync run that wrote it, if one did.
     pub sync_run: Option<String>,
+    /// For a change a sync observed: who made it in Jira, from Jira's audit
+    /// log, or why no record explains it (ADR 0019). Absent for other records.
+    pub in_jira: Option<JiraAttribution>,
     /// The event as recorded.
     pub event: Event,
+}
+
+/// Who made a change in Jira, from its admin audit log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JiraAttribution {
+    /// One line: `added by Alex Kim in Jira at 10:42 (2026-06-05, UTC)`, or
+    /// why no record explains it.
+    pub text: String,
+    /// The audit record's id, when one explains it.
+    pub audit_record: Option<i64>,
+    /// The author's account id, when the record names one.
+    pub author_account_id: Option<String>,
+    /// The author's display name, when known.
+    pub author_name: Option<String>,
+    /// When Jira says it was made (RFC 3339), when a record explains it.
+    pub at: Option<String>,
 }
 
 /// `history`: what touched a user, a group, a project or a role.
@@ -515,6 +535,7 @@ pub fn history(
                     Some(Causation::SyncRun(run)) => Some(run.to_string()),
                     _ => None,
                 },
+                in_jira: None,
                 event: r.event.clone(),
             })
             .collect(),
@@ -567,5 +588,62 @@ pub fn diff(site: &str, diff: &Diff, from: AsOf, to: AsOf, all: bool, by: GroupB
                 .map(|c| diff_row(diff, &c.grant, c.added, Some(c)))
                 .collect()
         }),
+    }
+}
+
+/// Fills each history row's `in_jira` from Jira's audit log (`trail`), the
+/// entries being the rows' records in the same order; `state` gives the runs,
+/// the group names and the authors' names.
+pub fn attribute(
+    report: &mut HistoryReport,
+    entries: &[crate::index::Entry],
+    trail: &crate::attribution::AuditTrail,
+    state: &SiteState,
+) {
+    use crate::attribution::Attribution;
+    for (row, entry) in report.entries.iter_mut().zip(entries) {
+        let verb = match &entry.event {
+            Event::GrantAdded(_) => "added",
+            Event::GrantRemoved(_) => "removed",
+            Event::UserDeactivated(_) => "deactivated",
+            Event::UserReactivated(_) => "reactivated",
+            _ => "changed",
+        };
+        row.in_jira = trail.explain(entry, state).map(|a| match a {
+            Attribution::Recorded {
+                record_id,
+                author,
+                at,
+            } => {
+                let t = grantledger_clock::utc(at);
+                let when = format!("at {} ({}, UTC)", t.format("%H:%M"), t.format("%Y-%m-%d"));
+                let name = author
+                    .as_ref()
+                    .and_then(|a| state.users.get(a))
+                    .map(|u| u.display_name.clone())
+                    .filter(|n| !n.is_empty());
+                let text = match (&author, &name) {
+                    (Some(_), Some(n)) => format!("{verb} by {n} in Jira {when}"),
+                    (Some(a), None) => format!("{verb} by account {a} in Jira {when}"),
+                    (None, _) => format!(
+                        "{verb} in Jira {when}; the audit record names no author: made outside Jira (admin.atlassian.com, provisioning or the system)"
+                    ),
+                };
+                JiraAttribution {
+                    text,
+                    audit_record: Some(record_id),
+                    author_account_id: author.map(|a| a.to_string()),
+                    author_name: name,
+                    at: Some(rfc3339(at)),
+                }
+            }
+            Attribution::Unrecorded(why) => JiraAttribution {
+                text: why,
+                audit_record: None,
+                author_account_id: None,
+                author_name: None,
+                at: None,
+            },
+        });
     }
 }

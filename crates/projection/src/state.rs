@@ -252,7 +252,9 @@ impl SiteState {
             | Event::CampaignClosed(_)
             | Event::RevocationIssued(_)
             | Event::RemediationVerified(_)
-            | Event::RemediationFlagged(_) => {}
+            | Event::RemediationFlagged(_)
+            | Event::AuditRecordObserved(_)
+            | Event::AuditLogRead(_) => {}
         }
     }
 

@@ -399,7 +399,10 @@ pub fn run_history(a: HistoryArgs, globals: &Globals) -> Result<ExitCode> {
     let limit = (a.limit > 0).then_some(a.limit);
     let (records, total) = q.history(&index, &subject, as_of.position, limit)?;
     // Names as of the end of the history (the head's for what is gone since).
-    let r = report::history(q.site(), state, as_of, &subject, &records, total);
+    let mut r = report::history(q.site(), state, as_of, &subject, &records, total);
+    // Who made each observed change in Jira, from its audit log (ADR 0019).
+    let trail = q.audit_trail()?;
+    report::attribute(&mut r, &records, &trail, &head);
     emit(
         a.args.format,
         &r,
@@ -437,7 +440,28 @@ pub fn run_history(a: HistoryArgs, globals: &Globals) -> Result<ExitCode> {
                     ]
                 })
                 .collect::<Vec<_>>();
-            out.extend(table(&["POS", "TIME (UTC)", "CHANGE", "CAUSE"], &rows));
+            // Who made each observed change in Jira, when the audit log was read.
+            if r.entries.iter().any(|e| e.in_jira.is_some()) {
+                let rows = r
+                    .entries
+                    .iter()
+                    .zip(rows)
+                    .map(|(e, mut row)| {
+                        row.push(e.in_jira.as_ref().map(in_jira_cell).unwrap_or_default());
+                        row
+                    })
+                    .collect::<Vec<_>>();
+                out.extend(table(
+                    &["POS", "TIME (UTC)", "CHANGE", "CAUSE", "IN JIRA"],
+                    &rows,
+                ));
+                out.push(String::new());
+                out.push(fit(
+                    "IN JIRA: who made the change, from Jira's audit log; \"no audit record\": made outside it (admin.atlassian.com, provisioning) or before its retention (--format json says which)",
+                ));
+            } else {
+                out.extend(table(&["POS", "TIME (UTC)", "CHANGE", "CAUSE"], &rows));
+            }
             out
         },
         || {
@@ -449,6 +473,7 @@ pub fn run_history(a: HistoryArgs, globals: &Globals) -> Result<ExitCode> {
                     "summary",
                     "cause",
                     "sync_run",
+                    "in_jira",
                 ],
                 r.entries.iter().map(|e| {
                     vec![
@@ -458,11 +483,31 @@ pub fn run_history(a: HistoryArgs, globals: &Globals) -> Result<ExitCode> {
                         e.summary.clone(),
                         e.cause.clone().unwrap_or_default(),
                         e.sync_run.clone().unwrap_or_default(),
+                        e.in_jira
+                            .as_ref()
+                            .map(|j| j.text.clone())
+                            .unwrap_or_default(),
                     ]
                 }),
             )
         },
     )
+}
+
+/// The `IN JIRA` cell of a history row: `Alex Kim at 10:42 06-05`, `no author
+/// at 10:42 06-05` (made outside Jira), `no audit record`.
+fn in_jira_cell(j: &report::JiraAttribution) -> String {
+    let when =
+        j.at.as_deref()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.format(" at %H:%M %m-%d").to_string())
+            .unwrap_or_default();
+    match (&j.audit_record, &j.author_name, &j.author_account_id) {
+        (None, _, _) => "no audit record".into(),
+        (Some(_), Some(name), _) => format!("{name}{when}"),
+        (Some(_), None, Some(id)) => format!("account {id}{when}"),
+        (Some(_), None, None) => format!("no author{when}"),
+    }
 }
 
 /// Runs `diff`.

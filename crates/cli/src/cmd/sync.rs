@@ -35,6 +35,13 @@ pub struct SyncArgs {
     /// wrong answer from Jira. Use it for one run after a real mass deletion.
     #[arg(long)]
     allow_mass_removal: bool,
+    /// Read Jira's audit log since the last sync and list again only what it says
+    /// changed (those groups' members, those projects' roles) plus the users,
+    /// groups, projects and product access: a few requests instead of a full
+    /// sync's thousands. A full sync stays the safety net for what the audit log
+    /// does not show (ADR 0020).
+    #[arg(long)]
+    refresh: bool,
 }
 
 /// Progress bars on a terminal; nothing otherwise (tracing logs the run with -v).
@@ -149,6 +156,7 @@ pub fn run(args: SyncArgs, globals: &Globals) -> Result<ExitCode> {
         opts.concurrency = concurrency;
         opts.dry_run = args.dry_run;
         opts.allow_mass_removal = args.allow_mass_removal;
+        opts.refresh = args.refresh;
         if let Some(minutes) = args.deadline {
             opts.deadline = std::time::Duration::from_secs(minutes.max(1).saturating_mul(60));
         }

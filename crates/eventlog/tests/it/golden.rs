@@ -432,6 +432,39 @@ fn samples() -> Vec<Event> {
             at: Timestamp(1_764_420_000_000_000),
         }
         .into(),
+        AuditRecordObserved {
+            run: run.clone(),
+            record_id: 50_001,
+            created: Timestamp(1_764_287_000_512_000),
+            summary: "Project roles changed".into(),
+            category: "projects".into(),
+            author: Some(AccountId::from("5b10ac8d82e05b22cc7d4ef5")),
+            object: Some(AuditItem {
+                id: Some("10002".into()),
+                name: Some("Developers".into()),
+                type_name: Some("PROJECT_ROLE".into()),
+            }),
+            associated: vec![AuditItem {
+                id: Some("10000".into()),
+                name: Some("Example".into()),
+                type_name: Some("PROJECT".into()),
+            }],
+            changed: vec![AuditValueChange {
+                field: "Users".into(),
+                from: None,
+                to: Some("5b10a2844c20165700ede21g".into()),
+            }],
+        }
+        .into(),
+        AuditLogRead {
+            run: run.clone(),
+            from: Some(Timestamp(1_764_286_000_000_000)),
+            to: Timestamp(1_764_288_000_000_000),
+            records_read: 3,
+            records_new: 1,
+            oldest: None,
+        }
+        .into(),
     ]
 }
 

@@ -183,7 +183,23 @@ impl Run<'_> {
                             .map(GroupId::from)
                     })
                     .collect();
+                // A refresh lists the members of the groups the audit log names
+                // and of groups the log does not know yet; a sync all of them.
+                let named: BTreeSet<GroupId> = match &self.refresh {
+                    Some(a) => groups
+                        .iter()
+                        .filter(|g| g.name.as_ref().is_some_and(|n| a.group_names.contains(n)))
+                        .filter_map(|g| g.group_id.as_deref().map(GroupId::from))
+                        .collect(),
+                    None => BTreeSet::new(),
+                };
                 for g in ids {
+                    if self.refresh.is_some()
+                        && !named.contains(&g)
+                        && self.state.groups.contains_key(&g)
+                    {
+                        continue;
+                    }
                     self.discover(Scope::Members(g.clone()), Job::Page(List::Members(g), 0));
                 }
                 Data::Groups(groups)
@@ -191,6 +207,30 @@ impl Run<'_> {
             (List::Projects, Ok(Payload::Projects(projects))) => {
                 for p in &projects {
                     let id = ProjectId::new(p.id.clone());
+                    if let Some(a) = &self.refresh {
+                        let known = self.state.projects.contains_key(&id);
+                        if known && !a.projects.contains(&id) {
+                            // Only the roles the records name, if the log knows them.
+                            let roles: Vec<RoleId> = a
+                                .roles
+                                .iter()
+                                .filter(|(p, _)| *p == id)
+                                .map(|(_, r)| r.clone())
+                                .collect();
+                            let all_known = roles.iter().all(|r| {
+                                self.state.roles.get(&id).is_some_and(|m| m.contains_key(r))
+                            });
+                            if all_known {
+                                for r in roles {
+                                    self.discover(
+                                        Scope::Actors(id.clone(), r.clone()),
+                                        Job::Role(id.clone(), r),
+                                    );
+                                }
+                                continue;
+                            }
+                        }
+                    }
                     self.discover(Scope::Roles(id.clone()), Job::RoleMap(id));
                 }
                 Data::Projects(projects)

@@ -58,12 +58,18 @@ fn is_fatal(e: &JiraError) -> bool {
     )
 }
 
-fn run_id(clock: &dyn Clock) -> SyncRunId {
+/// Whether a run was a refresh (ADR 0020), by its id.
+pub fn is_refresh_run(run: &SyncRunId) -> bool {
+    run.as_str().starts_with("refresh-")
+}
+
+fn run_id(clock: &dyn Clock, refresh: bool) -> SyncRunId {
     let micros = clock.now().as_micros();
     let at = chrono::DateTime::from_timestamp_micros(micros)
         .map(|t| t.format("%Y%m%dT%H%M%S%.6fZ").to_string())
         .unwrap_or_else(|| micros.to_string());
-    SyncRunId::new(format!("sync-{at}-{:x}", std::process::id()))
+    let kind = if refresh { "refresh" } else { "sync" };
+    SyncRunId::new(format!("{kind}-{at}-{:x}", std::process::id()))
 }
 
 struct Run<'a> {
@@ -124,6 +130,9 @@ struct Run<'a> {
     kept_unconfirmed: u64,
     scopes_done: u64,
     metrics0: Metrics,
+    /// A refresh's scopes: only these groups' members and projects' roles (and
+    /// groups and projects the log does not know yet) are listed.
+    refresh: Option<crate::audit::Affected>,
 }
 
 impl Run<'_> {
@@ -307,7 +316,7 @@ pub async fn sync(
     let run = opts
         .run_id
         .clone()
-        .unwrap_or_else(|| run_id(opts.clock.as_ref()));
+        .unwrap_or_else(|| run_id(opts.clock.as_ref(), opts.refresh));
     // Every line the run logs, its listing tasks' included, carries the run and
     // the site from this span.
     let span = tracing::info_span!("sync", run = %run, site = %opts.site);
@@ -327,6 +336,8 @@ async fn run_sync(
     // writer appending in between makes `SyncStarted` fail, and the fold is
     // taken again.
     let mut attempts = 0;
+    let start_time = opts.clock.now();
+    let metrics0 = client.metrics();
     let (state, loaded_at) = loop {
         let site = opts.site.clone();
         let log2 = log.clone();
@@ -344,7 +355,7 @@ async fn run_sync(
         let started_event = SyncStarted {
             run: run.clone(),
             site: opts.site.clone(),
-            started_at: opts.clock.now(),
+            started_at: start_time,
         }
         .into();
         match append(log, &stream, state.version, &run, vec![started_event]).await {
@@ -359,6 +370,45 @@ async fn run_sync(
         }
     };
     info!(position = loaded_at, "sync started");
+    // The run that completed last, before this one: a refresh, or not.
+    let after_refresh = state
+        .completed_runs()
+        .next_back()
+        .is_some_and(|r| is_refresh_run(&r.run));
+
+    // Jira's audit log since the checkpoint (ADR 0019), before any listing: a
+    // refresh lists what it names.
+    let mut audit_warning = None;
+    let mut fatal_audit = None;
+    let audit = if opts.read_audit || opts.refresh {
+        let read = crate::audit::import(
+            log,
+            client,
+            &opts.site,
+            &run,
+            start_time,
+            opts.audit_overlap,
+            opts.dry_run,
+        )
+        .await;
+        match read {
+            Ok(summary) => Some(summary),
+            // Refused credentials, an unreachable Jira: the run stops as it
+            // would on its first listing.
+            Err(crate::audit::AuditError::Jira(e)) if is_fatal(&e) => {
+                debug!(error = %e, "audit log not read");
+                fatal_audit = Some(e.to_string());
+                None
+            }
+            Err(e) => {
+                debug!(error = %e, "audit log not read");
+                audit_warning = Some(e.to_string());
+                None
+            }
+        }
+    } else {
+        None
+    };
 
     let mut r = Run {
         client,
@@ -404,12 +454,33 @@ async fn run_sync(
         confirm_relists: 0,
         kept_unconfirmed: 0,
         scopes_done: 0,
-        metrics0: client.metrics(),
+        metrics0,
+        refresh: None,
     };
+    if let Some(a) = &audit {
+        r.minimum += a.pages.max(1);
+    }
+    // The lists are known before anything can stop the run, so a run stopped
+    // by the audit read names them as unfinished.
     r.discover(Scope::Users, Job::Users);
     r.discover(Scope::Groups, Job::Page(List::Groups, 0));
     r.discover(Scope::Projects, Job::Page(List::Projects, 0));
     r.discover(Scope::Products, Job::Products);
+    r.fatal = fatal_audit;
+    if let Some(w) = &audit_warning {
+        if opts.refresh {
+            r.fatal = Some(format!(
+                "{w}; a refresh lists only what the audit log says changed, so it cannot go on: run a full sync (without --refresh)"
+            ));
+        } else {
+            r.warnings.push(format!(
+                "{w}; nothing of it was recorded, and who made this run's changes in Jira is not known until a later sync reads it"
+            ));
+        }
+    }
+    if opts.refresh {
+        r.refresh = audit.as_ref().map(|a| a.affected.clone());
+    }
 
     let mut jobs: JoinSet<Done> = JoinSet::new();
     let limit = opts.concurrency.max(1);
@@ -621,9 +692,12 @@ async fn run_sync(
         events_by_type: r.events_by_type,
         written: if r.access_events > 0 { written } else { None },
         rebases: r.rebases,
+        missed_by_refresh: (after_refresh && !opts.refresh).then_some(r.access_events),
+        refreshed: r.refresh.take(),
         dry_run_events: r.all_events,
         warnings: r.warnings,
         notes,
+        audit,
     })
 }
 

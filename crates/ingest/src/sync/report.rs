@@ -53,6 +53,17 @@ pub struct SyncOptions {
     /// by another writer (and rebase) before the run gives up with
     /// [`SyncError::Contended`] (ADR 0010).
     pub max_rebases: u32,
+    /// Read Jira's admin audit log since the last checkpoint into
+    /// `audit:<site>` at the start of the run (ADR 0019). A failure to read it
+    /// is a warning, not a failed sync (unless `refresh`).
+    pub read_audit: bool,
+    /// How far before the last checkpoint the audit read starts again
+    /// ([`crate::audit::DEFAULT_AUDIT_OVERLAP`]).
+    pub audit_overlap: Duration,
+    /// A refresh (ADR 0020): list again only the groups' members and the
+    /// projects' roles the audit records name, plus the users, groups,
+    /// projects and product access; the run's id starts with `refresh-`.
+    pub refresh: bool,
 }
 
 /// Default for [`SyncOptions::deadline`]: the largest real site (200,000 users,
@@ -81,6 +92,9 @@ impl SyncOptions {
             mass_removal_min: 3,
             allow_mass_removal: false,
             max_rebases: 8,
+            read_audit: true,
+            audit_overlap: crate::audit::DEFAULT_AUDIT_OVERLAP,
+            refresh: false,
         }
     }
 }
@@ -180,6 +194,15 @@ pub struct SyncReport {
     /// Routine steps worth explaining (not problems), e.g. removals confirmed by a
     /// second listing.
     pub notes: Vec<String>,
+    /// What the read of Jira's audit log did (none when it was not read or
+    /// failed; a failure is in `warnings`).
+    pub audit: Option<crate::audit::AuditSummary>,
+    /// For a refresh: the groups (by name) and projects it listed again.
+    pub refreshed: Option<crate::audit::Affected>,
+    /// For a full sync after a refresh: the access events it recorded, each a
+    /// change the refresh did not see (one Jira's audit log does not show, or
+    /// one made after the refresh).
+    pub missed_by_refresh: Option<u64>,
 }
 
 /// A sync could not record its outcome.

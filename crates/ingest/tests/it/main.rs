@@ -3,6 +3,7 @@
 //! One integration-test binary for the package (each module was a test file of
 //! its own), so the test dependencies are linked once.
 
+mod audit;
 mod common;
 mod faults;
 mod hostile;

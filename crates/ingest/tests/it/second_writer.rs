@@ -427,8 +427,9 @@ async fn a_sync_that_cannot_append_past_another_writer_says_so_and_the_next_conv
         "{err:?}"
     );
     assert!(err.to_string().contains("run the sync again"), "{err}");
-    // SyncStarted and the executor's grant: nothing of the run's batch.
-    assert_eq!(log.head().position, head + 2);
+    // SyncStarted, the audit log's checkpoint and the executor's grant:
+    // nothing of the run's batch.
+    assert_eq!(log.head().position, head + 3);
 
     let next = run(&log, &client).await;
     assert_eq!(next.outcome, Outcome::Completed, "{next:?}");

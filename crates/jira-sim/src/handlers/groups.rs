@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use super::render::{group_self, json_response, page_bean, slice, user_json, ApiError};
 use super::request::{bool_param, int_param, param, params, start_at};
-use super::{item, push_audit, Params, Sh};
+use super::{group_item, push_audit, user_item, AuditEntry, Params, Sh};
 use crate::state::{Caller, World};
 
 /// `GET /group/bulk`: a `PageBean` of `{groupId, name}`, at most 50 a page.
@@ -194,11 +194,14 @@ pub(crate) async fn group_user_add(
     world.index.refresh_group(&world.org, &group.group_id);
     push_audit(
         world,
-        &caller.0,
-        "User added to group",
-        "group management",
-        item(&group.name, &group.name, "GROUP"),
-        vec![item(&account_id, &account_id, "USER")],
+        Some(&caller.0),
+        AuditEntry {
+            summary: "User added to group",
+            category: "group management",
+            object: group_item(&group.name),
+            associated: vec![user_item(&account_id)],
+            changed: Vec::new(),
+        },
     );
     Ok(json_response(
         StatusCode::CREATED,
@@ -242,11 +245,14 @@ pub(crate) async fn group_user_remove(
     world.index.refresh_group(&world.org, &group.group_id);
     push_audit(
         world,
-        &caller.0,
-        "User removed from group",
-        "group management",
-        item(&group.name, &group.name, "GROUP"),
-        vec![item(&account_id, &account_id, "USER")],
+        Some(&caller.0),
+        AuditEntry {
+            summary: "User removed from group",
+            category: "group management",
+            object: group_item(&group.name),
+            associated: vec![user_item(&account_id)],
+            changed: Vec::new(),
+        },
     );
     Ok(StatusCode::OK.into_response())
 }

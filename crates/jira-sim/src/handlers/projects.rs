@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 
 use super::render::{fnv, json_response, page_bean, slice, ApiError};
 use super::request::{bool_param, int_param, param, params, start_at, string_list};
-use super::{is_jira_admin, item, push_audit, Params, Sh};
+use super::{is_jira_admin, list_change, plain_item, push_audit, AuditEntry, Params, Sh};
 use crate::generate::mix64;
 use crate::org::{SimProject, SimRole};
 use crate::state::{Caller, Index, World};
@@ -313,26 +313,12 @@ pub(crate) async fn role_actor_add(
             "'{dup}' is already a member of the project role."
         )));
     }
-    let project_item = item(
-        &world.org.projects[p].id,
-        &world.org.projects[p].name,
-        "PROJECT",
-    );
-    let role_item = item(&role.id.to_string(), &role.name, "PROJECT_ROLE");
+    let before = world.org.projects[p].roles[r].clone();
     let role = &mut world.org.projects[p].roles[r];
     role.user_actors.extend(users.iter().cloned());
     role.group_actors.extend(group_ids.iter().cloned());
-    let mut associated = vec![project_item];
-    associated.extend(users.iter().map(|u| item(u, u, "USER")));
-    associated.extend(group_ids.iter().map(|g| item(g, g, "GROUP")));
-    push_audit(
-        world,
-        &caller.0,
-        "Project role actors added",
-        "projects",
-        role_item,
-        associated,
-    );
+    let entry = roles_changed(world, p, &before, &world.org.projects[p].roles[r]);
+    push_audit(world, Some(&caller.0), entry);
     let role = &world.org.projects[p].roles[r];
     Ok(json_response(
         StatusCode::OK,
@@ -379,11 +365,7 @@ pub(crate) async fn role_actor_remove(
         },
         _ => (false, value.to_owned()),
     };
-    let project_item = item(
-        &world.org.projects[p].id,
-        &world.org.projects[p].name,
-        "PROJECT",
-    );
+    let before = world.org.projects[p].roles[r].clone();
     let role = &mut world.org.projects[p].roles[r];
     let removed = if is_user {
         role.user_actors.remove(&actor)
@@ -395,15 +377,46 @@ pub(crate) async fn role_actor_remove(
             "'{value}' is not a member of the project role."
         )));
     }
-    let role_item = item(&role.id.to_string(), &role.name, "PROJECT_ROLE");
-    let actor_item = item(&actor, &actor, if is_user { "USER" } else { "GROUP" });
-    push_audit(
-        world,
-        &caller.0,
-        "Project role actors removed",
-        "projects",
-        role_item,
-        vec![project_item, actor_item],
-    );
+    let entry = roles_changed(world, p, &before, &world.org.projects[p].roles[r]);
+    push_audit(world, Some(&caller.0), entry);
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Jira's `Project roles changed` record for a change of project `p`'s role
+/// from `before` to `after`: the role as the object, the project associated,
+/// and the whole `Users` (account ids) and `Groups` (group names) lists before
+/// and after, each only when it changed.
+fn roles_changed(world: &World, p: usize, before: &SimRole, after: &SimRole) -> AuditEntry {
+    let project = &world.org.projects[p];
+    let group_names = |role: &SimRole| -> Vec<String> {
+        let mut names: Vec<String> = role
+            .group_actors
+            .iter()
+            .map(|g| match world.index.group_by_id.get(g) {
+                Some(&i) => world.org.groups[i].name.clone(),
+                None => g.clone(),
+            })
+            .collect();
+        names.sort();
+        names
+    };
+    let users = |role: &SimRole| role.user_actors.iter().cloned().collect::<Vec<_>>();
+    let mut changed = Vec::new();
+    if before.user_actors != after.user_actors {
+        changed.push(list_change("Users", &users(before), &users(after)));
+    }
+    if before.group_actors != after.group_actors {
+        changed.push(list_change(
+            "Groups",
+            &group_names(before),
+            &group_names(after),
+        ));
+    }
+    AuditEntry {
+        summary: "Project roles changed",
+        category: "projects",
+        object: plain_item(&after.id.to_string(), &after.name, "PROJECT_ROLE"),
+        associated: vec![plain_item(&project.id, &project.name, "PROJECT")],
+        changed,
+    }
 }

@@ -81,15 +81,17 @@ pub(crate) fn caller(shared: &Shared, header: Option<&HeaderValue>) -> Option<Ca
         .ok()?;
     let decoded = String::from_utf8(decoded).ok()?;
     let (email, token) = decoded.split_once(':')?;
-    let cred = shared
-        .credentials
+    let account_id = shared
+        .credentials()
         .iter()
-        .find(|c| c.email.eq_ignore_ascii_case(email) && c.token == token)?;
+        .find(|c| c.email.eq_ignore_ascii_case(email) && c.token == token)?
+        .account_id
+        .clone();
     let world = shared.read();
     let user = world
         .index
         .user_by_id
-        .get(&cred.account_id)
+        .get(&account_id)
         .map(|&i| &world.org.users[i])?;
-    user.active.then(|| Caller(cred.account_id.clone()))
+    user.active.then_some(Caller(account_id))
 }

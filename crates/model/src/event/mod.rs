@@ -8,6 +8,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+mod audit;
 mod command;
 mod directory;
 mod grants;
@@ -15,6 +16,7 @@ mod request;
 mod review;
 mod sync;
 
+pub use audit::*;
 pub use command::*;
 pub use directory::*;
 pub use grants::*;
@@ -76,6 +78,8 @@ macro_rules! for_each_event_type {
             RevocationIssued = 1,
             RemediationVerified = 1,
             RemediationFlagged = 1,
+            AuditRecordObserved = 1,
+            AuditLogRead = 1,
         }
     };
 }
@@ -147,6 +151,9 @@ pub enum EventCategory {
     /// `CampaignItemsFrozen`, `ItemDecided`, `ItemReassigned`, `CampaignClosed`,
     /// `RevocationIssued`, `RemediationVerified`, `RemediationFlagged`.
     Review,
+    /// Jira's admin audit log as read by syncs: `AuditRecordObserved`,
+    /// `AuditLogRead` (evidence of who changed what; not access events).
+    Audit,
 }
 
 impl Event {
@@ -198,6 +205,7 @@ impl Event {
             | Event::RevocationIssued(_)
             | Event::RemediationVerified(_)
             | Event::RemediationFlagged(_) => EventCategory::Review,
+            Event::AuditRecordObserved(_) | Event::AuditLogRead(_) => EventCategory::Audit,
         }
     }
 
