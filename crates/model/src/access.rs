@@ -136,3 +136,50 @@ pub enum Causation {
     /// A named operator acting by hand (CLI).
     Operator(String),
 }
+
+impl std::fmt::Display for Principal {
+    /// The principal by id, for messages where no name is at hand: `user 5b10…`,
+    /// `group 276f…`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Principal::User(a) => write!(f, "user {a}"),
+            Principal::Group(g) => write!(f, "group {g}"),
+        }
+    }
+}
+
+impl std::fmt::Display for Grant {
+    /// The grant by ids, for messages where no names are at hand:
+    /// `user u1 in group g1`, `group g1 in role 10002 of project 10000`,
+    /// `user u1 with product jira-software`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.entitlement {
+            Entitlement::GroupMembership { group } => {
+                write!(f, "{} in group {group}", self.principal)
+            }
+            Entitlement::ProjectRole { project, role } => {
+                write!(f, "{} in role {role} of project {project}", self.principal)
+            }
+            Entitlement::ProductAccess { product } => {
+                write!(f, "{} with product {product}", self.principal)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod display_tests {
+    use super::*;
+
+    #[test]
+    fn grants_read_as_words() {
+        let m = Grant::membership("u1".into(), "g1".into());
+        assert_eq!(m.to_string(), "user u1 in group g1");
+        let r = Grant::role(
+            Principal::Group("g1".into()),
+            "10000".into(),
+            "10002".into(),
+        );
+        assert_eq!(r.to_string(), "group g1 in role 10002 of project 10000");
+    }
+}

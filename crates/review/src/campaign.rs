@@ -464,7 +464,7 @@ pub fn launch(
                     }),
                     _ => {
                         return Err(ReviewError::NoFallbackForSelfReview {
-                            grant: format!("{grant:?}"),
+                            grant: grant.to_string(),
                         })
                     }
                 }

@@ -8,6 +8,7 @@ mod provision;
 mod query;
 mod request;
 mod review;
+mod review_output;
 mod sync;
 
 /// Checks `json` (a command's `--format json` output) against

@@ -80,7 +80,7 @@ fn sync(log: &EventLog, clock: &ManualClock, run: &str, events: Vec<Event>) {
     clock.advance_micros(HOUR);
 }
 
-fn data_dir() -> tempfile::TempDir {
+pub(crate) fn data_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock::new(Timestamp::from_micros(T0)));
     let log = EventLog::open_with(
@@ -179,7 +179,7 @@ fn run(dir: &Path, args: &[&str]) -> Output {
         .expect("the binary runs")
 }
 
-fn ok(dir: &Path, args: &[&str]) -> String {
+pub(crate) fn ok(dir: &Path, args: &[&str]) -> String {
     let o = run(dir, args);
     assert!(
         o.status.success(),
@@ -195,7 +195,7 @@ fn fails(dir: &Path, args: &[&str]) -> String {
     String::from_utf8(o.stderr).unwrap()
 }
 
-fn expected(name: &str, got: &str) {
+pub(crate) fn expected(name: &str, got: &str) {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/expected")
         .join(name);
