@@ -173,3 +173,266 @@ fn a_grant_made_in_jira_is_out_of_band_and_one_made_through_grantledger_is_not()
     assert!(err.contains("q9"), "{err}");
     rt.block_on(sim.shutdown());
 }
+
+mod snapshots {
+    //! The table, JSON and CSV of `report out-of-band` on a hand-built log (a
+    //! fixed clock), compared with checked-in files in `tests/expected/`;
+    //! regenerate them with
+    //! `GRANTLEDGER_BLESS=1 cargo test -p grantledger-cli --test it report::`.
+
+    use std::path::{Path, PathBuf};
+    use std::sync::Arc;
+
+    use grantledger_clock::{Clock, ManualClock};
+    use grantledger_eventlog::{EventLog, ExpectedVersion, NewEvent, OpenOptions};
+    use grantledger_model::*;
+
+    use super::BIN;
+
+    const SITE: &str = "acme.atlassian.net";
+    /// 2026-01-05T09:00:00Z.
+    const T0: i64 = 1_767_603_600_000_000;
+    const HOUR: i64 = 3_600_000_000;
+
+    fn user(id: &str, name: &str, email: &str) -> Event {
+        UserObserved {
+            user: UserRecord {
+                account_id: id.into(),
+                account_type: AccountType::Atlassian,
+                display_name: name.into(),
+                email: Some(email.into()),
+                active: true,
+            },
+        }
+        .into()
+    }
+
+    fn seen(run: &str, grant: Grant) -> Event {
+        GrantAdded {
+            grant,
+            cause: GrantCause::ObservedInSync { run: run.into() },
+        }
+        .into()
+    }
+
+    fn batch(log: &EventLog, stream: StreamId, run: &str, events: Vec<Event>) {
+        let by = || Causation::SyncRun(run.into());
+        log.append(
+            &stream,
+            ExpectedVersion::Any,
+            events
+                .into_iter()
+                .map(|e| NewEvent::new(e).caused_by(by()))
+                .collect(),
+        )
+        .unwrap();
+    }
+
+    fn sync(log: &EventLog, clock: &ManualClock, run: &str, events: Vec<Event>) {
+        let mut all = vec![SyncStarted {
+            run: run.into(),
+            site: SITE.into(),
+            started_at: clock.now(),
+        }
+        .into()];
+        all.extend(events);
+        all.push(
+            SyncCompleted {
+                run: run.into(),
+                stats: SyncStats::default(),
+            }
+            .into(),
+        );
+        batch(log, StreamId::jira_site(SITE), run, all);
+    }
+
+    fn audit_read(log: &EventLog, clock: &ManualClock, run: &str, records: Vec<Event>) {
+        let mut all = records;
+        all.push(
+            AuditLogRead {
+                run: run.into(),
+                from: None,
+                to: clock.now(),
+                records_read: 1,
+                records_new: 1,
+                oldest: Some(Timestamp::from_micros(T0 - 24 * HOUR)),
+            }
+            .into(),
+        );
+        batch(log, StreamId::audit_site(SITE), run, all);
+    }
+
+    /// Run 1 sees the directory and three privileged grants (one allowed by
+    /// the config file); between the runs Alex adds Mallory in Jira and a
+    /// request adds Erin; run 2 sees Mallory.
+    fn data_dir() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(ManualClock::new(Timestamp::from_micros(T0)));
+        let log = EventLog::open_with(
+            dir.path().join("log"),
+            OpenOptions {
+                clock: clock.clone(),
+                ..OpenOptions::default()
+            },
+        )
+        .unwrap();
+        let admins = || GroupId::from("g-admins");
+        audit_read(&log, &clock, "run-1", vec![]);
+        sync(
+            &log,
+            &clock,
+            "run-1",
+            vec![
+                user("u-alex", "Alex Kim", "alex@acme.example"),
+                user("u-zoe", "Zoë Ångström", "zoe@acme.example"),
+                user("u-mal", "=HYPERLINK(\"x\") Mallory", "mal@acme.example"),
+                user("u-erin", "Erin", "erin@acme.example"),
+                user("u-bot", "Build bot", "bot@acme.example"),
+                GroupObserved {
+                    group: GroupRecord {
+                        group_id: admins(),
+                        name: "site-admins".into(),
+                    },
+                }
+                .into(),
+                ProjectObserved {
+                    project: ProjectRecord {
+                        project_id: "10000".into(),
+                        key: "OPS".into(),
+                        name: "Operations".into(),
+                        archived: false,
+                    },
+                }
+                .into(),
+                ProjectRoleObserved {
+                    role: RoleRecord {
+                        project_id: "10000".into(),
+                        role_id: "10002".into(),
+                        name: "Administrators".into(),
+                    },
+                }
+                .into(),
+                seen("run-1", Grant::membership("u-alex".into(), admins())),
+                seen("run-1", Grant::membership("u-zoe".into(), admins())),
+                seen(
+                    "run-1",
+                    Grant::role(
+                        Principal::User("u-bot".into()),
+                        "10000".into(),
+                        "10002".into(),
+                    ),
+                ),
+            ],
+        );
+        clock.advance_micros(HOUR / 2);
+        let added_at = clock.now();
+        clock.advance_micros(HOUR / 2);
+        log.append(
+            &StreamId::jira_site(SITE),
+            ExpectedVersion::Any,
+            vec![NewEvent::new(GrantAdded {
+                grant: Grant::membership("u-erin".into(), admins()),
+                cause: GrantCause::AppliedByRequest {
+                    request: "r1".into(),
+                    command: "r1-grant".into(),
+                },
+            })
+            .caused_by(Causation::Request("r1".into()))],
+        )
+        .unwrap();
+        audit_read(
+            &log,
+            &clock,
+            "run-2",
+            vec![AuditRecordObserved {
+                run: "run-2".into(),
+                record_id: 4242,
+                created: added_at,
+                summary: "User added to group".into(),
+                category: "group management".into(),
+                author: Some("u-alex".into()),
+                object: Some(AuditItem {
+                    id: None,
+                    name: Some("site-admins".into()),
+                    type_name: Some("GROUP".into()),
+                }),
+                associated: vec![AuditItem {
+                    id: Some("u-mal".into()),
+                    name: None,
+                    type_name: Some("USER".into()),
+                }],
+                changed: vec![],
+            }
+            .into()],
+        );
+        sync(
+            &log,
+            &clock,
+            "run-2",
+            vec![seen("run-2", Grant::membership("u-mal".into(), admins()))],
+        );
+        std::fs::write(
+            dir.path().join("grantledger.toml"),
+            "[[out_of_band.allow]]\nprincipal = \"zoe@acme.example\"\ngroup = \"site-admins\"\nreason = \"security lead, SEC-7\"\n",
+        )
+        .unwrap();
+        dir
+    }
+
+    fn expected(name: &str, got: &str) {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/expected")
+            .join(name);
+        if std::env::var_os("GRANTLEDGER_BLESS").is_some() {
+            std::fs::write(&path, got).unwrap();
+        }
+        let want = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            want == got,
+            "{} differs (GRANTLEDGER_BLESS=1 to accept):\n--- want\n{want}\n--- got\n{got}",
+            path.display()
+        );
+    }
+
+    fn ok(dir: &Path, args: &[&str]) -> String {
+        let o = std::process::Command::new(BIN)
+            .env_remove("GRANTLEDGER_DATA_DIR")
+            .env_remove("RUST_LOG")
+            .arg("--data-dir")
+            .arg(dir)
+            .args(args)
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&o.stdout).into_owned();
+        assert!(
+            o.status.success(),
+            "{args:?}: {out}{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        out
+    }
+
+    #[test]
+    fn outputs_match_the_checked_in_answers() {
+        let dir = data_dir();
+        let d = dir.path();
+        let table = ok(d, &["report", "out-of-band"]);
+        assert!(table.lines().all(|l| l.chars().count() <= 80), "{table}");
+        expected("out-of-band.txt", &table);
+        let json = ok(d, &["report", "out-of-band", "--format", "json"]);
+        crate::assert_matches_schema("out-of-band.schema.json", &json);
+        expected("out-of-band.json", &json);
+        expected(
+            "out-of-band.csv",
+            &ok(d, &["report", "out-of-band", "--format", "csv"]),
+        );
+        // Since run 1 ended: only Mallory.
+        expected(
+            "out-of-band-since.txt",
+            &ok(
+                d,
+                &["report", "out-of-band", "--since", "2026-01-05T09:00:00Z"],
+            ),
+        );
+    }
+}
