@@ -104,7 +104,7 @@ struct File {
 #[serde(deny_unknown_fields)]
 struct Section {
     #[serde(default)]
-    privileged_roles: Vec<String>,
+    privileged_roles: Vec<Spanned<String>>,
     #[serde(default)]
     allow: Vec<Spanned<AllowEntry>>,
 }
@@ -156,14 +156,24 @@ impl OutOfBandConfig {
             }
             allow.push(e);
         }
-        if section.privileged_roles.iter().any(|r| r.trim().is_empty()) {
+        if let Some(r) = section
+            .privileged_roles
+            .iter()
+            .find(|r| r.get_ref().trim().is_empty())
+        {
             return Err(OutOfBandConfigError {
-                line: 1,
-                reason: "[out_of_band] privileged_roles holds an empty name".into(),
+                line: line_of(text, r.span().start),
+                reason:
+                    "[out_of_band] privileged_roles holds an empty name: write a role name or glob"
+                        .into(),
             });
         }
         Ok(OutOfBandConfig {
-            privileged_roles: section.privileged_roles,
+            privileged_roles: section
+                .privileged_roles
+                .into_iter()
+                .map(Spanned::into_inner)
+                .collect(),
             allow,
         })
     }
@@ -349,23 +359,25 @@ pub fn is_privileged(
     }
 }
 
-/// The out-of-band report of `site` at the log's head: `campaigns` are the
-/// site's campaigns (any status; only launched ones explain anything).
+/// The out-of-band report of `site` in `state` (the site's state at the log's
+/// head, e.g. [`SiteState::load`] or a snapshot-backed `Queries::current`):
+/// `campaigns` are the site's campaigns (any status; only launched ones explain
+/// anything).
 pub fn out_of_band(
     log: &EventLog,
     site: &str,
+    state: &SiteState,
     campaigns: &[Campaign],
     cfg: &OutOfBandConfig,
     opts: &OutOfBandOptions,
 ) -> Result<OutOfBandReport, LogError> {
-    let state = SiteState::load(log, site)?;
     let trail = AuditTrail::load(log, site)?;
     let roles = cfg.privileged_roles();
     let mut explained = Explained::default();
     let mut in_scope = 0;
     let mut rows: Vec<OutOfBandRow> = Vec::new();
     for grant in state.grants() {
-        if !opts.all && !is_privileged(&state, &grant, &opts.privileged_groups, &roles) {
+        if !opts.all && !is_privileged(state, &grant, &opts.privileged_groups, &roles) {
             continue;
         }
         in_scope += 1;
@@ -383,23 +395,23 @@ pub fn out_of_band(
             explained.before_since += 1;
             continue;
         }
-        match explanation(cause.as_ref(), added, &grant, campaigns, cfg, &state) {
+        match explanation(cause.as_ref(), added, &grant, campaigns, cfg, state) {
             Some(Source::Grantledger) => explained.by_grantledger += 1,
             Some(Source::Campaign) => explained.by_campaign += 1,
             Some(Source::AllowList) => explained.by_allow_list += 1,
             None => {
                 let in_jira = match &record {
                     Some(r) => trail
-                        .explain(&Entry::from(r.clone()), &state)
-                        .map(|a| view::jira_attribution(a, "added", &state))
+                        .explain(&Entry::from(r.clone()), state)
+                        .map(|a| view::jira_attribution(a, "added", state))
                         .unwrap_or_else(|| unrecorded(
                             "no sync read Jira's audit log for this site (the log predates audit import): who added it is unknown",
                         )),
                     None => unrecorded("the log holds no record of its addition: who added it is unknown"),
                 };
                 rows.push(OutOfBandRow {
-                    principal: view::principal_view(&state, &grant.principal),
-                    entitlement: view::entitlement_view(&state, &grant.entitlement),
+                    principal: view::principal_view(state, &grant.principal),
+                    entitlement: view::entitlement_view(state, &grant.entitlement),
                     added_position: added,
                     added_at: record.as_ref().map(|r| rfc3339(r.recorded_at)),
                     sync_run: match cause {

@@ -117,9 +117,11 @@ fn run_out_of_band(a: OutOfBandArgs, globals: &Globals) -> Result<ExitCode> {
             Some(since_position(q.log(), q.site(), &s, &campaigns)?)
         }
     };
+    let state = q.current()?;
     let r = out_of_band(
         q.log(),
         q.site(),
+        &state,
         &campaigns,
         &cfg,
         &OutOfBandOptions {

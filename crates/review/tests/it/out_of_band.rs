@@ -6,6 +6,7 @@
 
 use grantledger_eventlog::{EventLog, ExpectedVersion, NewEvent, Position};
 use grantledger_model::*;
+use grantledger_projection::SiteState;
 use grantledger_review::campaign::{Campaign, Item, ItemDecision, Status};
 use grantledger_review::out_of_band::{
     out_of_band, since_position, OutOfBandConfig, OutOfBandOptions, OutOfBandReport,
@@ -147,6 +148,10 @@ fn seeded() -> (tempfile::TempDir, EventLog) {
     (dir, log)
 }
 
+fn state(log: &EventLog) -> SiteState {
+    SiteState::load(log, SITE).unwrap()
+}
+
 fn privileged() -> OutOfBandOptions {
     OutOfBandOptions {
         privileged_groups: vec![
@@ -210,7 +215,15 @@ fn approving(id: &str, at: Position, grant: Grant) -> Campaign {
 #[test]
 fn grants_added_by_grantledger_are_explained_and_observed_ones_are_not() {
     let (_d, log) = seeded();
-    let r = out_of_band(&log, SITE, &[], &OutOfBandConfig::default(), &privileged()).unwrap();
+    let r = out_of_band(
+        &log,
+        SITE,
+        &state(&log),
+        &[],
+        &OutOfBandConfig::default(),
+        &privileged(),
+    )
+    .unwrap();
     assert_eq!(
         ids(&r),
         vec![
@@ -239,6 +252,7 @@ fn grants_added_by_grantledger_are_explained_and_observed_ones_are_not() {
     let all = out_of_band(
         &log,
         SITE,
+        &state(&log),
         &[],
         &OutOfBandConfig::default(),
         &OutOfBandOptions {
@@ -257,13 +271,13 @@ fn a_campaign_approval_explains_a_grant_until_it_is_added_again() {
     let launch = log.head().position;
     let campaigns = vec![approving("q3", launch, admins("alice"))];
     let cfg = OutOfBandConfig::default();
-    let r = out_of_band(&log, SITE, &campaigns, &cfg, &privileged()).unwrap();
+    let r = out_of_band(&log, SITE, &state(&log), &campaigns, &cfg, &privileged()).unwrap();
     assert!(!ids(&r).contains(&pair("alice", "site-admins")));
     assert_eq!(r.explained.by_campaign, 1);
     // A revoked item explains nothing.
     let mut revoked = approving("q4", launch, admins("bob"));
     revoked.items[0].decision.as_mut().unwrap().decision = Decision::Revoke;
-    let r = out_of_band(&log, SITE, &[revoked], &cfg, &privileged()).unwrap();
+    let r = out_of_band(&log, SITE, &state(&log), &[revoked], &cfg, &privileged()).unwrap();
     assert!(ids(&r).contains(&pair("bob", "site-admins")));
     // Removed and added again in Jira after the launch: out of band again.
     let s = StreamId::jira_site(SITE);
@@ -281,7 +295,7 @@ fn a_campaign_approval_explains_a_grant_until_it_is_added_again() {
             observed("run-3", admins("alice")),
         ],
     );
-    let r = out_of_band(&log, SITE, &campaigns, &cfg, &privileged()).unwrap();
+    let r = out_of_band(&log, SITE, &state(&log), &campaigns, &cfg, &privileged()).unwrap();
     assert!(ids(&r).contains(&pair("alice", "site-admins")));
     assert_eq!(r.explained.by_campaign, 0);
 }
@@ -307,7 +321,7 @@ reason = "owns OPS"
     )
     .unwrap();
     assert_eq!(cfg.allow[1].line, 9);
-    let r = out_of_band(&log, SITE, &[], &cfg, &privileged()).unwrap();
+    let r = out_of_band(&log, SITE, &state(&log), &[], &cfg, &privileged()).unwrap();
     assert_eq!(ids(&r), vec![pair("bob", "site-admins")]);
     assert_eq!(r.explained.by_allow_list, 2);
 
@@ -326,6 +340,17 @@ reason = "owns OPS"
     assert_eq!(err.line, 2, "{err}");
     let err = OutOfBandConfig::parse("[out_of_band]\nalow = []\n").unwrap_err();
     assert_eq!(err.line, 2, "{err}");
+    let err =
+        OutOfBandConfig::parse("[out_of_band]\nprivileged_roles = [\n  \"Owners\",\n  \"\",\n]\n")
+            .unwrap_err();
+    assert_eq!(err.line, 4, "{err}");
+    let roles = OutOfBandConfig::parse("[out_of_band]\nprivileged_roles = [\"Owners\"]\n")
+        .unwrap()
+        .privileged_roles();
+    assert_eq!(
+        roles,
+        vec!["Administrators".to_owned(), "Owners".to_owned()]
+    );
 }
 
 #[test]
@@ -349,6 +374,7 @@ fn since_keeps_only_grants_added_after_a_position_a_time_or_a_launch() {
         let r = out_of_band(
             &log,
             SITE,
+            &state(&log),
             &[],
             &cfg,
             &OutOfBandOptions {
@@ -421,7 +447,15 @@ fn an_audit_record_names_who_added_it_in_jira() {
             .into(),
         ],
     );
-    let r = out_of_band(&log, SITE, &[], &OutOfBandConfig::default(), &privileged()).unwrap();
+    let r = out_of_band(
+        &log,
+        SITE,
+        &state(&log),
+        &[],
+        &OutOfBandConfig::default(),
+        &privileged(),
+    )
+    .unwrap();
     let m = r
         .grants
         .iter()
