@@ -135,6 +135,9 @@ failed (\"interrupted\") and exits with 130; a second Ctrl-C exits at once.")]
   grantledger review verify c1"
     )]
     Review(cmd::review::ReviewCommand),
+    /// Reports for a security team: out-of-band access (grants that went around the process)
+    #[command(subcommand)]
+    Report(cmd::report::ReportCommand),
 }
 
 /// What every command gets besides its own arguments.
@@ -180,6 +183,7 @@ fn main() -> ExitCode {
         Command::Provision(c) => cmd::outbox::run_provision(c, &globals),
         Command::Commands(c) => cmd::outbox::run_commands(c, &globals),
         Command::Review(c) => cmd::review::run(c, &globals),
+        Command::Report(c) => cmd::report::run(c, &globals),
     };
     match result {
         Ok(code) => code,

@@ -332,6 +332,11 @@ pub fn target_view(state: &SiteState, target: &Target) -> EntitlementView {
     }
 }
 
+/// An entitlement as shown.
+pub fn entitlement_view(state: &SiteState, e: &Entitlement) -> EntitlementView {
+    target_view(state, &entitlement_target(e))
+}
+
 fn entitlement_target(e: &Entitlement) -> Target {
     match e {
         Entitlement::GroupMembership { group } => Target::Group {
@@ -600,7 +605,6 @@ pub fn attribute(
     trail: &crate::attribution::AuditTrail,
     state: &SiteState,
 ) {
-    use crate::attribution::Attribution;
     for (row, entry) in report.entries.iter_mut().zip(entries) {
         let verb = match &entry.event {
             Event::GrantAdded(_) => "added",
@@ -609,41 +613,55 @@ pub fn attribute(
             Event::UserReactivated(_) => "reactivated",
             _ => "changed",
         };
-        row.in_jira = trail.explain(entry, state).map(|a| match a {
-            Attribution::Recorded {
-                record_id,
-                author,
-                at,
-            } => {
-                let t = grantledger_clock::utc(at);
-                let when = format!("at {} ({}, UTC)", t.format("%H:%M"), t.format("%Y-%m-%d"));
-                let name = author
-                    .as_ref()
-                    .and_then(|a| state.users.get(a))
-                    .map(|u| u.display_name.clone())
-                    .filter(|n| !n.is_empty());
-                let text = match (&author, &name) {
+        row.in_jira = trail
+            .explain(entry, state)
+            .map(|a| jira_attribution(a, verb, state));
+    }
+}
+
+/// An [`Attribution`](crate::attribution::Attribution) as shown: `verb` is
+/// what the change did (`added`, `removed`, ...); `state` gives the author's
+/// name.
+pub fn jira_attribution(
+    a: crate::attribution::Attribution,
+    verb: &str,
+    state: &SiteState,
+) -> JiraAttribution {
+    use crate::attribution::Attribution;
+    match a {
+        Attribution::Recorded {
+            record_id,
+            author,
+            at,
+        } => {
+            let t = grantledger_clock::utc(at);
+            let when = format!("at {} ({}, UTC)", t.format("%H:%M"), t.format("%Y-%m-%d"));
+            let name = author
+                .as_ref()
+                .and_then(|a| state.users.get(a))
+                .map(|u| u.display_name.clone())
+                .filter(|n| !n.is_empty());
+            let text = match (&author, &name) {
                     (Some(_), Some(n)) => format!("{verb} by {n} in Jira {when}"),
                     (Some(a), None) => format!("{verb} by account {a} in Jira {when}"),
                     (None, _) => format!(
                         "{verb} in Jira {when}; the audit record names no author: made outside Jira (admin.atlassian.com, provisioning or the system)"
                     ),
                 };
-                JiraAttribution {
-                    text,
-                    audit_record: Some(record_id),
-                    author_account_id: author.map(|a| a.to_string()),
-                    author_name: name,
-                    at: Some(rfc3339(at)),
-                }
+            JiraAttribution {
+                text,
+                audit_record: Some(record_id),
+                author_account_id: author.map(|a| a.to_string()),
+                author_name: name,
+                at: Some(rfc3339(at)),
             }
-            Attribution::Unrecorded(why) => JiraAttribution {
-                text: why,
-                audit_record: None,
-                author_account_id: None,
-                author_name: None,
-                at: None,
-            },
-        });
+        }
+        Attribution::Unrecorded(why) => JiraAttribution {
+            text: why,
+            audit_record: None,
+            author_account_id: None,
+            author_name: None,
+            at: None,
+        },
     }
 }

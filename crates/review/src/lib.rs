@@ -15,6 +15,9 @@
 //!   validated as a whole.
 //! - [`config`]: the `[review]` section of `grantledger.toml` (owners, privileged
 //!   groups, campaign definitions).
+//! - [`out_of_band`]: the direct grants in scope that no request, operator
+//!   command, campaign approval or `[out_of_band]` allow-list entry explains,
+//!   with who added them in Jira when an audit record says so.
 //! - [`service`]: [`Reviews`], the thin layer that resolves people from the live
 //!   projection, appends with the stream's expected version, issues revocations
 //!   through the outbox's `Executor` and runs the verification step.
@@ -26,6 +29,7 @@ pub mod campaign;
 pub mod compare;
 pub mod config;
 pub mod error;
+pub mod out_of_band;
 pub mod report;
 pub mod scope;
 pub mod service;

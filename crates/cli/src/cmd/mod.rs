@@ -9,6 +9,7 @@ pub mod jit;
 pub mod log;
 pub mod outbox;
 pub mod query;
+pub mod report;
 pub mod request;
 pub mod review;
 pub mod sim;

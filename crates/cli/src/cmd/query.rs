@@ -154,7 +154,7 @@ pub struct DiffArgs {
 /// The site's queries, with the snapshot cache beside the log, and the log as
 /// opened for reading (a private copy when it is held, read-only or on a full
 /// disk: keep it alive as long as the queries).
-fn open(globals: &Globals, site: Option<&str>) -> Result<(Queries, ReadLog)> {
+pub(crate) fn open(globals: &Globals, site: Option<&str>) -> Result<(Queries, ReadLog)> {
     let data = globals.data_dir()?;
     let store = SnapshotStore::new(data.root().join("snapshots"));
     // The newest state snapshot is read while the log opens; it is used only
@@ -496,7 +496,7 @@ pub fn run_history(a: HistoryArgs, globals: &Globals) -> Result<ExitCode> {
 
 /// The `IN JIRA` cell of a history row: `Alex Kim at 10:42 06-05`, `no author
 /// at 10:42 06-05` (made outside Jira), `no audit record`.
-fn in_jira_cell(j: &report::JiraAttribution) -> String {
+pub(crate) fn in_jira_cell(j: &report::JiraAttribution) -> String {
     let when =
         j.at.as_deref()
             .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
@@ -592,7 +592,7 @@ pub fn run_diff(a: DiffArgs, globals: &Globals) -> Result<ExitCode> {
     )
 }
 
-fn emit<T: serde::Serialize>(
+pub(crate) fn emit<T: serde::Serialize>(
     format: Format,
     value: &T,
     table: impl FnOnce() -> Vec<String>,
@@ -625,7 +625,7 @@ fn kind_word(kind: &str) -> &'static str {
     }
 }
 
-fn name_or_id(p: &PrincipalView) -> String {
+pub(crate) fn name_or_id(p: &PrincipalView) -> String {
     let name = if p.name.is_empty() { &p.id } else { &p.name };
     if p.kind == "group" {
         format!("group {name}")
@@ -652,7 +652,7 @@ fn who_line(u: &PrincipalView) -> String {
 }
 
 /// One line of free text for the terminal: escaped, and cut to [`WIDTH`].
-fn fit(line: &str) -> String {
+pub(crate) fn fit(line: &str) -> String {
     cut(&escape(line), WIDTH)
 }
 
@@ -666,7 +666,7 @@ fn via_text(via: Option<&PrincipalView>) -> String {
     }
 }
 
-fn moment_line(a: &AsOf) -> String {
+pub(crate) fn moment_line(a: &AsOf) -> String {
     match &a.recorded_at {
         Some(t) => format!("position {} ({t})", a.position),
         None => format!("position {}", a.position),
@@ -674,7 +674,7 @@ fn moment_line(a: &AsOf) -> String {
 }
 
 /// `2026-03-01T12:00:00Z` -> `2026-03-01 12:00`.
-fn short_time(rfc: &str) -> String {
+pub(crate) fn short_time(rfc: &str) -> String {
     rfc.get(..16)
         .map_or_else(|| rfc.to_owned(), |s| s.replace('T', " "))
 }
@@ -684,7 +684,7 @@ const WIDTH: usize = 80;
 
 /// Lays out rows under a header within [`WIDTH`] columns: every cell escaped,
 /// the widest columns cut (with `…`) until the line fits.
-fn table(header: &[&str], rows: &[Vec<String>]) -> Vec<String> {
+pub(crate) fn table(header: &[&str], rows: &[Vec<String>]) -> Vec<String> {
     let rows: Vec<Vec<String>> = rows
         .iter()
         .map(|r| r.iter().map(|c| escape(c)).collect())
@@ -736,7 +736,7 @@ fn cut(s: &str, width: usize) -> String {
 }
 
 /// RFC 4180 CSV; cells escaped like table cells (no raw control characters).
-fn csv(header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> String {
+pub(crate) fn csv(header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> String {
     fn cell(c: &str) -> String {
         let mut c = escape(c);
         // A spreadsheet runs a cell that starts like a formula: a name from

@@ -6,6 +6,7 @@
 mod cli;
 mod provision;
 mod query;
+mod report;
 mod request;
 mod review;
 mod review_output;

@@ -2,4 +2,5 @@
 
 mod digest;
 mod e2e;
+mod out_of_band;
 mod schemas;
