@@ -64,7 +64,7 @@ pub enum ReviewError {
     },
     /// An item's only reviewer would review their own access and there is no
     /// fallback (or the fallback is the principal).
-    #[error("item {grant} would be reviewed by its own holder and no other fallback reviewer is defined")]
+    #[error("item {grant} would be reviewed by its own holder and no other fallback reviewer is defined: give it another reviewer (an owner in [review], a manager in --managers) or choose a fallback who does not hold it")]
     NoFallbackForSelfReview {
         /// The grant, in words.
         grant: String,
