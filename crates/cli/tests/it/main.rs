@@ -10,6 +10,7 @@ mod report;
 mod request;
 mod review;
 mod review_output;
+mod sim_cli;
 mod sync;
 
 /// Checks `json` (a command's `--format json` output) against

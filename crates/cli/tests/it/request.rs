@@ -3,17 +3,9 @@
 //! meets, the grant and the revocation in Jira, break-glass listing, `history`
 //! naming the request, and a policy file with an error refused as a whole.
 
-use std::path::Path;
-use std::process::{Command, Output};
-
 use grantledger_jira_sim::{Credential, Faults, Org, Preset, SimServer};
 
-const BIN: &str = env!("CARGO_BIN_EXE_grantledger");
-
-struct Sim {
-    server: SimServer,
-    _rt: tokio::runtime::Runtime,
-}
+use crate::sim_cli::{grantledger, ok, refused, Sim};
 
 fn sim() -> Sim {
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -23,39 +15,6 @@ fn sim() -> Sim {
         .block_on(SimServer::start(org, vec![admin], Faults::default()))
         .unwrap();
     Sim { server, _rt: rt }
-}
-
-fn grantledger(dir: &Path, sim: &Sim, args: &[&str]) -> Output {
-    let mut c = Command::new(BIN);
-    c.env_remove("GRANTLEDGER_DATA_DIR")
-        .env_remove("RUST_LOG")
-        .env("JIRA_SITE", sim.server.base_url())
-        .env("JIRA_EMAIL", Credential::DEFAULT_EMAIL)
-        .env("JIRA_API_TOKEN", Credential::DEFAULT_TOKEN)
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args);
-    c.output().expect("the binary runs")
-}
-
-fn ok(o: &Output) -> String {
-    let out = String::from_utf8_lossy(&o.stdout).into_owned();
-    assert!(
-        o.status.success(),
-        "{out}{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    out
-}
-
-fn refused(o: &Output) -> String {
-    assert_eq!(
-        o.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&o.stdout)
-    );
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 fn member(sim: &Sim, group: &str, account: &str) -> bool {

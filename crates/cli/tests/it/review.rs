@@ -5,50 +5,9 @@
 //! members), the next `sync` confirming each removal, `show`, `items` and
 //! `verify`.
 
-use std::path::Path;
-use std::process::{Command, Output};
-
 use grantledger_jira_sim::{Credential, Faults, Org, Preset, SimServer};
 
-const BIN: &str = env!("CARGO_BIN_EXE_grantledger");
-
-struct Sim {
-    server: SimServer,
-    _rt: tokio::runtime::Runtime,
-}
-
-fn grantledger(dir: &Path, sim: &Sim, args: &[&str]) -> Output {
-    let mut c = Command::new(BIN);
-    c.env_remove("GRANTLEDGER_DATA_DIR")
-        .env_remove("RUST_LOG")
-        .env("JIRA_SITE", sim.server.base_url())
-        .env("JIRA_EMAIL", Credential::DEFAULT_EMAIL)
-        .env("JIRA_API_TOKEN", Credential::DEFAULT_TOKEN)
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args);
-    c.output().expect("the binary runs")
-}
-
-fn ok(o: &Output) -> String {
-    let out = String::from_utf8_lossy(&o.stdout).into_owned();
-    assert!(
-        o.status.success(),
-        "{out}{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    out
-}
-
-fn refused(o: &Output) -> String {
-    assert_eq!(
-        o.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&o.stdout)
-    );
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use crate::sim_cli::{grantledger, ok, refused, Sim};
 
 #[test]
 fn a_campaign_from_the_command_line_revokes_in_jira_and_the_next_sync_confirms_it() {
