@@ -32,8 +32,9 @@ use std::ops::Range;
 use serde::Deserialize;
 use toml::Spanned;
 
-/// The groups that give administration of the site or of Jira, always privileged.
-pub const BUILT_IN_PRIVILEGED: &[&str] = &["site-admins", "jira-administrators", "org-admins"];
+pub use grantledger_model::names::{
+    glob_matches, BUILT_IN_PRIVILEGED_GROUPS as BUILT_IN_PRIVILEGED,
+};
 
 /// The longest a policy may allow access to last: 90 days.
 pub const LONGEST_DURATION_SECS: u64 = 90 * 24 * 3600;
@@ -270,35 +271,6 @@ pub fn format_duration(secs: u64) -> String {
         }
     }
     out
-}
-
-/// Whether `name` matches `pattern`: `*` any run of characters, `?` one
-/// character, otherwise equal ignoring case.
-pub fn glob_matches(pattern: &str, name: &str) -> bool {
-    let p: Vec<char> = pattern.to_lowercase().chars().collect();
-    let n: Vec<char> = name.to_lowercase().chars().collect();
-    // Iterative matching with one backtrack point for the last star.
-    let (mut pi, mut ni) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while ni < n.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == n[ni]) {
-            pi += 1;
-            ni += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some((pi, ni));
-            pi += 1;
-        } else if let Some((sp, sn)) = star {
-            pi = sp + 1;
-            ni = sn + 1;
-            star = Some((sp, sn + 1));
-        } else {
-            return false;
-        }
-    }
-    while pi < p.len() && p[pi] == '*' {
-        pi += 1;
-    }
-    pi == p.len()
 }
 
 fn names(text: &str, list: Vec<Spanned<String>>, what: &str) -> Result<Vec<String>, PolicyError> {

@@ -28,6 +28,7 @@ pub mod access;
 pub mod directory;
 pub mod event;
 pub mod ids;
+pub mod names;
 mod stream;
 mod time;
 

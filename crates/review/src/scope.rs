@@ -10,36 +10,9 @@ use grantledger_model::*;
 use grantledger_projection::SiteState;
 use sha2::{Digest, Sha256};
 
-/// The built-in privileged groups (administration of the site or of Jira).
-pub const BUILT_IN_PRIVILEGED: &[&str] = &["site-admins", "jira-administrators", "org-admins"];
-
-/// Whether `name` matches `pattern`: `*` any run of characters, `?` one
-/// character, otherwise equal ignoring case.
-pub fn glob(pattern: &str, name: &str) -> bool {
-    let p: Vec<char> = pattern.to_lowercase().chars().collect();
-    let n: Vec<char> = name.to_lowercase().chars().collect();
-    let (mut pi, mut ni) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while ni < n.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == n[ni]) {
-            pi += 1;
-            ni += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some((pi, ni));
-            pi += 1;
-        } else if let Some((sp, sn)) = star {
-            pi = sp + 1;
-            ni = sn + 1;
-            star = Some((sp, sn + 1));
-        } else {
-            return false;
-        }
-    }
-    while pi < p.len() && p[pi] == '*' {
-        pi += 1;
-    }
-    pi == p.len()
-}
+pub use grantledger_model::names::{
+    glob_matches as glob, BUILT_IN_PRIVILEGED_GROUPS as BUILT_IN_PRIVILEGED,
+};
 
 fn any_glob(patterns: &[String], name: &str) -> bool {
     patterns.iter().any(|p| glob(p, name))
