@@ -94,7 +94,7 @@ impl NumberedSite {
     pub(crate) fn from_site(mut site: Site) -> Self {
         let members = std::mem::take(&mut site.state.members);
         let role_actors = std::mem::take(&mut site.state.role_actors);
-        let changes = std::mem::take(&mut site.state.grant_changes);
+        let changes = std::mem::take(&mut site.state.grant_changes).into_map();
         let mut n = NumberedSite {
             site,
             accounts: Numbers::default(),
@@ -302,7 +302,8 @@ impl NumberedSite {
                     position,
                 )
             })
-            .collect::<BTreeMap<Grant, Position>>();
+            .collect::<BTreeMap<Grant, Position>>()
+            .into();
     }
 }
 

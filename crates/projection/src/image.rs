@@ -11,6 +11,7 @@ use grantledger_eventlog::Position;
 use grantledger_model::*;
 use serde::Deserialize;
 
+use crate::changes::GrantChanges;
 use crate::state::{Site, SiteState, SyncRun};
 
 /// [`Site`]'s fields in its serialized order, each map read as a list of pairs.
@@ -30,7 +31,7 @@ struct StateImage {
     roles: Vec<(ProjectId, Vec<(RoleId, RoleRecord)>)>,
     role_actors: Vec<((ProjectId, RoleId), Vec<Principal>)>,
     products: Vec<(ProductKey, (String, Vec<GroupId>))>,
-    grant_changes: Vec<(Grant, Position)>,
+    grant_changes: GrantChanges,
     position: Position,
     version: u64,
     last_completed_sync: Option<(SyncRunId, Position)>,
@@ -67,7 +68,7 @@ impl From<SiteImage> for Site {
                 .into_iter()
                 .map(|(k, (name, groups))| (k, (name, set(groups))))
                 .collect(),
-            grant_changes: s.grant_changes.into_iter().collect(),
+            grant_changes: s.grant_changes,
             remember_removals: false,
             position: s.position,
             version: s.version,

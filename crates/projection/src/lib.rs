@@ -20,6 +20,7 @@
 //! (ADR 0008). Nothing prints; errors are [`QueryError`]s.
 
 pub mod attribution;
+pub mod changes;
 pub mod effective;
 mod error;
 mod fold;
@@ -34,6 +35,7 @@ pub mod state;
 pub mod text;
 
 pub use attribution::{Attribution, AuditTrail};
+pub use changes::GrantChanges;
 pub use effective::{holders, user_access, Holder, Reach, Target};
 pub use error::{rfc3339, Candidate, QueryError};
 pub use index::{Entry, HistoryIndex, Subject};

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use grantledger_clock::{Clock, SystemClock};
-use grantledger_eventlog::{fold_until, EventLog, Hash, Position, Projection};
+use grantledger_eventlog::{fold_until, ClosedHead, EventLog, Hash, Position, Projection};
 use grantledger_model::{Event, Grant, GrantCause, Principal, Timestamp};
 
 use crate::effective::Target;
@@ -23,7 +23,7 @@ use crate::state::{Site, SiteState};
 pub const STATE_KIND: &str = "state";
 /// The format of state snapshots; bump it whenever [`SiteState`] or [`Site`]
 /// changes shape, and every older snapshot is ignored and rebuilt.
-pub const STATE_FORMAT: u32 = 3;
+pub const STATE_FORMAT: u32 = 4;
 /// The snapshot kind of the [`HistoryIndex`].
 pub const INDEX_KIND: &str = "index";
 /// The format of index snapshots.
@@ -136,6 +136,7 @@ pub struct Queries {
 #[derive(Debug)]
 pub struct StatePreload {
     site: String,
+    position: Position,
     thread: JoinHandle<Option<(SnapshotFile, Hash, Site)>>,
 }
 
@@ -156,6 +157,7 @@ impl StatePreload {
             }
         };
         let file = store.list(STATE_KIND, &site).ok()?.pop()?;
+        let position = file.position;
         let (store, name) = (store.clone(), site.clone());
         let thread = std::thread::Builder::new()
             .name("state-preload".into())
@@ -168,7 +170,36 @@ impl StatePreload {
                 Some((file, hash, Site::from(image)))
             })
             .ok()?;
-        Some(StatePreload { site, thread })
+        Some(StatePreload {
+            site,
+            position,
+            thread,
+        })
+    }
+
+    /// The site whose state is being read.
+    pub fn site(&self) -> &str {
+        &self.site
+    }
+
+    /// The position the snapshot being read covers (as its file name says).
+    pub fn position(&self) -> Position {
+        self.position
+    }
+
+    /// The state at the head a log was closed at, without opening the log: the
+    /// snapshot must cover exactly that position with exactly that hash (and read
+    /// back whole). `Err` gives the preload back when its position is not the
+    /// closed head's, so that the usual path can still use it; `Ok(None)` when it
+    /// was read and did not match.
+    pub fn at_closed_head(self, closed: &ClosedHead) -> Result<Option<SiteState>, StatePreload> {
+        if self.position != closed.position {
+            return Err(self);
+        }
+        let Ok(Some((file, hash, site))) = self.thread.join() else {
+            return Ok(None);
+        };
+        Ok((file.position == closed.position && Some(hash) == closed.hash()).then_some(site.state))
     }
 }
 

@@ -10,7 +10,12 @@
 //! answer, only the time it takes (see ADR 0008).
 //!
 //! File layout: `<kind>.<site as hex>.<position, 20 digits>.snap`, holding a fixed
-//! magic, a bincode header ([`Header`]) and the bincode payload.
+//! magic, a bincode header ([`Header`]) and the bincode payload. The payload's
+//! checksum is a CRC-32: it is there to catch a damaged file, which is all a
+//! checksum stored beside its data can do (anyone able to rewrite the payload
+//! can rewrite a SHA-256 beside it too); what ties a snapshot to the log is the
+//! log's hash at its position. CRC-32 reads at memory speed where SHA-256 cost
+//! a third of loading a large state (ADR 0025).
 
 use std::fs;
 use std::io::Write as _;
@@ -19,11 +24,11 @@ use std::path::{Path, PathBuf};
 use grantledger_eventlog::{EventLog, Hash, Position};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::error::QueryError;
 
-const MAGIC: &[u8; 8] = b"GLSNAP\x00\x01";
+/// The file layout's magic; its last byte is the layout version.
+const MAGIC: &[u8; 8] = b"GLSNAP\x00\x02";
 
 /// What a snapshot file says about itself, before its payload.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,7 +38,7 @@ struct Header {
     site: String,
     position: Position,
     head_hash: [u8; 32],
-    payload_sha256: [u8; 32],
+    payload_crc32: u32,
 }
 
 /// A directory of snapshot files.
@@ -121,7 +126,7 @@ impl SnapshotStore {
             site: site.to_owned(),
             position,
             head_hash: hash.0,
-            payload_sha256: Sha256::digest(&payload).into(),
+            payload_crc32: crc32fast::hash(&payload),
         };
         let header = bincode::serialize(&header).map_err(QueryError::SnapshotEncode)?;
         fs::create_dir_all(&self.dir).map_err(|e| QueryError::snapshot_io(&self.dir, e))?;
@@ -197,20 +202,34 @@ impl SnapshotStore {
         format: u32,
         site: &str,
     ) -> Result<(Hash, T), String> {
-        let bytes = fs::read(&file.path).map_err(|e| e.to_string())?;
-        let rest = bytes
-            .strip_prefix(MAGIC.as_slice())
-            .ok_or("not a snapshot file")?;
-        if rest.len() < 4 {
-            return Err("truncated".into());
+        use bincode::Options as _;
+        use std::io::Read as _;
+        let f = fs::File::open(&file.path).map_err(|e| e.to_string())?;
+        let total = f.metadata().map_err(|e| e.to_string())?.len();
+        let mut r = std::io::BufReader::with_capacity(256 * 1024, f);
+        let mut magic = [0u8; 8];
+        r.read_exact(&mut magic)
+            .map_err(|_| "not a snapshot file".to_owned())?;
+        if &magic != MAGIC {
+            return Err(if magic[..7] == MAGIC[..7] {
+                format!(
+                    "snapshot layout {} (this build reads layout {})",
+                    magic[7], MAGIC[7]
+                )
+            } else {
+                "not a snapshot file".into()
+            });
         }
-        let header_len = u32::from_le_bytes(rest[..4].try_into().expect("4 bytes")) as usize;
-        let rest = &rest[4..];
-        if rest.len() < header_len {
-            return Err("truncated header".into());
-        }
-        let header: Header =
-            bincode::deserialize(&rest[..header_len]).map_err(|e| format!("header: {e}"))?;
+        let mut len = [0u8; 4];
+        r.read_exact(&mut len).map_err(|_| "truncated".to_owned())?;
+        let header_len = u32::from_le_bytes(len) as u64;
+        let payload_len = total
+            .checked_sub(12 + header_len)
+            .ok_or("truncated header")?;
+        let mut header = vec![0u8; header_len as usize];
+        r.read_exact(&mut header)
+            .map_err(|_| "truncated header".to_owned())?;
+        let header: Header = bincode::deserialize(&header).map_err(|e| format!("header: {e}"))?;
         if header.format != format {
             return Err(format!(
                 "format {} (this build reads {format})",
@@ -220,13 +239,28 @@ impl SnapshotStore {
         if header.kind != kind || header.site != site || header.position != file.position {
             return Err("its header does not match its name".into());
         }
-        let payload = &rest[header_len..];
-        let sum: [u8; 32] = Sha256::digest(payload).into();
-        if sum != header.payload_sha256 {
+        // The payload is decoded as it is read, through its checksum: no copy of
+        // the whole file is made. Lengths inside it are held to the payload's
+        // size, so a damaged one cannot ask for more memory than that; the value
+        // is used only if the checksum then holds.
+        let mut payload = Checksummed {
+            inner: r.take(payload_len),
+            crc: crc32fast::Hasher::new(),
+        };
+        let value = bincode::DefaultOptions::new()
+            .with_fixint_encoding()
+            .allow_trailing_bytes()
+            .with_limit(payload_len)
+            .deserialize_from(&mut payload)
+            .map_err(|e| format!("payload: {e}"));
+        std::io::copy(&mut payload, &mut std::io::sink()).map_err(|e| e.to_string())?;
+        if payload.inner.limit() != 0 {
+            return Err("truncated payload".into());
+        }
+        if payload.crc.finalize() != header.payload_crc32 {
             return Err("its payload checksum does not match".into());
         }
-        let value = bincode::deserialize(payload).map_err(|e| format!("payload: {e}"))?;
-        Ok((Hash(header.head_hash), value))
+        Ok((Hash(header.head_hash), value?))
     }
 
     /// Removes a snapshot file that turned out unusable (it is a cache).
@@ -269,6 +303,20 @@ impl SnapshotStore {
             }
         }
         Ok(())
+    }
+}
+
+/// A reader that checksums what passes through it.
+struct Checksummed<R> {
+    inner: R,
+    crc: crc32fast::Hasher,
+}
+
+impl<R: std::io::Read> std::io::Read for Checksummed<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.crc.update(&buf[..n]);
+        Ok(n)
     }
 }
 

@@ -6,6 +6,8 @@ use grantledger_eventlog::{fold_until, EventLog, LogError, Position, Projection,
 use grantledger_model::*;
 use serde::{Deserialize, Serialize};
 
+use crate::changes::GrantChanges;
+
 /// One Jira site as the log describes it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SiteState {
@@ -28,7 +30,7 @@ pub struct SiteState {
     /// grant that changed after its listing began (ADR 0010). A removal folded in with
     /// the flag off forgets the grant, so that the state of a long log does not carry
     /// every grant that ever existed (ADR 0021).
-    pub grant_changes: BTreeMap<Grant, Position>,
+    pub grant_changes: GrantChanges,
     /// Whether a removal is remembered in [`Self::grant_changes`]. Off for queries,
     /// folds and snapshots (it is never stored); the sync turns it on for the state it
     /// loads, because its watermarks are never below that state's position, so only
