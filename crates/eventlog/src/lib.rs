@@ -39,6 +39,7 @@
 //! ```
 
 mod anchor;
+mod closed;
 pub mod codec;
 mod error;
 mod export;
@@ -52,6 +53,7 @@ mod record;
 mod verify;
 
 pub use anchor::{parse as parse_head, ANCHOR_FILE};
+pub use closed::{ClosedHead, CLOSED_FILE};
 pub use error::{LogError, Result};
 pub use export::{
     export_schema, verify_export, ExportExpectations, ExportProblem, ExportRecord, ExportSummary,

@@ -18,6 +18,7 @@ use tokio::sync::watch;
 use tracing::debug;
 
 use crate::anchor::{self, Anchor};
+use crate::closed::{self, ClosedHead};
 use crate::codec::{self, ChunkWriter, Unsealed};
 use crate::error::{LogError, Result};
 use crate::files::{
@@ -214,6 +215,8 @@ impl EventLog {
         if let Err(e) = Holder::this_process(since).write(&dir) {
             tracing::info!(dir = %dir.display(), error = %e, "cannot write the log's holder file");
         }
+        // Open from here on: the head it names may move.
+        closed::remove(&dir)?;
 
         let anchor_head = match anchor::read(&dir)? {
             Some(Ok(h)) => Some(h),
@@ -760,8 +763,56 @@ impl EventLog {
     }
 }
 
+impl Inner {
+    /// The head to leave in the `closed` file as this handle closes: `None` when
+    /// the handle is a copy's, refused appends (poisoned or distrusting its
+    /// anchor), or cannot read its head record.
+    fn closed_head(&self) -> Option<ClosedHead> {
+        let w = self
+            .writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if self.copy_of.is_some() || w.poisoned || w.distrust.is_some() {
+            return None;
+        }
+        let head = w.head;
+        if self.acked.load(Ordering::Acquire) != head.position {
+            return None;
+        }
+        let recorded_at = if head.position == 0 {
+            None
+        } else {
+            let record = RecordIter::new(self.db.clone(), head.position, head.position)
+                .next()?
+                .ok()?;
+            if record.hash != head.hash {
+                return None;
+            }
+            Some(record.recorded_at)
+        };
+        let mut sites = Vec::new();
+        let prefix = [keys::STREAM_PREFIX, b"jira:".as_slice()].concat();
+        for item in self.db.scan_prefix(prefix) {
+            let (k, _) = item.ok()?;
+            let name = std::str::from_utf8(&k[1..]).ok()?;
+            sites.push(name.strip_prefix("jira:")?.to_owned());
+        }
+        Some(ClosedHead {
+            position: head.position,
+            hash: head.hash.to_hex(),
+            recorded_at,
+            sites,
+        })
+    }
+}
+
 impl Drop for Inner {
     fn drop(&mut self) {
+        if let Some(head) = self.closed_head() {
+            if let Err(e) = closed::write(&self.dir, &head) {
+                tracing::info!(dir = %self.dir.display(), error = %e, "cannot write the log's closed head; readers will open the log");
+            }
+        }
         holder::remove_own(&self.dir);
     }
 }

@@ -14,7 +14,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context as _, Result};
 use clap::{Args, Subcommand, ValueEnum};
-use grantledger_eventlog::{EventLog, Position};
+use grantledger_eventlog::{ClosedHead, EventLog, Position};
 use grantledger_projection::query::DEFAULT_SNAPSHOT_EVERY;
 use grantledger_projection::report::{self, AsOf, GroupBy, PrincipalView};
 use grantledger_projection::resolve::{self, Resolved};
@@ -164,7 +164,16 @@ pub(crate) fn open(globals: &Globals, site: Option<&str>) -> Result<(Queries, Re
     } else {
         None
     };
-    let read = data.open_for_reading(globals.verbose)?;
+    open_with(globals, store, preload, site)
+}
+
+fn open_with(
+    globals: &Globals,
+    store: SnapshotStore,
+    preload: Option<StatePreload>,
+    site: Option<&str>,
+) -> Result<(Queries, ReadLog)> {
+    let read = globals.data_dir()?.open_for_reading(globals.verbose)?;
     let log = read.log.clone();
     let site = pick_site(&log, site)?;
     Ok((
@@ -173,6 +182,78 @@ pub(crate) fn open(globals: &Globals, site: Option<&str>) -> Result<(Queries, Re
             .with_preload(preload),
         read,
     ))
+}
+
+/// What `access` answers from: the state at the moment asked for (`past`, when
+/// it is not the head), the head's, and the log when it had to be opened.
+struct Answering {
+    site: String,
+    past: Option<Kept>,
+    head: Kept,
+    as_of: AsOf,
+    _opened: Option<(Queries, ReadLog)>,
+}
+
+/// Opens what `access` needs. Asked about the head of a log that was closed in
+/// order at exactly the position and hash its newest state snapshot covers, the
+/// log is not opened at all: its `closed` file names that head, and nothing has
+/// opened the log since (ADR 0025). Otherwise the log is opened as for every
+/// query, the snapshot being read meanwhile still used.
+fn answering(globals: &Globals, site: Option<&str>, moment: Option<Moment>) -> Result<Answering> {
+    let data = globals.data_dir()?;
+    let store = SnapshotStore::new(data.root().join("snapshots"));
+    let mut preload = if data.has_log() {
+        StatePreload::start(&store, site)
+    } else {
+        None
+    };
+    let closed = if moment.is_none() && preload.is_some() {
+        ClosedHead::read(data.log_dir())
+    } else {
+        None
+    };
+    if let (Some(closed), Some(p)) = (closed, preload.take()) {
+        // The site the usual path would pick (`pick_site`), from the closed head.
+        let picked = match site {
+            Some(s) => closed.sites.iter().find(|x| x.as_str() == s),
+            None if closed.sites.len() == 1 => closed.sites.first(),
+            None => None,
+        };
+        if picked.is_some_and(|s| s == p.site()) {
+            let name = p.site().to_owned();
+            match p.at_closed_head(&closed) {
+                Ok(Some(state)) => {
+                    tracing::debug!(
+                        position = closed.position,
+                        "answering from the state snapshot at the closed head"
+                    );
+                    return Ok(Answering {
+                        site: name,
+                        past: None,
+                        head: ManuallyDrop::new(state),
+                        as_of: AsOf {
+                            position: closed.position,
+                            recorded_at: closed.recorded_at.map(grantledger_projection::rfc3339),
+                        },
+                        _opened: None,
+                    });
+                }
+                Ok(None) => {}
+                Err(p) => preload = Some(p),
+            }
+        } else {
+            preload = Some(p);
+        }
+    }
+    let (q, read) = open_with(globals, store, preload, site)?;
+    let (past, head, as_of) = at_moment(&q, moment)?;
+    Ok(Answering {
+        site: q.site().to_owned(),
+        past,
+        head,
+        as_of,
+        _opened: Some((q, read)),
+    })
 }
 
 pub(crate) fn pick_site(log: &EventLog, asked: Option<&str>) -> Result<String> {
@@ -249,11 +330,10 @@ fn resolve_twice<T>(
 pub fn run_access(command: AccessCommand, globals: &Globals) -> Result<ExitCode> {
     match command {
         AccessCommand::User { user, args } => {
-            let (q, _log) = open(globals, args.site.as_deref())?;
-            let (past, head, as_of) = at_moment(&q, args.as_of)?;
-            let state = past.as_ref().unwrap_or(&head);
-            let id = resolve_twice(state, &head, |s| resolve::user(s, &user))?;
-            let r = report::access_user(q.site(), state, as_of, &id);
+            let a = answering(globals, args.site.as_deref(), args.as_of)?;
+            let state = a.past.as_ref().unwrap_or(&a.head);
+            let id = resolve_twice(state, &a.head, |s| resolve::user(s, &user))?;
+            let r = report::access_user(&a.site, state, a.as_of.clone(), &id);
             emit(
                 args.format,
                 &r,
@@ -304,15 +384,14 @@ pub fn run_access(command: AccessCommand, globals: &Globals) -> Result<ExitCode>
             )
         }
         AccessCommand::Who { target, args } => {
-            let (q, _log) = open(globals, args.site.as_deref())?;
-            let (past, head, as_of) = at_moment(&q, args.as_of)?;
-            let state = past.as_ref().unwrap_or(&head);
-            let resolved = resolve_twice(state, &head, |s| resolve::target(s, &target))?;
+            let a = answering(globals, args.site.as_deref(), args.as_of)?;
+            let state = a.past.as_ref().unwrap_or(&a.head);
+            let resolved = resolve_twice(state, &a.head, |s| resolve::target(s, &target))?;
             let targets: Vec<Target> = match resolved {
                 Resolved::Target(t) => vec![t],
                 Resolved::Project(p) => effective::project_roles(state, &p),
             };
-            let r = report::access_who(q.site(), state, as_of, &targets);
+            let r = report::access_who(&a.site, state, a.as_of.clone(), &targets);
             let many = targets.len() > 1;
             emit(
                 args.format,

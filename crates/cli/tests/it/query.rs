@@ -390,3 +390,82 @@ fn a_site_whose_syncs_all_failed_is_not_answered() {
     );
     assert!(!err.contains("holds nothing"), "{err}");
 }
+
+/// Asked about the head of a log closed in order at the position its newest
+/// state snapshot covers, `access` answers without opening the log (ADR 0025);
+/// the answer is the opened log's, and a later append is never missed.
+#[test]
+fn the_head_is_answered_from_the_closed_head_until_the_log_moves() {
+    let dir = data_dir();
+    let d = dir.path();
+    let clock = Arc::new(ManualClock::new(Timestamp::from_micros(T0 + 10 * HOUR)));
+    let open = || {
+        EventLog::open_with(
+            d.join("log"),
+            OpenOptions {
+                clock: clock.clone(),
+                ..OpenOptions::default()
+            },
+        )
+        .unwrap()
+    };
+    // A tail long enough for the first answer to leave a snapshot at the head.
+    let log = open();
+    let many = (0..5_000)
+        .map(|i| user(&format!("u-{i:05}"), &format!("User {i}"), None, true))
+        .collect();
+    sync(&log, &clock, "run-3", many);
+    drop(log);
+
+    let answer = |args: &[&str]| {
+        let o = Command::new(BIN)
+            .env_remove("GRANTLEDGER_DATA_DIR")
+            .env("RUST_LOG", "grantledger=debug")
+            .arg("--data-dir")
+            .arg(d)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let fast = String::from_utf8_lossy(&o.stderr).contains("at the closed head");
+        (String::from_utf8(o.stdout).unwrap(), fast)
+    };
+    let who = ["access", "who", "développeurs", "--format", "json"];
+    let (opened, fast) = answer(&who);
+    assert!(
+        !fast,
+        "the first answer opens the log and leaves the snapshot"
+    );
+    let (again, fast) = answer(&who);
+    assert!(fast, "the second comes from the closed head");
+    assert_eq!(again, opened);
+    let (_, fast) = answer(&["access", "user", "u-alex1"]);
+    assert!(fast);
+    // Asked about another moment, the log is opened.
+    let (_, fast) = answer(&["access", "who", "développeurs", "--as-of", "30"]);
+    assert!(!fast);
+
+    // Someone appends: the closed head moves with the log, and the next answer
+    // opens the log and sees the change.
+    let log = open();
+    sync(
+        &log,
+        &clock,
+        "run-4",
+        vec![add(
+            Grant::membership("u-00042".into(), GroupId::from("g-devs")),
+            "run-4",
+        )],
+    );
+    drop(log);
+    let (after, fast) = answer(&who);
+    assert!(!fast, "the snapshot no longer covers the head");
+    assert!(after.contains("u-00042") && !opened.contains("u-00042"));
+    // A log left open by a crash has no closed head: the answer opens it.
+    let log = open();
+    std::mem::forget(log);
+    assert!(!d
+        .join("log")
+        .join(grantledger_eventlog::CLOSED_FILE)
+        .exists());
+}

@@ -5,6 +5,7 @@
 //! its own), so the test dependencies are linked once.
 
 mod append;
+mod closed;
 mod common;
 mod golden;
 mod log_format;
