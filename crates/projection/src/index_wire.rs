@@ -6,6 +6,14 @@
 //! as varints too, each grant's list keyed by its principal's and entitlement's
 //! numbers in the index's own tables, and the tables as plain lists (their
 //! lookup maps are rebuilt on load). The in-memory index is unchanged.
+//!
+//! What the grant rows alone give is not stored at all (INDEX_FORMAT 5, ADR
+//! 0025): a grant row's position under its principal's, its entitlement's and
+//! its grant's subjects, and its step in the group's or role's timeline, are
+//! derived from the rows on load ([`derive`], the same rules as
+//! `HistoryIndex::index_grant` and `grant_step`). Stored are only the rest of
+//! each list and timeline (renames, directory records, vanishings); saving
+//! checks that what it leaves out is exactly what loading derives.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -153,8 +161,174 @@ const REMOVED: u64 = 2;
 const DEACTIVATED: u64 = 3;
 const REACTIVATED: u64 = 4;
 
-impl From<&HistoryIndex> for IndexWire {
-    fn from(ix: &HistoryIndex) -> Self {
+/// What the grant rows alone put in an index: each row's position under the
+/// subjects `HistoryIndex::index_grant` lists it under, and the step
+/// `HistoryIndex::grant_step` adds to a group's or role's timeline, in
+/// position order. `rows` must name principals and entitlements inside the
+/// tables.
+pub(crate) struct Derived {
+    lists: HashMap<Subject, Vec<Position>>,
+    steps: HashMap<Subject, Vec<Step>>,
+}
+
+pub(crate) fn derive(
+    rows: &[Row],
+    principals: &[Principal],
+    entitlements: &[Entitlement],
+) -> Derived {
+    // Subjects numbered once, so that the rows cost no hashing of names.
+    let mut subjects: Vec<Subject> = Vec::new();
+    let mut numbers: HashMap<Subject, usize> = HashMap::new();
+    let mut number = |s: Subject| -> usize {
+        *numbers.entry(s.clone()).or_insert_with(|| {
+            subjects.push(s);
+            subjects.len() - 1
+        })
+    };
+    let of_principal: Vec<usize> = principals
+        .iter()
+        .map(|p| {
+            number(match p {
+                Principal::User(u) => Subject::User(u.clone()),
+                Principal::Group(g) => Subject::Group(g.clone()),
+            })
+        })
+        .collect();
+    let of_entitlement: Vec<(usize, Option<usize>)> = entitlements
+        .iter()
+        .map(|e| match e {
+            Entitlement::GroupMembership { group } => (number(Subject::Group(group.clone())), None),
+            Entitlement::ProjectRole { project, role } => (
+                number(Subject::Project(project.clone())),
+                Some(number(Subject::Role(project.clone(), role.clone()))),
+            ),
+            Entitlement::ProductAccess { product } => {
+                (number(Subject::Product(product.clone())), None)
+            }
+        })
+        .collect();
+    let mut lists: Vec<Vec<Position>> = vec![Vec::new(); subjects.len()];
+    let mut steps: Vec<Vec<Step>> = vec![Vec::new(); subjects.len()];
+    // Each grant's positions: (principal, entitlement, position) sorted, then cut
+    // into runs (sorting numbers beats hashing five million keys).
+    let mut grant_rows: Vec<(u32, u32, Position)> = Vec::new();
+    fn push(list: &mut Vec<Position>, p: Position) {
+        if list.last() != Some(&p) {
+            list.push(p);
+        }
+    }
+    for row in rows {
+        let What::Grant {
+            added,
+            principal,
+            entitlement,
+            ..
+        } = row.what
+        else {
+            continue;
+        };
+        let p = row.position;
+        let (on, also) = of_entitlement[entitlement as usize];
+        push(&mut lists[of_principal[principal as usize]], p);
+        push(&mut lists[on], p);
+        if let Some(role) = also {
+            push(&mut lists[role], p);
+        }
+        grant_rows.push((principal, entitlement, p));
+        let timeline = match (
+            &principals[principal as usize],
+            &entitlements[entitlement as usize],
+        ) {
+            (Principal::User(_), Entitlement::GroupMembership { .. }) => Some(on),
+            (_, Entitlement::ProjectRole { .. }) => also,
+            _ => None,
+        };
+        if let Some(t) = timeline {
+            steps[t].push(Step {
+                position: p,
+                principal,
+                kind: if added {
+                    StepKind::Added
+                } else {
+                    StepKind::Removed
+                },
+            });
+        }
+    }
+    let mut by_subject: HashMap<Subject, Vec<Position>> = subjects
+        .iter()
+        .cloned()
+        .zip(lists)
+        .filter(|(_, list)| !list.is_empty())
+        .collect();
+    // Stable: each grant's positions stay in row order.
+    grant_rows.sort_by_key(|(p, e, _)| (*p, *e));
+    let distinct = grant_rows.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)).count();
+    by_subject.reserve(distinct);
+    for run in grant_rows.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
+        let (p, e, _) = run[0];
+        let mut list = Vec::with_capacity(run.len());
+        for (_, _, position) in run {
+            push(&mut list, *position);
+        }
+        let grant = Grant {
+            principal: principals[p as usize].clone(),
+            entitlement: entitlements[e as usize].clone(),
+        };
+        by_subject.insert(Subject::Grant(grant), list);
+    }
+    Derived {
+        lists: by_subject,
+        steps: subjects
+            .into_iter()
+            .zip(steps)
+            .filter(|(_, s)| !s.is_empty())
+            .collect(),
+    }
+}
+
+/// `all` less `derived`, both in order, where `derived` must be a subsequence
+/// of `all`: what the stored form keeps.
+fn rest<T: PartialEq + Copy>(all: &[T], derived: &[T]) -> Option<Vec<T>> {
+    let mut out = Vec::with_capacity(all.len().saturating_sub(derived.len()));
+    let mut d = derived.iter().peekable();
+    for x in all {
+        if d.peek() == Some(&x) {
+            d.next();
+        } else {
+            out.push(*x);
+        }
+    }
+    d.next().is_none().then_some(out)
+}
+
+/// Two lists in order merged into one in order (`key` orders them).
+fn merged<T, K: Ord>(a: Vec<T>, b: Vec<T>, key: impl Fn(&T) -> K) -> Vec<T> {
+    if a.is_empty() {
+        return b;
+    }
+    if b.is_empty() {
+        return a;
+    }
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut a, mut b) = (a.into_iter().peekable(), b.into_iter().peekable());
+    loop {
+        let take_a = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) => key(x) <= key(y),
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => return out,
+        };
+        out.extend(if take_a { a.next() } else { b.next() });
+    }
+}
+
+impl TryFrom<&HistoryIndex> for IndexWire {
+    type Error = String;
+
+    fn try_from(ix: &HistoryIndex) -> Result<Self, String> {
+        let derived = derive(&ix.rows, &ix.principals.values, &ix.entitlements.values);
+        let none: (Vec<Position>, Vec<Step>) = (Vec::new(), Vec::new());
         // Grant subjects are numbered in the index's own tables; a grant indexed
         // without a row (an `index_event` call from outside) is added to copies.
         let mut principals = ix.principals.clone();
@@ -162,17 +336,51 @@ impl From<&HistoryIndex> for IndexWire {
         let mut subjects = Vec::new();
         let mut grants = Vec::new();
         for (subject, list) in &ix.by_subject {
+            let from_rows = derived.lists.get(subject).unwrap_or(&none.0);
+            let kept = rest(list, from_rows).ok_or_else(|| {
+                format!("the index lists {subject:?} without some of its grant rows' positions")
+            })?;
+            if kept.is_empty() {
+                continue;
+            }
             match subject {
                 Subject::Grant(g) => grants.push((
                     principals.id(&g.principal),
                     entitlements.id(&g.entitlement),
-                    positions(list),
+                    positions(&kept),
                 )),
-                other => subjects.push((other.clone(), positions(list))),
+                other => subjects.push((other.clone(), positions(&kept))),
             }
         }
-        let timelines = ix
-            .timelines
+        if let Some(s) = derived
+            .lists
+            .keys()
+            .find(|s| !ix.by_subject.contains_key(*s))
+        {
+            return Err(format!(
+                "the index's grant rows name {s:?}, which it does not list"
+            ));
+        }
+        let mut timelines = Vec::new();
+        for (subject, steps) in &ix.timelines {
+            let from_rows = derived.steps.get(subject).unwrap_or(&none.1);
+            let kept = rest(steps, from_rows).ok_or_else(|| {
+                format!("the timeline of {subject:?} lacks some of its grant rows' steps")
+            })?;
+            if !kept.is_empty() {
+                timelines.push((subject.clone(), kept));
+            }
+        }
+        if let Some(s) = derived
+            .steps
+            .keys()
+            .find(|s| !ix.timelines.contains_key(*s))
+        {
+            return Err(format!(
+                "the index's grant rows step {s:?}, which has no timeline"
+            ));
+        }
+        let timelines = timelines
             .iter()
             .map(|(subject, steps)| {
                 let mut out = Vec::with_capacity(steps.len() * 4);
@@ -228,7 +436,7 @@ impl From<&HistoryIndex> for IndexWire {
                 }
             }
         }
-        IndexWire {
+        Ok(IndexWire {
             stream: ix.stream.clone(),
             position: ix.position,
             principals: principals.values,
@@ -251,7 +459,7 @@ impl From<&HistoryIndex> for IndexWire {
                 .collect(),
             timelines,
             rows: Bytes(rows),
-        }
+        })
     }
 }
 
@@ -341,6 +549,28 @@ impl TryFrom<IndexWire> for HistoryIndex {
                 what,
             });
         }
+        // What the rows alone give (sized for every grant at once), with what was
+        // stored beside it merged in.
+        let derived = derive(&rows, &w.principals, &w.entitlements);
+        let mut lists = derived.lists;
+        lists.reserve(by_subject.len());
+        for (subject, stored) in by_subject {
+            let list = match lists.remove(&subject) {
+                Some(from_rows) => merged(from_rows, stored, |p| *p),
+                None => stored,
+            };
+            lists.insert(subject, list);
+        }
+        let by_subject = lists;
+        let mut steps = derived.steps;
+        for (subject, stored) in timelines {
+            let merged_steps = match steps.remove(&subject) {
+                Some(from_rows) => merged(from_rows, stored, |s: &Step| s.position),
+                None => stored,
+            };
+            steps.insert(subject, merged_steps);
+        }
+        let timelines = steps;
         Ok(HistoryIndex {
             stream: w.stream,
             position: w.position,
@@ -361,7 +591,9 @@ impl TryFrom<IndexWire> for HistoryIndex {
 
 impl Serialize for HistoryIndex {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        IndexWire::from(self).serialize(s)
+        IndexWire::try_from(self)
+            .map_err(serde::ser::Error::custom)?
+            .serialize(s)
     }
 }
 
@@ -388,6 +620,52 @@ mod tests {
             prev_hash: Hash::ZERO,
             hash: Hash::ZERO,
         }
+    }
+
+    #[test]
+    fn what_the_grant_rows_give_is_not_stored() {
+        let cause = GrantCause::ObservedInSync {
+            run: SyncRunId::from("r1"),
+        };
+        let mut ix = HistoryIndex::new("acme");
+        let grants = [
+            Grant::membership("u1".into(), "g1".into()),
+            Grant::membership("u2".into(), "g1".into()),
+            Grant::role(Principal::Group("g1".into()), "p1".into(), "r1".into()),
+            Grant::role(Principal::User("u2".into()), "p1".into(), "r2".into()),
+            Grant {
+                principal: Principal::User("u1".into()),
+                entitlement: Entitlement::ProductAccess {
+                    product: "jira-software".into(),
+                },
+            },
+        ];
+        let mut position = 0;
+        for round in 0..3 {
+            for g in &grants {
+                position += 1;
+                let event: Event = if round == 1 {
+                    GrantRemoved {
+                        grant: g.clone(),
+                        cause: cause.clone(),
+                    }
+                    .into()
+                } else {
+                    GrantAdded {
+                        grant: g.clone(),
+                        cause: cause.clone(),
+                    }
+                    .into()
+                };
+                ix.apply(&record(position, 10, None, event));
+            }
+        }
+        let wire = IndexWire::try_from(&ix).unwrap();
+        assert!(wire.subjects.is_empty(), "{:?}", wire.subjects);
+        assert!(wire.grants.is_empty());
+        assert!(wire.timelines.is_empty());
+        let bytes = bincode::serialize(&ix).unwrap();
+        assert_eq!(bincode::deserialize::<HistoryIndex>(&bytes).unwrap(), ix);
     }
 
     #[test]

@@ -27,7 +27,7 @@ pub const STATE_FORMAT: u32 = 4;
 /// The snapshot kind of the [`HistoryIndex`].
 pub const INDEX_KIND: &str = "index";
 /// The format of index snapshots.
-pub const INDEX_FORMAT: u32 = 4;
+pub const INDEX_FORMAT: u32 = 5;
 /// Default distance between periodic state snapshots, in log positions.
 pub const DEFAULT_SNAPSHOT_EVERY: u64 = 250_000;
 /// A replay at the head at least this long leaves a snapshot at the head.
