@@ -81,6 +81,10 @@ pub struct Preview {
     /// How many items would go to the fallback because their reviewer is their
     /// principal.
     pub self_review: u64,
+    /// The items whose reviewer is their own principal with no other fallback
+    /// (none named, or the fallback is that principal): a launch is refused
+    /// while there are any (nobody decides on their own access).
+    pub no_reviewer_left: Vec<Grant>,
 }
 
 impl Preview {
@@ -382,13 +386,19 @@ impl Reviews {
         })??;
         let mut per_reviewer: BTreeMap<AccountId, u64> = BTreeMap::new();
         let mut self_review = 0;
+        let mut no_reviewer_left = Vec::new();
         let fallback = c.fallback().cloned();
         for (g, r) in pop.grants.iter().zip(&reviewers) {
             if let Some((who, _)) = r {
+                // As the launch decides (`campaign::launch`).
                 let who = match (&g.principal, &fallback) {
-                    (Principal::User(u), Some(f)) if u == who => {
+                    (Principal::User(u), Some(f)) if u == who && f != u => {
                         self_review += 1;
                         f
+                    }
+                    (Principal::User(u), _) if u == who => {
+                        no_reviewer_left.push(g.clone());
+                        continue;
                     }
                     _ => who,
                 };
@@ -401,6 +411,7 @@ impl Reviews {
             digest: pop.digest,
             per_reviewer,
             self_review,
+            no_reviewer_left,
         })
     }
 

@@ -781,6 +781,17 @@ pub fn run(command: ReviewCommand, globals: &Globals) -> Result<ExitCode> {
                     )
                 })
                 .collect();
+            let no_reviewer: Vec<String> = p
+                .no_reviewer_left
+                .iter()
+                .map(|g| {
+                    format!(
+                        "{}: {}",
+                        view::principal(&state, &g.principal),
+                        view::entitlement(&state, &g.entitlement)
+                    )
+                })
+                .collect();
             match common.format {
                 Format::Json => {
                     let per: Vec<serde_json::Value> = p
@@ -798,6 +809,7 @@ pub fn run(command: ReviewCommand, globals: &Globals) -> Result<ExitCode> {
                             "per_reviewer": per,
                             "self_review_to_fallback": p.self_review,
                             "unassigned": unassigned,
+                            "no_reviewer_but_holder": no_reviewer,
                         }))?
                     );
                 }
@@ -816,10 +828,21 @@ pub fn run(command: ReviewCommand, globals: &Globals) -> Result<ExitCode> {
                     for u in unassigned.iter().take(50) {
                         println!("  {}", escape(u));
                     }
+                    println!(
+                        "{:<16}{} (their only reviewer holds them)",
+                        "no reviewer",
+                        no_reviewer.len()
+                    );
+                    for u in no_reviewer.iter().take(50) {
+                        println!("  {}", escape(u));
+                    }
                 }
             }
             if p.unassigned().next().is_some() {
                 eprintln!("launch refuses unassigned items: add a fallback reviewer (review create --fallback) or owners in [review]");
+            }
+            if !p.no_reviewer_left.is_empty() {
+                eprintln!("launch refuses items whose only reviewer is the person holding them: name another reviewer for them (an owner or manager rule), or a fallback who does not hold them");
             }
         }
         ReviewCommand::Launch { id, acting, common } => {

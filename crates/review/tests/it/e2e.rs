@@ -266,4 +266,46 @@ async fn a_campaign_revokes_exactly_what_was_decided_and_a_sync_confirms_it() {
     assert!(reviews.remediate_all().unwrap().is_empty());
     // Verifying the digest still holds after everything that followed.
     assert!(reviews.verify("c1").unwrap().ok());
+
+    // A fallback who holds an item in scope, and no other rule for it: the
+    // preview names that item, and the launch is refused for it.
+    let holder = expected.iter().next().expect("a member left").clone();
+    let c2 = reviews
+        .create(NewCampaign {
+            id: None,
+            name: "fallback in scope".into(),
+            scope: CampaignScope {
+                selectors: vec![ScopeSelector::Groups {
+                    patterns: vec![group.name.clone()],
+                }],
+                account_types: vec![AccountType::Atlassian],
+                since: None,
+            },
+            owners: Vec::new(),
+            managers_csv: None,
+            fallback: Some(holder.clone()),
+            due: None,
+            undecided: UndecidedRule::Keep,
+            comment_required_for_revoke: false,
+            remediation_sync_limit: 2,
+            actor: "auditor@example.com".into(),
+        })
+        .expect("created");
+    let p = reviews.preview(c2.id.as_str()).unwrap();
+    assert_eq!(
+        p.no_reviewer_left,
+        vec![Grant::membership(
+            AccountId::from(holder.as_str()),
+            group.group_id.as_str().into()
+        )]
+    );
+    assert_eq!(p.self_review, 0);
+    assert_eq!(
+        p.per_reviewer.values().sum::<u64>(),
+        p.items.len() as u64 - 1
+    );
+    assert!(matches!(
+        reviews.launch(c2.id.as_str(), "auditor@example.com"),
+        Err(ReviewError::NoFallbackForSelfReview { .. })
+    ));
 }
