@@ -127,6 +127,123 @@ struct File {
     review: Option<ReviewConfig>,
 }
 
+/// The same section read again for where its entries are, so that a value
+/// that parses but makes no sense is refused at its own line.
+#[derive(Deserialize)]
+struct Located {
+    #[serde(default)]
+    review: Option<LocatedReview>,
+}
+
+#[derive(Deserialize)]
+struct LocatedReview {
+    #[serde(default)]
+    owner: Vec<toml::Spanned<LocatedOwner>>,
+    #[serde(default)]
+    campaign: Vec<toml::Spanned<LocatedCampaign>>,
+}
+
+#[derive(Deserialize)]
+struct LocatedOwner {
+    reviewer: Option<toml::Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+struct LocatedCampaign {
+    id: Option<toml::Spanned<String>>,
+    undecided: Option<toml::Spanned<String>>,
+    due: Option<toml::Spanned<String>>,
+}
+
+fn at(text: &str, offset: usize, reason: String) -> ConfigError {
+    let (line, column) = place(text, offset);
+    ConfigError {
+        line,
+        column,
+        reason,
+    }
+}
+
+/// What parses but cannot be used, at its line: an owner of nothing or of no
+/// one, a campaign id given twice, an undecided rule or a due time that is not one.
+fn check(text: &str, cfg: &ReviewConfig) -> Result<(), ConfigError> {
+    let Ok(Located {
+        review: Some(located),
+    }) = toml::from_str::<Located>(text)
+    else {
+        return Ok(());
+    };
+    for (i, (o, spanned)) in cfg.owners.iter().zip(&located.owner).enumerate() {
+        let entry = spanned.span().start;
+        if o.groups.is_empty() && o.projects.is_empty() {
+            return Err(at(
+                text,
+                entry,
+                format!(
+                    "[[review.owner]] number {} names no groups and no projects",
+                    i + 1
+                ),
+            ));
+        }
+        if o.reviewer.trim().is_empty() {
+            let offset = spanned
+                .get_ref()
+                .reviewer
+                .as_ref()
+                .map_or(entry, |r| r.span().start);
+            return Err(at(
+                text,
+                offset,
+                format!(
+                    "[[review.owner]] number {} has an empty reviewer: give an account id or an email",
+                    i + 1
+                ),
+            ));
+        }
+    }
+    let mut ids: Vec<&str> = Vec::new();
+    for (c, spanned) in cfg.campaigns.iter().zip(&located.campaign) {
+        let l = spanned.get_ref();
+        let entry = spanned.span().start;
+        let id_at = l.id.as_ref().map_or(entry, |s| s.span().start);
+        if c.id.trim().is_empty() {
+            return Err(at(
+                text,
+                id_at,
+                "a [[review.campaign]] has an empty id".into(),
+            ));
+        }
+        if ids.contains(&c.id.as_str()) {
+            return Err(at(
+                text,
+                id_at,
+                "this [[review.campaign]] id is already used above: campaign ids must differ"
+                    .into(),
+            ));
+        }
+        ids.push(&c.id);
+        if let (Some(u), Some(span)) = (&c.undecided, &l.undecided) {
+            if !matches!(u.trim().to_lowercase().as_str(), "keep" | "revoke") {
+                return Err(at(
+                    text,
+                    span.span().start,
+                    "undecided must be \"keep\" or \"revoke\"".into(),
+                ));
+            }
+        }
+        if let (Some(d), Some(span)) = (&c.due, &l.due) {
+            if chrono::DateTime::parse_from_rfc3339(d.trim()).is_err() {
+                return Err(at(
+                    text,
+                    span.span().start,
+                    "due must be an RFC 3339 time such as 2026-10-15T00:00:00Z".into(),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn place(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
@@ -160,18 +277,7 @@ impl ReviewConfig {
             }
         })?;
         let cfg = file.review.unwrap_or_default();
-        for (i, o) in cfg.owners.iter().enumerate() {
-            if o.groups.is_empty() && o.projects.is_empty() {
-                return Err(ConfigError {
-                    line: 1,
-                    column: 1,
-                    reason: format!(
-                        "[[review.owner]] number {} names no groups and no projects",
-                        i + 1
-                    ),
-                });
-            }
-        }
+        check(text, &cfg)?;
         Ok(cfg)
     }
 
@@ -226,5 +332,28 @@ undecided = "revoke"
             ReviewConfig::parse("[review]\n[[review.owner]]\nname = \"x\"\nreviewer = \"a\"\n")
                 .unwrap_err();
         assert!(err.reason.contains("no groups"));
+        assert_eq!(err.line, 2, "{err}");
+    }
+
+    #[test]
+    fn values_that_parse_but_make_no_sense_are_refused_at_their_line() {
+        let base = "[jira]\nsite = \"x\"\n[review]\n[[review.owner]]\nname = \"a\"\ngroups = [\"g\"]\nreviewer = \"lead@acme.com\"\n";
+        assert!(ReviewConfig::parse(base).is_ok());
+        let cases = [
+            ("[[review.owner]]\nname = \"b\"\ngroups = [\"h\"]\nreviewer = \" \"\n", 11, "empty reviewer"),
+            ("[[review.campaign]]\nid = \"q3\"\nname = \"Q3\"\nundecided = \"later\"\n", 11, "keep"),
+            ("[[review.campaign]]\nid = \"q3\"\nname = \"Q3\"\ndue = \"next friday\"\n", 11, "RFC 3339"),
+            (
+                "[[review.campaign]]\nid = \"q3\"\nname = \"Q3\"\n[[review.campaign]]\nid = \"q3\"\nname = \"again\"\n",
+                12,
+                "already used",
+            ),
+        ];
+        for (tail, line, says) in cases {
+            let err = ReviewConfig::parse(&format!("{base}{tail}")).unwrap_err();
+            assert_eq!(err.line, line, "{tail}: {err}");
+            assert!(err.reason.contains(says), "{err}");
+            assert!(!err.to_string().contains("later") && !err.to_string().contains("friday"));
+        }
     }
 }
