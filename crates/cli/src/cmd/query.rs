@@ -817,12 +817,10 @@ fn cut(s: &str, width: usize) -> String {
 /// RFC 4180 CSV; cells escaped like table cells (no raw control characters).
 pub(crate) fn csv(header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> String {
     fn cell(c: &str) -> String {
-        let mut c = escape(c);
         // A spreadsheet runs a cell that starts like a formula: a name from
-        // Jira such as `=HYPERLINK(...)` is made text with a leading quote.
-        if c.starts_with(['=', '+', '-', '@']) {
-            c.insert(0, '\'');
-        }
+        // Jira such as `=HYPERLINK(...)` is made text with a leading quote, by
+        // the rule the review's CSV uses.
+        let c = grantledger_review::bulk::excel_safe(&escape(c));
         if c.contains([',', '"', '\'']) {
             format!("\"{}\"", c.replace('"', "\"\""))
         } else {
