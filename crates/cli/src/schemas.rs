@@ -10,9 +10,7 @@ use crate::cmd::request::View;
 /// Every schema: its file name in `schemas/` and its text.
 pub fn schemas() -> Vec<(&'static str, String)> {
     fn pretty(schema: schemars::Schema) -> String {
-        let mut s = serde_json::to_string_pretty(&schema).expect("a schema serializes");
-        s.push('\n');
-        s
+        grantledger_model::schema_text(&schema)
     }
     vec![
         (

@@ -29,6 +29,7 @@ pub mod directory;
 pub mod event;
 pub mod ids;
 pub mod names;
+pub mod schema;
 mod stream;
 mod time;
 
@@ -36,5 +37,6 @@ pub use access::{Causation, Entitlement, Grant, GrantCause, Principal};
 pub use directory::{AccountType, GroupRecord, ProjectRecord, RoleRecord, UserRecord};
 pub use event::*;
 pub use ids::*;
+pub use schema::schema_text;
 pub use stream::{InvalidStreamId, StreamId, MAX_STREAM_LEN};
 pub use time::Timestamp;

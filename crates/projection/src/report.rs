@@ -224,9 +224,7 @@ pub enum GroupBy {
 /// The JSON Schemas of the four answers, as `(file name, pretty JSON)`.
 pub fn schemas() -> Vec<(&'static str, String)> {
     fn pretty(schema: schemars::Schema) -> String {
-        let mut s = serde_json::to_string_pretty(&schema).expect("a schema serializes");
-        s.push('\n');
-        s
+        grantledger_model::schema_text(&schema)
     }
     vec![
         (

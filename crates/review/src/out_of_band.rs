@@ -486,8 +486,8 @@ pub fn since_position(
 
 /// The JSON Schema of [`OutOfBandReport`], as `(file name, pretty JSON)`.
 pub fn schemas() -> Vec<(&'static str, String)> {
-    let mut s = serde_json::to_string_pretty(&schemars::schema_for!(OutOfBandReport))
-        .expect("a schema serializes");
-    s.push('\n');
-    vec![("out-of-band.schema.json", s)]
+    vec![(
+        "out-of-band.schema.json",
+        grantledger_model::schema_text(&schemars::schema_for!(OutOfBandReport)),
+    )]
 }

@@ -320,9 +320,7 @@ pub fn item_row(c: &Campaign, v: &ItemView, item: &Item) -> ItemRow {
 /// export` / `review import` and `review items --format csv`, as an object).
 pub fn schemas() -> Vec<(&'static str, String)> {
     fn pretty(schema: schemars::Schema) -> String {
-        let mut s = serde_json::to_string_pretty(&schema).expect("a schema serializes");
-        s.push('\n');
-        s
+        grantledger_model::schema_text(&schema)
     }
     vec![
         (
