@@ -169,13 +169,7 @@ struct RawPolicy {
     break_glass_max: Option<Spanned<String>>,
 }
 
-/// Line and column (1-based) of a byte offset.
-fn place(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-    (line, column)
-}
+use grantledger_model::line_and_column as place;
 
 fn error_at(text: &str, span: Range<usize>, reason: impl Into<String>) -> PolicyError {
     let (line, column) = place(text, span.start);

@@ -244,12 +244,7 @@ fn check(text: &str, cfg: &ReviewConfig) -> Result<(), ConfigError> {
     Ok(())
 }
 
-fn place(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, column)
-}
+use grantledger_model::line_and_column as place;
 
 impl ReviewConfig {
     /// Parses the `[review]` section of a config file's text (other sections are
