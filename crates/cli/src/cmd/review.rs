@@ -704,20 +704,33 @@ fn print_items(c: &Campaign, rows: &[(ItemView, usize)], format: Format) -> Resu
                 println!("no items");
                 return Ok(());
             }
-            println!(
-                "{:<8} {:<36} {:<28} {:<30} {:<10} SIGNALS",
-                "ITEM", "PRINCIPAL", "ENTITLEMENT", "REVIEWER", "DECISION"
+            // Within 80 columns: the item's line, then its signals (when it has
+            // any) indented under it; JSON and CSV have every cell whole.
+            let cells: Vec<Vec<String>> = rows
+                .iter()
+                .map(|(v, _)| {
+                    vec![
+                        v.item.clone(),
+                        v.principal.clone(),
+                        v.entitlement.clone(),
+                        v.reviewer.clone(),
+                        v.decision.clone(),
+                    ]
+                })
+                .collect();
+            let lines = crate::cmd::query::table(
+                &["ITEM", "PRINCIPAL", "ENTITLEMENT", "REVIEWER", "DECISION"],
+                &cells,
             );
-            for (v, _) in rows {
-                println!(
-                    "{:<8} {:<36} {:<28} {:<30} {:<10} {}",
-                    v.item,
-                    escape(&v.principal),
-                    escape(&v.entitlement),
-                    escape(&v.reviewer),
-                    v.decision,
-                    escape(&v.signals.join("; "))
-                );
+            println!("{}", lines[0]);
+            for ((v, _), line) in rows.iter().zip(&lines[1..]) {
+                println!("{line}");
+                if !v.signals.is_empty() {
+                    println!(
+                        "{}",
+                        crate::cmd::query::fit(&format!("      {}", v.signals.join("; ")))
+                    );
+                }
             }
         }
     }

@@ -172,6 +172,15 @@ fn campaign_outputs_match_the_checked_in_answers() {
         ),
         ("review-list.txt", vec!["review", "list"]),
     ] {
-        expected(name, &without_head_hashes(&without_times(&ok(d, &args))));
+        let out = ok(d, &args);
+        if name == "review-items.txt" {
+            for line in out.lines() {
+                assert!(
+                    line.chars().count() <= 80,
+                    "{name}: {line:?} is wider than 80 columns"
+                );
+            }
+        }
+        expected(name, &without_head_hashes(&without_times(&out)));
     }
 }
