@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use grantledger_clock::Clock;
 use grantledger_eventlog::{EventLog, ExpectedVersion, Follower, LogError, NewEvent};
+use grantledger_jira::metrics::Operation;
 use grantledger_jira::{JiraClient, JiraError, WriteOutcome};
 use grantledger_model::{
     Causation, CommandAction, CommandFailed, CommandFailureKind, CommandId, CommandIssued,
@@ -563,9 +564,13 @@ impl Executor {
         let mut started = status.started;
         let mut version = status.version;
         let mut attempts = 0;
+        // Whether an attempt of this drive sent a write whose effect is not known
+        // to be nil (only Jira refusing the write itself without acting — a rate
+        // limit, a 503 — tells that it changed nothing).
+        let mut may_have_written = false;
         let jira = loop {
             attempts += 1;
-            let maybe_ours = resumed || attempts > 1;
+            let maybe_ours = resumed || may_have_written;
             match self
                 .change_jira(client, &issued, &mut started, &mut version, maybe_ours)
                 .await
@@ -579,16 +584,18 @@ impl Executor {
                         return self.fail(&status, CommandFailureKind::Refused, reason, attempts);
                     }
                     Class::Transient(hint) if attempts < self.policy.max_attempts => {
+                        may_have_written |= started && !certainly_unapplied(&e);
                         let wait = self.policy.delay(attempts, hint);
                         warn!(command = %id, attempt = attempts, ?wait, "a transient failure ({e}); trying again");
                         self.clock.sleep(wait).await;
                     }
                     Class::Transient(_) => {
+                        may_have_written |= started && !certainly_unapplied(&e);
                         let mut reason = format!(
                             "{}: gave up after {attempts} attempts; the last failure: {e}",
                             describe(&issued)
                         );
-                        if started {
+                        if resumed || may_have_written {
                             reason.push_str(". Jira may or may not hold the change: the next sync records what it holds; issue a new command to try again");
                         } else {
                             reason.push_str(". Jira was not changed; issue a new command to try again once Jira answers");
@@ -650,10 +657,17 @@ impl Executor {
         }))
     }
 
-    /// Reads Jira; when the change is needed, records `CommandStarted` (once) and
-    /// makes it. `maybe_ours`: this command may have written before (an earlier
-    /// drive that crashed, or an earlier attempt whose outcome stayed unknown), so
-    /// a change found in effect after `CommandStarted` counts as its own.
+    /// Records `CommandStarted` (once) and makes the change. `maybe_ours`: this
+    /// command may have written before (an earlier drive that crashed, or an
+    /// earlier attempt whose outcome stayed unknown), so a change found in effect
+    /// after `CommandStarted` counts as its own.
+    ///
+    /// Such a command reads Jira first and sends nothing when the change is in
+    /// effect: Jira sees one write per command. A command on its first attempt
+    /// that has not started cannot have written before, so it writes at once (one
+    /// round trip instead of two): the client's reconciling write turns Jira's
+    /// "already a member" / "not a member" refusal into `AlreadyInEffect` by
+    /// reading the state back, which is the read skipped here, paid only then.
     async fn change_jira(
         &self,
         client: &JiraClient,
@@ -663,9 +677,9 @@ impl Executor {
         maybe_ours: bool,
     ) -> std::result::Result<JiraOutcome, Attempt> {
         let id = &issued.command;
-        // Read first, on every attempt: a change already in effect is never sent
-        // again, so Jira sees one write per command.
-        if holds(client, issued).await? {
+        // Read first when this command may have written before: a change already
+        // in effect is never sent again, so Jira sees one write per command.
+        if maybe_ours && holds(client, issued).await? {
             return Ok(if *started && maybe_ours {
                 JiraOutcome::Changed
             } else {
@@ -856,6 +870,26 @@ async fn holds(
         }
     };
     Ok(present == (issued.action == CommandAction::Add))
+}
+
+/// Whether a write that failed with `e` certainly changed nothing: the write
+/// itself (not a read made to check its outcome) was refused by Jira without
+/// acting — rate limited, or unavailable (503) — until the client's retries ran
+/// out. A read's failure, a timeout, a dropped connection or another 5xx leave
+/// the write's effect unknown.
+fn certainly_unapplied(e: &JiraError) -> bool {
+    let endpoint = match e {
+        JiraError::RateLimited { endpoint, .. }
+        | JiraError::Server {
+            endpoint,
+            status: 503,
+            ..
+        } => *endpoint,
+        _ => return false,
+    };
+    Operation::ALL
+        .iter()
+        .any(|op| op.is_write() && op.endpoint() == endpoint)
 }
 
 /// Makes the command's change through the client's reconciling writes.

@@ -91,10 +91,12 @@ fn provision_changes_jira_once_and_commands_tell_how_it_ended() {
     };
     assert!(in_group(&sim));
 
-    // Again: Jira already holds it; nothing is written.
+    // Again: Jira already holds it; nothing is changed (the new command's
+    // first attempt writes at once, Jira refuses it as "already a member", and
+    // the state read back says it is in effect).
     let posts = || {
         sim.stats()
-            .by_operation
+            .changes
             .get("POST /rest/api/3/group/user")
             .copied()
             .unwrap_or(0)
