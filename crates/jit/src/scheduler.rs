@@ -37,13 +37,14 @@ pub trait CommandRunner: Send + Sync {
 impl CommandRunner for grantledger_outbox::Executor {
     async fn execute(&self, command: &CommandIssued) -> Result<CommandOutcome, String> {
         let id = self
-            .issue(grantledger_outbox::CommandSpec {
+            .issue_async(grantledger_outbox::CommandSpec {
                 id: Some(command.command.clone()),
                 site: command.site.clone(),
                 action: command.action,
                 grant: command.grant.clone(),
                 purpose: command.purpose.clone(),
             })
+            .await
             .map_err(|e| e.to_string())?;
         match self.drive(&id).await.map_err(|e| e.to_string())? {
             grantledger_outbox::Outcome::Succeeded(s) => {
@@ -129,7 +130,7 @@ async fn run_command<E: CommandRunner>(
     // The request may have moved meanwhile (another process): decide on fresh state.
     let fresh = jit.load(r.id.as_str())?;
     let events = request::command_finished(&fresh, &command.command, &outcome, jit.clock().now());
-    let after = jit.commit(&fresh, events)?;
+    let after = jit.commit_async(&fresh, events).await?;
     match after.status {
         Status::Granted | Status::AlreadyHeld if fresh.status == Status::Approved => {
             report.granted.push(after.id.clone())
@@ -188,7 +189,7 @@ async fn advance<E: CommandRunner>(
         let now = jit.clock().now();
         let deadline = r.expires_at.unwrap_or(now);
         if now >= deadline {
-            r = expire(jit, &r, all, now, &mut report)?;
+            r = expire(jit, &r, all, now, &mut report).await?;
         }
     }
     if let Some(command) = request::removal_command(&r) {
@@ -293,7 +294,7 @@ pub async fn run_once<E: CommandRunner>(jit: &Jit, exec: &E) -> Result<PassRepor
 /// that ends later, if there is one (looked for among `all`, the requests as the
 /// pass found them, each loaded again: an earlier step of the pass may have
 /// granted it).
-fn expire(
+async fn expire(
     jit: &Jit,
     r: &Request,
     all: &[Request],
@@ -323,10 +324,11 @@ fn expire(
         // The successor's side first: a crash before the expiry leaves this
         // request running, and the next pass hands over again (a no-op for the
         // successor, which remembers whom it took over from).
-        jit.commit(s, request::take_over(s, &r.id, now))?;
+        jit.commit_async(s, request::take_over(s, &r.id, now))
+            .await?;
     }
     let events = request::expire(r, successor.as_ref().map(|s| &s.id), now);
-    let after = jit.commit(r, events)?;
+    let after = jit.commit_async(r, events).await?;
     if let Some(deadline) = r.expires_at {
         report
             .expiry_lag_micros

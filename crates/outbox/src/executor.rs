@@ -392,6 +392,27 @@ impl Executor {
     /// the same command (same id, same intent) again is a no-op; the same id with
     /// another intent is [`OutboxError::Conflict`].
     pub fn issue(&self, spec: CommandSpec) -> Result<CommandId> {
+        let (id, stream, event) = self.intent(spec)?;
+        let appended = self
+            .log
+            .append(&stream, ExpectedVersion::NoStream, vec![event]);
+        self.issued(id, appended)
+    }
+
+    /// [`Executor::issue`] for async tasks: awaits the append's durability
+    /// instead of blocking the thread, so that concurrent commands share flushes
+    /// (ADR 0024).
+    pub async fn issue_async(&self, spec: CommandSpec) -> Result<CommandId> {
+        let (id, stream, event) = self.intent(spec)?;
+        let appended = self
+            .log
+            .append_async(&stream, ExpectedVersion::NoStream, vec![event])
+            .await;
+        self.issued(id, appended)
+    }
+
+    /// The checked intent: the command's id, stream and `CommandIssued`.
+    fn intent(&self, spec: CommandSpec) -> Result<(CommandId, StreamId, NewEvent)> {
         check_grant(&spec.grant)?;
         if spec.site.trim().is_empty() {
             return Err(OutboxError::Invalid("the site is empty".into()));
@@ -411,10 +432,16 @@ impl Executor {
         let event = NewEvent::new(issued)
             .with_id(event_id(&id, "issued"))
             .caused_by(causation);
-        match self
-            .log
-            .append(&stream, ExpectedVersion::NoStream, vec![event])
-        {
+        Ok((id, stream, event))
+    }
+
+    /// The intent's append, as `issue` reports it.
+    fn issued(
+        &self,
+        id: CommandId,
+        appended: std::result::Result<grantledger_eventlog::Appended, LogError>,
+    ) -> Result<CommandId> {
+        match appended {
             Ok(_) => {}
             Err(LogError::IdConflict { detail, .. }) => {
                 return Err(OutboxError::Conflict {
@@ -556,7 +583,9 @@ impl Executor {
 
         if !status.started {
             if let Some(reason) = self.inactive_beneficiary(&issued)? {
-                return self.fail(&status, CommandFailureKind::Refused, reason, 0);
+                return self
+                    .fail(&status, CommandFailureKind::Refused, reason, 0)
+                    .await;
             }
         }
 
@@ -581,7 +610,9 @@ impl Executor {
                     Class::Refused => {
                         let reason = refusal_reason(&issued, &e);
                         let status = self.status_for(id)?;
-                        return self.fail(&status, CommandFailureKind::Refused, reason, attempts);
+                        return self
+                            .fail(&status, CommandFailureKind::Refused, reason, attempts)
+                            .await;
                     }
                     Class::Transient(hint) if attempts < self.policy.max_attempts => {
                         may_have_written |= started && !certainly_unapplied(&e);
@@ -601,7 +632,9 @@ impl Executor {
                             reason.push_str(". Jira was not changed; issue a new command to try again once Jira answers");
                         }
                         let status = self.status_for(id)?;
-                        return self.fail(&status, CommandFailureKind::GaveUp, reason, attempts);
+                        return self
+                            .fail(&status, CommandFailureKind::GaveUp, reason, attempts)
+                            .await;
                     }
                     Class::Stop => {
                         return Err(OutboxError::Jira {
@@ -614,7 +647,7 @@ impl Executor {
         };
         self.step(id, Step::JiraDone);
 
-        let site = self.record_grant(&issued, cause)?;
+        let site = self.record_grant(&issued, cause).await?;
         self.step(id, Step::GrantRecorded);
 
         let succeeded = CommandSucceeded {
@@ -623,7 +656,7 @@ impl Executor {
             site,
             attempts,
         };
-        let outcome = self.append_outcome(id, version, succeeded.into())?;
+        let outcome = self.append_outcome(id, version, succeeded.into()).await?;
         info!(command = %id, ?jira, ?site, attempts, "{} done", describe(&issued));
         self.step(id, Step::Finished);
         Ok(outcome)
@@ -693,9 +726,10 @@ impl Executor {
             })
             .with_id(event_id(id, "started"))
             .caused_by(Causation::Command(id.clone()));
-            let appended =
-                self.log
-                    .append(&stream, ExpectedVersion::Exact(*version), vec![event])?;
+            let appended = self
+                .log
+                .append_async(&stream, ExpectedVersion::Exact(*version), vec![event])
+                .await?;
             *version = appended.stream_version;
             *started = true;
             self.step(id, Step::Started);
@@ -723,7 +757,11 @@ impl Executor {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The site's state folded up to the stream's end.
+    /// The site's state folded up to the stream's end, batches still being made
+    /// durable included: the executor appends to the stream with the version it
+    /// folded, which the log checks against every applied batch (group commit,
+    /// ADR 0024); a fold of durable records alone would lag any writer's batch
+    /// in flight and never match while another writer keeps appending.
     fn caught_up<'s>(
         &self,
         sites: &'s mut HashMap<String, SiteState>,
@@ -731,7 +769,10 @@ impl Executor {
     ) -> Result<&'s SiteState> {
         let state = sites.entry(site.to_owned()).or_default();
         let stream = StreamId::jira_site(site);
-        for record in self.log.read_stream(&stream, state.version + 1)? {
+        for record in self
+            .log
+            .read_stream_for_append(&stream, state.version + 1)?
+        {
             state.apply(&record);
         }
         Ok(state)
@@ -739,7 +780,7 @@ impl Executor {
 
     /// Appends the grant event to `jira:<site>` unless the state already shows the
     /// result (or this command's grant event is already there).
-    fn record_grant(&self, issued: &CommandIssued, cause: GrantCause) -> Result<SiteOutcome> {
+    async fn record_grant(&self, issued: &CommandIssued, cause: GrantCause) -> Result<SiteOutcome> {
         let id = &issued.command;
         let grant_id = event_id(id, "grant");
         if self.log.position_of(&grant_id)?.is_some() {
@@ -751,39 +792,64 @@ impl Executor {
             // The fold and the append under one lock: concurrent drives of this
             // executor append one after the other and never make each other retry;
             // only another writer of the stream (a sync) can move it in between.
-            let mut sites = self.sites();
-            let (present, version) = {
-                let s = self.caught_up(&mut sites, &issued.site)?;
-                (s.has_grant(&issued.grant), s.version)
+            // The batch is applied under the lock and folded into the state at
+            // once (readers of the log see it only once durable); its durability
+            // is awaited outside the lock, so the drives share flushes.
+            let pending = {
+                let mut sites = self.sites();
+                let (present, version) = {
+                    let s = self.caught_up(&mut sites, &issued.site)?;
+                    (s.has_grant(&issued.grant), s.version)
+                };
+                if present == wanted {
+                    return Ok(SiteOutcome::AlreadyInState);
+                }
+                let event: Event = match issued.action {
+                    CommandAction::Add => GrantAdded {
+                        grant: issued.grant.clone(),
+                        cause: cause.clone(),
+                    }
+                    .into(),
+                    CommandAction::Remove => GrantRemoved {
+                        grant: issued.grant.clone(),
+                        cause: cause.clone(),
+                    }
+                    .into(),
+                };
+                let event = NewEvent::new(event)
+                    .with_id(grant_id.clone())
+                    .caused_by(Causation::Command(id.clone()));
+                match self
+                    .log
+                    .begin_append(&stream, ExpectedVersion::Exact(version), vec![event])
+                {
+                    Ok(pending) => {
+                        if let Some(state) = sites.get_mut(&issued.site) {
+                            for record in pending.records() {
+                                state.apply(record);
+                            }
+                        }
+                        Some(pending)
+                    }
+                    Err(LogError::WrongExpectedVersion { current, .. }) => {
+                        debug!(command = %id, expected = version, current, "the site stream moved; folding again");
+                        None
+                    }
+                    Err(e) => return Err(e.into()),
+                }
             };
-            if present == wanted {
-                return Ok(SiteOutcome::AlreadyInState);
-            }
-            let event: Event = match issued.action {
-                CommandAction::Add => GrantAdded {
-                    grant: issued.grant.clone(),
-                    cause: cause.clone(),
-                }
-                .into(),
-                CommandAction::Remove => GrantRemoved {
-                    grant: issued.grant.clone(),
-                    cause: cause.clone(),
-                }
-                .into(),
+            let Some(pending) = pending else {
+                continue;
             };
-            let event = NewEvent::new(event)
-                .with_id(grant_id.clone())
-                .caused_by(Causation::Command(id.clone()));
-            match self
-                .log
-                .append(&stream, ExpectedVersion::Exact(version), vec![event])
-            {
-                Ok(_) => return Ok(SiteOutcome::Recorded),
-                Err(LogError::WrongExpectedVersion { current, .. }) => {
-                    debug!(command = %id, expected = version, current, "the site stream moved; folding again");
+            return match pending.durable().await {
+                Ok(_) => Ok(SiteOutcome::Recorded),
+                Err(e) => {
+                    // The state holds an event that may not be durable: fold it
+                    // again from the log next time.
+                    self.sites().remove(&issued.site);
+                    Err(e.into())
                 }
-                Err(e) => return Err(e.into()),
-            }
+            };
         }
         Err(OutboxError::SiteContention {
             command: id.clone(),
@@ -792,7 +858,7 @@ impl Executor {
         })
     }
 
-    fn fail(
+    async fn fail(
         &self,
         status: &CommandStatus,
         kind: CommandFailureKind,
@@ -807,14 +873,16 @@ impl Executor {
             reason,
             attempts,
         };
-        let outcome = self.append_outcome(id, status.version, failed.into())?;
+        let outcome = self
+            .append_outcome(id, status.version, failed.into())
+            .await?;
         self.step(id, Step::Finished);
         Ok(outcome)
     }
 
     /// Appends the command's one outcome; if another drive recorded one first, that
     /// one is the outcome.
-    fn append_outcome(&self, id: &CommandId, version: u64, event: Event) -> Result<Outcome> {
+    async fn append_outcome(&self, id: &CommandId, version: u64, event: Event) -> Result<Outcome> {
         let outcome = match &event {
             Event::CommandSucceeded(e) => Outcome::Succeeded(e.clone()),
             Event::CommandFailed(e) => Outcome::Failed(e.clone()),
@@ -828,11 +896,15 @@ impl Executor {
         let event = NewEvent::new(event)
             .with_id(event_id(id, "outcome"))
             .caused_by(Causation::Command(id.clone()));
-        match self.log.append(
-            &StreamId::command(id),
-            ExpectedVersion::Exact(version),
-            vec![event],
-        ) {
+        match self
+            .log
+            .append_async(
+                &StreamId::command(id),
+                ExpectedVersion::Exact(version),
+                vec![event],
+            )
+            .await
+        {
             Ok(_) => Ok(outcome),
             Err(e @ (LogError::IdConflict { .. } | LogError::WrongExpectedVersion { .. })) => {
                 match self.status(id)?.and_then(|s| s.outcome) {

@@ -7,6 +7,7 @@
 mod append;
 mod common;
 mod golden;
+mod group_commit;
 mod log_format;
 mod properties;
 mod schema;
