@@ -968,10 +968,24 @@ impl EventLog {
         let start = keys::run(stream, 0);
         let prefix_len = start.len() - 8;
         let prefix = start[..prefix_len].to_vec();
-        // The run that contains `from_version` may start before it.
+        // The run that contains `from_version` may start before it: start at the
+        // last run that starts at or before it, not at the stream's first run (a
+        // site stream has thousands of runs; a fold reads only its tail).
+        let seek = match self
+            .inner
+            .db
+            .range(start.clone()..=keys::run(stream, from_version))
+            .next_back()
+        {
+            Some(item) => item.map_err(LogError::storage("reading a stream index"))?.0,
+            None => start.into(),
+        };
         let mut runs: Vec<(u64, Position, u64)> = Vec::new();
-        for item in self.inner.db.scan_prefix(&prefix) {
+        for item in self.inner.db.range(seek..) {
             let (k, v) = item.map_err(LogError::storage("reading a stream index"))?;
+            if !k.starts_with(&prefix) {
+                break;
+            }
             let first_version = u64::from_be_bytes(k[prefix_len..].try_into().map_err(|_| {
                 LogError::InvalidBatch(format!("bad stream index key for {stream}"))
             })?);

@@ -185,15 +185,21 @@ async fn advance<E: CommandRunner>(
             }
         }
     }
+    let mut expiry = None;
     if r.status.is_running() {
         let now = jit.clock().now();
         let deadline = r.expires_at.unwrap_or(now);
         if now >= deadline {
-            r = expire(jit, &r, all, now, &mut report).await?;
+            (r, expiry) = expire(jit, &r, all, now, &mut report).await?;
         }
     }
     if let Some(command) = request::removal_command(&r) {
         r = run_command(jit, exec, &r, &command, &mut report).await?;
+    }
+    // Durable by now if the removal's command appended anything (the log
+    // flushes in order); awaited in any case before the pass reports it.
+    if let Some(expiry) = expiry {
+        expiry.durable().await?;
     }
     // A removal that failed is tried again once its wait is over: access a
     // request added must not outlive it because Jira was down for a while.
@@ -293,14 +299,16 @@ pub async fn run_once<E: CommandRunner>(jit: &Jit, exec: &E) -> Result<PassRepor
 /// Expires `r`, handing its access over to a running request of the same grant
 /// that ends later, if there is one (looked for among `all`, the requests as the
 /// pass found them, each loaded again: an earlier step of the pass may have
-/// granted it).
+/// granted it). The expiry is applied, not awaited: the caller awaits it after
+/// the removal's command, whose first append (awaited before Jira is called)
+/// makes it durable with the same flush.
 async fn expire(
     jit: &Jit,
     r: &Request,
     all: &[Request],
     now: Timestamp,
     report: &mut PassReport,
-) -> Result<Request, RequestError> {
+) -> Result<(Request, Option<grantledger_eventlog::PendingAppend>), RequestError> {
     let successor = if r.owns_access {
         let mut best: Option<Request> = None;
         for o in all
@@ -328,14 +336,14 @@ async fn expire(
             .await?;
     }
     let events = request::expire(r, successor.as_ref().map(|s| &s.id), now);
-    let after = jit.commit_async(r, events).await?;
+    let (after, pending) = jit.commit_applied(r, events)?;
     if let Some(deadline) = r.expires_at {
         report
             .expiry_lag_micros
             .push(now.as_micros() - deadline.as_micros());
     }
     report.expired.push(r.id.clone());
-    Ok(after)
+    Ok((after, pending))
 }
 
 /// Runs the outbox's commands for one request now (after `request revoke`, say),

@@ -203,6 +203,28 @@ impl Jit {
         Self::committed(after, appended)
     }
 
+    /// [`Jit::commit`] applied but not awaited: the returned append is durable
+    /// once it is awaited or once any later append is (the log flushes in
+    /// order), and readers see it only then. For a step whose next append is
+    /// awaited before anything leaves the process (the expiry before its
+    /// removal command): one flush instead of two.
+    pub fn commit_applied(
+        &self,
+        state: &Request,
+        events: Vec<Event>,
+    ) -> Result<(Request, Option<grantledger_eventlog::PendingAppend>), RequestError> {
+        let Some((after, expected, batch)) = Self::batch(state, events) else {
+            return Ok((state.clone(), None));
+        };
+        match self
+            .log
+            .begin_append(&StreamId::request(&after.id), expected, batch)
+        {
+            Ok(pending) => Ok((after, Some(pending))),
+            Err(e) => Self::committed(after, Err(e)).map(|r| (r, None)),
+        }
+    }
+
     /// The request after `events`, the version to expect and the batch; `None`
     /// for no events.
     fn batch(

@@ -99,7 +99,8 @@ pub enum Step {
     /// Jira holds the change (changed now or already so); nothing of it is in the
     /// site's stream yet.
     JiraDone,
-    /// The site's stream shows the result (a grant event appended, or none needed).
+    /// The site's stream shows the result (a grant event appended, or none
+    /// needed); the grant event is made durable by the outcome's flush.
     GrantRecorded,
     /// The outcome is in the log.
     Finished,
@@ -647,7 +648,7 @@ impl Executor {
         };
         self.step(id, Step::JiraDone);
 
-        let site = self.record_grant(&issued, cause).await?;
+        let (site, grant) = self.record_grant(&issued, cause).await?;
         self.step(id, Step::GrantRecorded);
 
         let succeeded = CommandSucceeded {
@@ -657,6 +658,11 @@ impl Executor {
             attempts,
         };
         let outcome = self.append_outcome(id, version, succeeded.into()).await?;
+        // Durable already when the outcome is (flushes keep the log's order);
+        // awaited for the case where another drive's outcome was found instead.
+        if let Some(grant) = grant {
+            grant.durable().await?;
+        }
         info!(command = %id, ?jira, ?site, attempts, "{} done", describe(&issued));
         self.step(id, Step::Finished);
         Ok(outcome)
@@ -779,12 +785,20 @@ impl Executor {
     }
 
     /// Appends the grant event to `jira:<site>` unless the state already shows the
-    /// result (or this command's grant event is already there).
-    async fn record_grant(&self, issued: &CommandIssued, cause: GrantCause) -> Result<SiteOutcome> {
+    /// result (or this command's grant event is already there). The append is
+    /// applied, not awaited: the outcome's append, after it, makes it durable
+    /// with its own flush (the log flushes in order), so a drive waits for one
+    /// flush, not two; the caller awaits the returned append after the outcome.
+    /// A crash before that flush loses both, and the re-drive records them.
+    async fn record_grant(
+        &self,
+        issued: &CommandIssued,
+        cause: GrantCause,
+    ) -> Result<(SiteOutcome, Option<grantledger_eventlog::PendingAppend>)> {
         let id = &issued.command;
         let grant_id = event_id(id, "grant");
         if self.log.position_of(&grant_id)?.is_some() {
-            return Ok(SiteOutcome::Recorded);
+            return Ok((SiteOutcome::Recorded, None));
         }
         let stream = StreamId::jira_site(&issued.site);
         let wanted = issued.action == CommandAction::Add;
@@ -802,7 +816,7 @@ impl Executor {
                     (s.has_grant(&issued.grant), s.version)
                 };
                 if present == wanted {
-                    return Ok(SiteOutcome::AlreadyInState);
+                    return Ok((SiteOutcome::AlreadyInState, None));
                 }
                 let event: Event = match issued.action {
                     CommandAction::Add => GrantAdded {
@@ -841,15 +855,7 @@ impl Executor {
             let Some(pending) = pending else {
                 continue;
             };
-            return match pending.durable().await {
-                Ok(_) => Ok(SiteOutcome::Recorded),
-                Err(e) => {
-                    // The state holds an event that may not be durable: fold it
-                    // again from the log next time.
-                    self.sites().remove(&issued.site);
-                    Err(e.into())
-                }
-            };
+            return Ok((SiteOutcome::Recorded, Some(pending)));
         }
         Err(OutboxError::SiteContention {
             command: id.clone(),
