@@ -764,9 +764,9 @@ impl EventLog {
                 Err(_) => d.failed = true,
             }
         }
-        if result.is_err() {
-            self.writer().poisoned = true;
-        }
+        // `failed` refuses every later append (`begin_append` checks it); the
+        // writer lock is not taken here: `quiesced` holds it while it waits for
+        // this flush.
         self.wake_all();
         result
     }
