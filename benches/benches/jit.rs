@@ -86,6 +86,61 @@ fn client(sim: &SimServer, concurrency: usize) -> JiraClient {
     JiraClient::with_clock(config, Arc::new(SystemClock::new())).expect("the client builds")
 }
 
+/// What one durable append costs on this machine, alone and with 32 tasks
+/// appending at once on the bench's runtime (a scratch log: the same fsync).
+async fn append_cost() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let log = EventLog::open(dir.path().join("log")).expect("a new log");
+    let event = |i: usize| {
+        grantledger_eventlog::NewEvent::new(grantledger_model::CommandStarted {
+            command: grantledger_model::CommandId::new(format!("probe-{i}")),
+        })
+    };
+    const N: usize = 400;
+    let took = Instant::now();
+    for i in 0..N {
+        let stream = StreamId::command(&grantledger_model::CommandId::new(format!("probe-{i}")));
+        log.append(
+            &stream,
+            grantledger_eventlog::ExpectedVersion::Any,
+            vec![event(i)],
+        )
+        .expect("an append");
+    }
+    let alone = took.elapsed();
+    let flushes_alone = log.flushes();
+    let took = Instant::now();
+    let tasks: Vec<_> = (0..32)
+        .map(|t| {
+            let log = log.clone();
+            tokio::spawn(async move {
+                for i in (t..N).step_by(32) {
+                    let stream = StreamId::command(&grantledger_model::CommandId::new(format!(
+                        "probe-{t}-{i}"
+                    )));
+                    log.append_async(
+                        &stream,
+                        grantledger_eventlog::ExpectedVersion::Any,
+                        vec![event(i)],
+                    )
+                    .await
+                    .expect("an append");
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.expect("the appender");
+    }
+    let together = took.elapsed();
+    println!(
+        "jit: a durable append: {:.2} ms one at a time, {:.2} ms each with 32 tasks appending at once ({} flushes for {N} appends)",
+        alone.as_secs_f64() * 1000.0 / N as f64,
+        together.as_secs_f64() * 1000.0 / N as f64,
+        log.flushes() - flushes_alone,
+    );
+}
+
 fn toml_string(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
@@ -182,6 +237,8 @@ async fn bench() {
             format!("spread over {spread} s")
         }
     );
+
+    append_cost().await;
 
     for &concurrency in &concurrencies {
         let mut policies = policies.clone();

@@ -62,6 +62,6 @@ pub use export::{
 pub use follow::{fold_until, Follower, Projection};
 pub use holder::{Holder, HOLDER_FILE};
 pub use iter::RecordIter;
-pub use log::{EventLog, OpenOptions};
+pub use log::{EventLog, OpenOptions, PendingAppend};
 pub use record::{Appended, ExpectedVersion, Hash, Head, NewEvent, Position, Record};
 pub use verify::{Problem, ProblemKind, VerifyReport};

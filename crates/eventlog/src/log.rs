@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use grantledger_clock::{Clock, SystemClock};
 use grantledger_model::{EventId, StreamId};
@@ -89,6 +89,35 @@ struct Inner {
     head_tx: watch::Sender<Position>,
     /// The last acknowledged (durable) position: readers see nothing past it.
     acked: AtomicU64,
+    /// Group commit (ADR 0024): what is applied and what is durable, and
+    /// whether a flush is under way.
+    durability: Mutex<Durability>,
+    /// Wakes blocking appenders when a flush ends.
+    flushed: Condvar,
+    /// Wakes async appenders when a flush ends.
+    flushed_tx: watch::Sender<u64>,
+    /// The head anchor, written by the flushing appender after each flush;
+    /// `None` while the writer distrusts the database (appends are refused).
+    anchor: Mutex<Option<Anchor>>,
+    /// Flushes (sled flush + fsync) made by this handle.
+    flushes: AtomicU64,
+}
+
+/// Group commit's state. A batch is applied to sled under the writer lock,
+/// then made durable by one flush + fsync shared by every batch applied before
+/// the flush started: whoever finds no flush under way leads one (for all that
+/// is applied at that moment), the others wait for the durable position to
+/// reach their batch.
+struct Durability {
+    /// The last batch applied to the storage (not necessarily on disk).
+    applied: Head,
+    /// The last batch on disk: what readers see and `head()` returns.
+    durable: Head,
+    /// A flush is under way.
+    flushing: bool,
+    /// A flush or an apply failed: nothing is durable past `durable`, and every
+    /// appender waiting or to come fails.
+    failed: bool,
 }
 
 struct Writer {
@@ -98,8 +127,6 @@ struct Writer {
     /// short, replaced or edited): appending would fork the history or erase the
     /// evidence, so this handle only reads.
     distrust: Option<LogError>,
-    /// `None` while `distrust` is set: the anchor is left as found.
-    anchor: Option<Anchor>,
     /// Stream name -> (version, last position). Filled lazily from storage; only the
     /// writer changes streams, so the cache cannot go stale.
     streams: HashMap<StreamId, (u64, Position)>,
@@ -293,11 +320,20 @@ impl EventLog {
                     head,
                     poisoned: false,
                     distrust,
-                    anchor,
                     streams: HashMap::new(),
                 }),
                 head_tx,
                 acked: AtomicU64::new(head.position),
+                durability: Mutex::new(Durability {
+                    applied: head,
+                    durable: head,
+                    flushing: false,
+                    failed: false,
+                }),
+                flushed: Condvar::new(),
+                flushed_tx: watch::channel(0).0,
+                anchor: Mutex::new(anchor),
+                flushes: AtomicU64::new(0),
             }),
         })
     }
@@ -377,7 +413,20 @@ impl EventLog {
 
     /// The last durable record's position and hash.
     pub fn head(&self) -> Head {
-        self.writer().head
+        self.durability().durable
+    }
+
+    /// How many flushes (sled flush + fsync) this handle has made: with
+    /// appenders at once, fewer than the appends (group commit, ADR 0024).
+    pub fn flushes(&self) -> u64 {
+        self.inner.flushes.load(Ordering::Relaxed)
+    }
+
+    fn durability(&self) -> MutexGuard<'_, Durability> {
+        self.inner
+            .durability
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// A receiver that sees the head position after every append. Do not hold a
@@ -401,10 +450,15 @@ impl EventLog {
         }
     }
 
-    /// The stream's current version (0 if it has no events).
+    /// The stream's current version (0 if it has no events): its last durable
+    /// event's (an event still being made durable is waited for).
     pub fn stream_version(&self, stream: &StreamId) -> Result<u64> {
-        let mut w = self.writer();
-        Ok(self.stream_state(&mut w, stream)?.0)
+        let (version, last) = {
+            let mut w = self.writer();
+            self.stream_state(&mut w, stream)?
+        };
+        self.wait_durable(last)?;
+        Ok(version)
     }
 
     fn stream_state(&self, w: &mut Writer, stream: &StreamId) -> Result<(u64, Position)> {
@@ -435,12 +489,50 @@ impl EventLog {
     /// fsynced). If every event carries an id that is already in the log and the
     /// stored events are the same, nothing is written and the existing positions
     /// are returned (`duplicate: true`): a retry after a crash cannot duplicate.
+    ///
+    /// Appends from several threads share flushes (group commit, ADR 0024). This
+    /// one blocks the calling thread until its batch is durable; from an async
+    /// task that runs other work meanwhile, use [`EventLog::append_async`].
     pub fn append(
         &self,
         stream: &StreamId,
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
     ) -> Result<Appended> {
+        let pending = self.begin_append(stream, expected, events)?;
+        self.wait_durable(pending.appended.last)?;
+        Ok(pending.appended)
+    }
+
+    /// [`EventLog::append`] for async tasks: the batch is applied at once, then
+    /// the task awaits its durability instead of blocking its thread, so that
+    /// other tasks (or other futures of the same task) apply their batches
+    /// meanwhile and share the next flush. The appender that leads a flush
+    /// (after yielding once, so that the futures ready to run apply theirs
+    /// first) makes it inline: about a millisecond of I/O on its thread. Call
+    /// this inside a tokio runtime.
+    pub async fn append_async(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<Appended> {
+        let pending = self.begin_append(stream, expected, events)?;
+        pending.durable().await
+    }
+
+    /// The first half of an append: checks and applies the batch to the storage
+    /// and returns it as [`PendingAppend`], not yet durable and not yet visible
+    /// to readers; [`PendingAppend::durable`] (or [`PendingAppend::wait`]) makes
+    /// it so. For a caller that must apply under a lock of its own and await the
+    /// flush outside it. The records as appended are in
+    /// [`PendingAppend::records`].
+    pub fn begin_append(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<PendingAppend> {
         if events.is_empty() {
             return Err(LogError::InvalidBatch(
                 "a batch needs at least one event".into(),
@@ -456,14 +548,19 @@ impl EventLog {
             )));
         }
         let mut w = self.writer();
-        if w.poisoned {
+        if w.poisoned || self.durability().failed {
             return Err(LogError::Poisoned);
         }
         if let Some(why) = &w.distrust {
             return Err(why.clone_for_refusal());
         }
-        if let Some(dup) = self.existing_batch(stream, &events)? {
-            return Ok(dup);
+        if let Some((appended, records)) = self.existing_batch(stream, &events, w.head.position)? {
+            drop(w);
+            return Ok(PendingAppend {
+                log: self.clone(),
+                appended,
+                records,
+            });
         }
         let (current, _) = self.stream_state(&mut w, stream)?;
         if !expected.admits(current) {
@@ -481,6 +578,7 @@ impl EventLog {
         let mut chunk = ChunkWriter::new();
         let mut chunk_first = first;
         let mut scratch = Vec::with_capacity(512);
+        let mut records = Vec::with_capacity(events.len());
         for (i, e) in events.iter().enumerate() {
             let position = first + i as u64;
             if chunk.count() >= CHUNK_MAX_RECORDS || chunk.len_bytes() >= CHUNK_MAX_BYTES {
@@ -501,6 +599,17 @@ impl EventLog {
                 },
                 &mut scratch,
             );
+            records.push(Record {
+                position,
+                recorded_at: now,
+                stream: stream.clone(),
+                stream_version: current + 1 + i as u64,
+                event_id: e.id.clone(),
+                causation: e.causation.clone(),
+                event: e.event.clone(),
+                prev_hash: prev,
+                hash,
+            });
             prev = hash;
             if let Some(id) = &e.id {
                 batch.insert(keys::id(id), &position.to_be_bytes());
@@ -517,8 +626,17 @@ impl EventLog {
         );
         batch.insert(keys::HEAD, codec::encode_head(last, prev));
 
-        if let Err(e) = self.commit(batch) {
+        if let Err(e) = self
+            .inner
+            .db
+            .apply_batch(batch)
+            .map_err(LogError::storage("writing a batch"))
+        {
+            // Whether the storage holds part of it is unknown: stop writing, and
+            // fail the appenders waiting for a flush (reopening recovers).
             w.poisoned = true;
+            self.durability().failed = true;
+            self.wake_all();
             return Err(e);
         }
         w.head = Head {
@@ -526,30 +644,146 @@ impl EventLog {
             hash: prev,
         };
         w.streams.insert(stream.clone(), (version, last));
-        self.inner.acked.store(last, Ordering::Release);
-        self.inner.head_tx.send_replace(last);
-        // After the batch is durable: the anchor may lag the log, never lead it, so
-        // a failure here is reported but does not undo the acknowledged append.
-        let head = w.head;
-        if let Some(anchor) = w.anchor.as_mut() {
-            if let Err(e) = anchor.write(head) {
-                tracing::warn!(error = %e, "could not update the head anchor; the next append retries");
-            }
-        }
+        // Under the writer lock: `applied` only grows, in the log's order.
+        self.durability().applied = w.head;
         drop(w);
-        Ok(Appended {
-            first,
-            last,
-            stream_version: version,
-            duplicate: false,
+        Ok(PendingAppend {
+            log: self.clone(),
+            appended: Appended {
+                first,
+                last,
+                stream_version: version,
+                duplicate: false,
+            },
+            records,
         })
     }
 
-    /// Applies a batch atomically and makes it durable.
-    fn commit(&self, batch: sled::Batch) -> Result<()> {
+    /// Waits (blocking the thread) until `position` is durable, leading a flush
+    /// when none is under way.
+    fn wait_durable(&self, position: Position) -> Result<()> {
+        let mut d = self.durability();
+        loop {
+            if d.durable.position >= position {
+                return Ok(());
+            }
+            if d.failed {
+                return Err(LogError::Poisoned);
+            }
+            if !d.flushing {
+                d.flushing = true;
+                drop(d);
+                self.flush_as_leader()?;
+                d = self.durability();
+                continue;
+            }
+            d = self
+                .inner
+                .flushed
+                .wait(d)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+    }
+
+    /// Waits (awaiting) until `position` is durable; a flush this task leads
+    /// runs inline, after one yield.
+    async fn wait_durable_async(&self, position: Position) -> Result<()> {
+        let mut flushed = self.inner.flushed_tx.subscribe();
+        let mut yielded = false;
+        loop {
+            let lead = {
+                let mut d = self.durability();
+                if d.durable.position >= position {
+                    return Ok(());
+                }
+                if d.failed {
+                    return Err(LogError::Poisoned);
+                }
+                if d.flushing {
+                    Some(false)
+                } else if !yielded {
+                    None
+                } else {
+                    d.flushing = true;
+                    Some(true)
+                }
+            };
+            let Some(lead) = lead else {
+                // Let the tasks (or futures of this task) ready to run apply
+                // their batches first: the flush then takes them all.
+                yielded = true;
+                tokio::task::yield_now().await;
+                continue;
+            };
+            if lead {
+                // Inline: a flush is a millisecond of I/O, shorter than the two
+                // thread hand-offs (to the blocking pool and back) that running
+                // it elsewhere costs on a busy machine (ADR 0024, measured);
+                // the followers meanwhile await without blocking. Synchronous,
+                // so it cannot be left half-led by a dropped future.
+                self.flush_as_leader()?;
+                continue;
+            }
+            // Changed after the check above (the receiver was made before it).
+            if flushed.changed().await.is_err() {
+                return Err(LogError::Poisoned);
+            }
+        }
+    }
+
+    /// Makes everything applied so far durable (this caller set `flushing`),
+    /// then publishes it: the durable head, `acked`, the head notification, the
+    /// anchor; or poisons the log if the flush failed. Wakes every waiter either
+    /// way.
+    fn flush_as_leader(&self) -> Result<()> {
+        // Every batch counted in `applied` is in the storage already (it is set
+        // after the batch is applied), so the flush below covers it.
+        let upto = self.durability().applied;
+        let result = self.commit();
+        self.inner.flushes.fetch_add(1, Ordering::Relaxed);
+        if result.is_ok() {
+            // After the batches are durable: the anchor may lag the log, never
+            // lead it, so a failure here is reported but undoes nothing.
+            let mut anchor = self
+                .inner
+                .anchor
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some(anchor) = anchor.as_mut() {
+                if let Err(e) = anchor.write(upto) {
+                    tracing::warn!(error = %e, "could not update the head anchor; the next flush retries");
+                }
+            }
+        }
+        {
+            let mut d = self.durability();
+            d.flushing = false;
+            match &result {
+                Ok(()) => {
+                    d.durable = upto;
+                    self.inner.acked.store(upto.position, Ordering::Release);
+                    self.inner.head_tx.send_replace(upto.position);
+                }
+                Err(_) => d.failed = true,
+            }
+        }
+        // `failed` refuses every later append (`begin_append` checks it); the
+        // writer lock is not taken here: `quiesced` holds it while it waits for
+        // this flush.
+        self.wake_all();
+        result
+    }
+
+    fn wake_all(&self) {
+        self.inner.flushed.notify_all();
+        self.inner
+            .flushed_tx
+            .send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Makes every batch applied so far durable.
+    fn commit(&self) -> Result<()> {
         let db = &self.inner.db;
-        db.apply_batch(batch)
-            .map_err(LogError::storage("writing a batch"))?;
         // sled's flush writes its buffers and calls sync_file_range on Linux, which
         // does not flush the file's metadata or the disk's write cache: fsync too.
         db.flush().map_err(LogError::storage("flushing a batch"))?;
@@ -585,8 +819,14 @@ impl EventLog {
         Ok(())
     }
 
-    /// If the batch is a retry of one already in the log, its outcome.
-    fn existing_batch(&self, stream: &StreamId, events: &[NewEvent]) -> Result<Option<Appended>> {
+    /// If the batch is a retry of one already in the log (applied up to
+    /// `applied`, durable or not yet), its outcome and records.
+    fn existing_batch(
+        &self,
+        stream: &StreamId,
+        events: &[NewEvent],
+        applied: Position,
+    ) -> Result<Option<(Appended, Vec<Record>)>> {
         let mut seen: Vec<&EventId> = Vec::new();
         let mut found: Vec<(usize, Position)> = Vec::new();
         for (i, e) in events.iter().enumerate() {
@@ -597,7 +837,7 @@ impl EventLog {
                 )));
             }
             seen.push(id);
-            if let Some(p) = self.position_of(id)? {
+            if let Some(p) = self.position_upto(id, applied)? {
                 found.push((i, p));
             }
         }
@@ -617,10 +857,11 @@ impl EventLog {
             )));
         }
         let mut version = 0;
+        let mut records = Vec::with_capacity(found.len());
         for (i, p) in &found {
             let expected = first_pos + *i as u64;
             let record = self
-                .get(*p)?
+                .get_upto(*p, applied)?
                 .ok_or_else(|| conflict(format!("the id index points at missing position {p}")))?;
             if *p != expected || record.stream != *stream || record.event != events[*i].event {
                 return Err(conflict(format!(
@@ -628,26 +869,34 @@ impl EventLog {
                 )));
             }
             version = record.stream_version;
+            records.push(record);
         }
-        Ok(Some(Appended {
-            first: first_pos,
-            last: first_pos + events.len() as u64 - 1,
-            stream_version: version,
-            duplicate: true,
-        }))
+        Ok(Some((
+            Appended {
+                first: first_pos,
+                last: first_pos + events.len() as u64 - 1,
+                stream_version: version,
+                duplicate: true,
+            },
+            records,
+        )))
     }
 
     /// Where the event with this id is, if it is in the log.
     pub fn position_of(&self, id: &EventId) -> Result<Option<Position>> {
+        self.position_upto(id, self.inner.acked.load(Ordering::Acquire))
+    }
+
+    /// Where the event with this id is, if it is at or before `upto`.
+    fn position_upto(&self, id: &EventId, upto: Position) -> Result<Option<Position>> {
         let found = self
             .inner
             .db
             .get(keys::id(id))
             .map_err(LogError::storage("looking up an event id"))?;
-        let acked = self.inner.acked.load(Ordering::Acquire);
         Ok(found
             .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok().map(u64::from_be_bytes))
-            .filter(|p| *p <= acked))
+            .filter(|p| *p <= upto))
     }
 
     /// The record with this id, if it is in the log.
@@ -660,10 +909,12 @@ impl EventLog {
 
     /// The record at `position`, if there is one.
     pub fn get(&self, position: Position) -> Result<Option<Record>> {
-        if position == 0 {
-            return Ok(None);
-        }
-        if position > self.inner.acked.load(Ordering::Acquire) {
+        self.get_upto(position, self.inner.acked.load(Ordering::Acquire))
+    }
+
+    /// The record at `position`, if there is one at or before `upto`.
+    fn get_upto(&self, position: Position, upto: Position) -> Result<Option<Record>> {
+        if position == 0 || position > upto {
             return Ok(None);
         }
         // One record: decode just it, not its whole chunk.
@@ -683,14 +934,56 @@ impl EventLog {
 
     /// Every record of one stream from `version` (inclusive), in order.
     pub fn read_stream(&self, stream: &StreamId, from_version: u64) -> Result<Vec<Record>> {
+        self.read_stream_upto(
+            stream,
+            from_version,
+            self.inner.acked.load(Ordering::Acquire),
+        )
+    }
+
+    /// [`EventLog::read_stream`] including the batches applied and still being
+    /// made durable (group commit, ADR 0024): for a writer that folds a stream
+    /// in order to append to it with an expected version, which the log checks
+    /// against every applied batch. A batch read this way is durable once any
+    /// later append of the reader is (flushes keep the log's order); if its
+    /// flush fails instead, the log is poisoned and no later append succeeds.
+    pub fn read_stream_for_append(
+        &self,
+        stream: &StreamId,
+        from_version: u64,
+    ) -> Result<Vec<Record>> {
+        let applied = self.durability().applied.position;
+        self.read_stream_upto(stream, from_version, applied)
+    }
+
+    fn read_stream_upto(
+        &self,
+        stream: &StreamId,
+        from_version: u64,
+        until: Position,
+    ) -> Result<Vec<Record>> {
         let mut out = Vec::new();
         let start = keys::run(stream, 0);
         let prefix_len = start.len() - 8;
         let prefix = start[..prefix_len].to_vec();
-        // The run that contains `from_version` may start before it.
+        // The run that contains `from_version` may start before it: start at the
+        // last run that starts at or before it, not at the stream's first run (a
+        // site stream has thousands of runs; a fold reads only its tail).
+        let seek = match self
+            .inner
+            .db
+            .range(start.clone()..=keys::run(stream, from_version))
+            .next_back()
+        {
+            Some(item) => item.map_err(LogError::storage("reading a stream index"))?.0,
+            None => start.into(),
+        };
         let mut runs: Vec<(u64, Position, u64)> = Vec::new();
-        for item in self.inner.db.scan_prefix(&prefix) {
+        for item in self.inner.db.range(seek..) {
             let (k, v) = item.map_err(LogError::storage("reading a stream index"))?;
+            if !k.starts_with(&prefix) {
+                break;
+            }
             let first_version = u64::from_be_bytes(k[prefix_len..].try_into().map_err(|_| {
                 LogError::InvalidBatch(format!("bad stream index key for {stream}"))
             })?);
@@ -704,8 +997,7 @@ impl EventLog {
         }
         for (first_version, first, count) in runs {
             let skip = from_version.saturating_sub(first_version);
-            for r in self
-                .read_from(first + skip)
+            for r in RecordIter::new(self.inner.db.clone(), (first + skip).max(1), until)
                 .take((count - skip.min(count)) as usize)
             {
                 out.push(r?);
@@ -714,8 +1006,11 @@ impl EventLog {
         Ok(out)
     }
 
-    /// Names of all streams with their versions.
+    /// Names of all streams with their versions (what is being made durable
+    /// is waited for first).
     pub fn streams(&self) -> Result<Vec<(StreamId, u64)>> {
+        let applied = self.durability().applied.position;
+        self.wait_durable(applied)?;
         let mut out = Vec::new();
         for item in self.inner.db.scan_prefix(keys::STREAM_PREFIX) {
             let (k, v) = item.map_err(LogError::storage("listing streams"))?;
@@ -756,10 +1051,54 @@ impl EventLog {
         &self.inner.db
     }
 
-    /// Runs `f` with appends held off, so it sees one consistent log.
-    pub(crate) fn quiesced<T>(&self, f: impl FnOnce() -> T) -> T {
-        let _w = self.writer();
-        f()
+    /// Runs `f` with appends held off and everything applied durable, so it
+    /// sees one consistent log.
+    pub(crate) fn quiesced<T>(&self, f: impl FnOnce() -> T) -> Result<T> {
+        let w = self.writer();
+        self.wait_durable(w.head.position)?;
+        let out = f();
+        drop(w);
+        Ok(out)
+    }
+}
+
+/// A batch applied by [`EventLog::begin_append`] and not yet durable.
+#[must_use = "an append is durable (and visible) only once awaited"]
+pub struct PendingAppend {
+    log: EventLog,
+    appended: Appended,
+    records: Vec<Record>,
+}
+
+impl std::fmt::Debug for PendingAppend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingAppend")
+            .field("appended", &self.appended)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PendingAppend {
+    /// The batch's records as appended (or as found, for a repeated batch).
+    pub fn records(&self) -> &[Record] {
+        &self.records
+    }
+
+    /// Where the batch went.
+    pub fn appended(&self) -> &Appended {
+        &self.appended
+    }
+
+    /// Awaits the batch's durability (sharing a flush with other batches).
+    pub async fn durable(self) -> Result<Appended> {
+        self.log.wait_durable_async(self.appended.last).await?;
+        Ok(self.appended)
+    }
+
+    /// Blocks the thread until the batch is durable.
+    pub fn wait(self) -> Result<Appended> {
+        self.log.wait_durable(self.appended.last)?;
+        Ok(self.appended)
     }
 }
 

@@ -195,7 +195,7 @@ impl EventLog {
     }
 
     fn verify_with(&self, expected: Option<(Head, &str)>) -> Result<VerifyReport> {
-        let mut report = self.quiesced(|| self.verify_inner())?;
+        let mut report = self.quiesced(|| self.verify_inner())??;
         if report.problem.is_some() {
             return Ok(report);
         }

@@ -110,4 +110,10 @@ pub struct SimStats {
     /// Injected faults per kind: `dropped_connection`, `rate_limited`,
     /// `server_error`, `malformed_json`, `slow_response`.
     pub faults_by_kind: BTreeMap<String, u64>,
+    /// Writes Jira carried out (answered 2xx, whether or not the answer was
+    /// then lost to an injected dropped connection), per operation: the
+    /// changes made, as opposed to the write requests sent, which
+    /// `by_operation` counts with those Jira refused.
+    #[serde(default)]
+    pub changes: BTreeMap<String, u64>,
 }

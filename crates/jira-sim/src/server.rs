@@ -340,6 +340,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/rest/api/3/myself", get(handlers::myself))
         .route("/rest/api/3/users/search", get(handlers::users_search))
         .route("/rest/api/3/user", get(handlers::user))
+        .route("/rest/api/3/user/groups", get(handlers::user_groups))
         .route("/rest/api/3/group/bulk", get(handlers::group_bulk))
         .route("/rest/api/3/group/member", get(handlers::group_member))
         .route(
@@ -460,6 +461,9 @@ async fn rest_middleware(
             }
             if let Ok(v) = HeaderValue::from_str(&account_id) {
                 resp.headers_mut().insert("x-aaccountid", v);
+            }
+            if !op.starts_with("GET ") && resp.status().is_success() {
+                shared.count_change(op.clone());
             }
             resp
         }

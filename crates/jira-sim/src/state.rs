@@ -184,6 +184,9 @@ impl Shared {
         s.total += 1;
         *s.by_operation.entry(op).or_default() += 1;
     }
+    pub(crate) fn count_change(&self, op: String) {
+        *self.stats().changes.entry(op).or_default() += 1;
+    }
     pub(crate) fn count_fault(&self, fault: Fault) {
         let mut s = self.stats();
         s.faults_injected += 1;

@@ -37,11 +37,13 @@ pub enum Operation {
     AuditRecords,
     /// `GET /rest/api/3/user?accountId=`
     User,
+    /// `GET /rest/api/3/user/groups?accountId=`
+    UserGroups,
 }
 
 impl Operation {
     /// Every operation, in declaration order.
-    pub const ALL: [Operation; 15] = [
+    pub const ALL: [Operation; 16] = [
         Operation::TenantInfo,
         Operation::Myself,
         Operation::UsersSearch,
@@ -57,6 +59,7 @@ impl Operation {
         Operation::ApplicationRoles,
         Operation::AuditRecords,
         Operation::User,
+        Operation::UserGroups,
     ];
 
     /// `METHOD path-template`, as errors and metrics name it.
@@ -77,6 +80,7 @@ impl Operation {
             Operation::ApplicationRoles => "GET /rest/api/3/applicationrole",
             Operation::AuditRecords => "GET /rest/api/3/auditing/record",
             Operation::User => "GET /rest/api/3/user",
+            Operation::UserGroups => "GET /rest/api/3/user/groups",
         }
     }
 
@@ -97,7 +101,10 @@ impl Operation {
             Operation::AddGroupMember | Operation::RemoveGroupMember => {
                 "site-admin rights (group membership writes need a site admin, not just a Jira admin)"
             }
-            Operation::UsersSearch | Operation::GroupBulk | Operation::User => {
+            Operation::UsersSearch
+            | Operation::GroupBulk
+            | Operation::User
+            | Operation::UserGroups => {
                 "the 'Browse users and groups' global permission"
             }
             Operation::GroupMember => {
@@ -133,7 +140,7 @@ pub(crate) struct Counters {
     connection_wait_ms: AtomicU64,
     connection_failures: AtomicU64,
     rate_limited: AtomicU64,
-    by_op: [AtomicU64; 15],
+    by_op: [AtomicU64; 16],
 }
 
 impl Counters {

@@ -11,8 +11,8 @@
 //!
 //! | write | before | outcome unknown | refused (400/404) |
 //! |---|---|---|---|
-//! | add group member | — | list the group's members (stops at the account): member → done, else send again | list members: member → done, else the error |
-//! | remove group member | — | list members: absent → done, else send again | list members: absent → done (a missing group stays an error), else the error |
+//! | add group member | — | membership check: member → done, else send again | membership check: member → done, else the error |
+//! | remove group member | — | membership check: absent → done, else send again | membership check: absent → done (a missing group stays an error), else the error |
 //! | add role actor | read the role: present → done, no write | read the role: present → done, else send again | read the role: present → done, else the error |
 //! | remove role actor | — | read the role: absent → done, else send again | read the role: absent → done (a missing project/role stays an error), else the error |
 //!
@@ -21,6 +21,11 @@
 //! acted (which keeps Jira's audit log honest too). Jira's wording is never
 //! read to decide anything: a refusal is classified by its status and checked
 //! against the state.
+//!
+//! The membership check ([`JiraClient::is_group_member`]) reads the account's
+//! groups (`/user/groups`, one request whatever the group's size) and, when the
+//! group is not among them, the first page of the group's members, which fails
+//! with the group's own 404 when the group is gone.
 //!
 //! The writes take the model's typed ids ([`GroupId`], [`AccountId`],
 //! [`ProjectId`], [`RoleId`], and a [`Principal`] for a role actor), so a
@@ -136,17 +141,39 @@ impl JiraClient {
     }
 
     /// Whether `account_id` is a member of the group (inactive users included).
-    /// Pages through the member listing and stops at the account.
+    ///
+    /// One request for a member: the account's groups (`/user/groups`), whatever
+    /// the group's size. When the group is not among them (or the account is
+    /// unknown to Jira, which makes it a member of nothing), one page of the
+    /// group's members is read as well, so that a missing group stays an error
+    /// (`NotFound` for the group) as it always was. Only if Jira lists a group
+    /// without its `groupId` does this fall back to paging through the group's
+    /// members.
     pub async fn is_group_member(
         &self,
         group_id: &GroupId,
         account_id: &AccountId,
     ) -> Result<bool, JiraError> {
+        let groups = self.user_groups(account_id.as_str()).await?;
+        let listed = groups.as_deref().unwrap_or(&[]);
+        if listed
+            .iter()
+            .any(|g| g.group_id.as_deref() == Some(group_id.as_str()))
+        {
+            return Ok(true);
+        }
         let mut pages = self.group_members_pages(group_id.as_str());
-        while let Some(page) = pages.next_page().await? {
-            if page.iter().any(|u| u.account_id == account_id.as_str()) {
+        let first = pages.next_page().await?;
+        if listed.iter().all(|g| g.group_id.is_some()) {
+            return Ok(false);
+        }
+        // Some group came without its id: decide from the group's own listing.
+        let mut page = first;
+        while let Some(members) = page {
+            if members.iter().any(|u| u.account_id == account_id.as_str()) {
                 return Ok(true);
             }
+            page = pages.next_page().await?;
         }
         Ok(false)
     }

@@ -37,13 +37,14 @@ pub trait CommandRunner: Send + Sync {
 impl CommandRunner for grantledger_outbox::Executor {
     async fn execute(&self, command: &CommandIssued) -> Result<CommandOutcome, String> {
         let id = self
-            .issue(grantledger_outbox::CommandSpec {
+            .issue_async(grantledger_outbox::CommandSpec {
                 id: Some(command.command.clone()),
                 site: command.site.clone(),
                 action: command.action,
                 grant: command.grant.clone(),
                 purpose: command.purpose.clone(),
             })
+            .await
             .map_err(|e| e.to_string())?;
         match self.drive(&id).await.map_err(|e| e.to_string())? {
             grantledger_outbox::Outcome::Succeeded(s) => {
@@ -129,7 +130,7 @@ async fn run_command<E: CommandRunner>(
     // The request may have moved meanwhile (another process): decide on fresh state.
     let fresh = jit.load(r.id.as_str())?;
     let events = request::command_finished(&fresh, &command.command, &outcome, jit.clock().now());
-    let after = jit.commit(&fresh, events)?;
+    let after = jit.commit_async(&fresh, events).await?;
     match after.status {
         Status::Granted | Status::AlreadyHeld if fresh.status == Status::Approved => {
             report.granted.push(after.id.clone())
@@ -184,15 +185,21 @@ async fn advance<E: CommandRunner>(
             }
         }
     }
+    let mut expiry = None;
     if r.status.is_running() {
         let now = jit.clock().now();
         let deadline = r.expires_at.unwrap_or(now);
         if now >= deadline {
-            r = expire(jit, &r, all, now, &mut report)?;
+            (r, expiry) = expire(jit, &r, all, now, &mut report).await?;
         }
     }
     if let Some(command) = request::removal_command(&r) {
         r = run_command(jit, exec, &r, &command, &mut report).await?;
+    }
+    // Durable by now if the removal's command appended anything (the log
+    // flushes in order); awaited in any case before the pass reports it.
+    if let Some(expiry) = expiry {
+        expiry.durable().await?;
     }
     // A removal that failed is tried again once its wait is over: access a
     // request added must not outlive it because Jira was down for a while.
@@ -292,14 +299,16 @@ pub async fn run_once<E: CommandRunner>(jit: &Jit, exec: &E) -> Result<PassRepor
 /// Expires `r`, handing its access over to a running request of the same grant
 /// that ends later, if there is one (looked for among `all`, the requests as the
 /// pass found them, each loaded again: an earlier step of the pass may have
-/// granted it).
-fn expire(
+/// granted it). The expiry is applied, not awaited: the caller awaits it after
+/// the removal's command, whose first append (awaited before Jira is called)
+/// makes it durable with the same flush.
+async fn expire(
     jit: &Jit,
     r: &Request,
     all: &[Request],
     now: Timestamp,
     report: &mut PassReport,
-) -> Result<Request, RequestError> {
+) -> Result<(Request, Option<grantledger_eventlog::PendingAppend>), RequestError> {
     let successor = if r.owns_access {
         let mut best: Option<Request> = None;
         for o in all
@@ -323,17 +332,18 @@ fn expire(
         // The successor's side first: a crash before the expiry leaves this
         // request running, and the next pass hands over again (a no-op for the
         // successor, which remembers whom it took over from).
-        jit.commit(s, request::take_over(s, &r.id, now))?;
+        jit.commit_async(s, request::take_over(s, &r.id, now))
+            .await?;
     }
     let events = request::expire(r, successor.as_ref().map(|s| &s.id), now);
-    let after = jit.commit(r, events)?;
+    let (after, pending) = jit.commit_applied(r, events)?;
     if let Some(deadline) = r.expires_at {
         report
             .expiry_lag_micros
             .push(now.as_micros() - deadline.as_micros());
     }
     report.expired.push(r.id.clone());
-    Ok(after)
+    Ok((after, pending))
 }
 
 /// Runs the outbox's commands for one request now (after `request revoke`, say),

@@ -176,8 +176,63 @@ impl Jit {
     /// Appends a decision's events to the request's stream, expecting the version
     /// the decision saw; returns the request after them.
     pub fn commit(&self, state: &Request, events: Vec<Event>) -> Result<Request, RequestError> {
-        if events.is_empty() {
+        let Some((after, expected, batch)) = Self::batch(state, events) else {
             return Ok(state.clone());
+        };
+        let appended = self
+            .log
+            .append(&StreamId::request(&after.id), expected, batch);
+        Self::committed(after, appended)
+    }
+
+    /// [`Jit::commit`] for async tasks: awaits the append's durability instead
+    /// of blocking the thread, so that the requests a pass advances at once
+    /// share flushes (ADR 0024).
+    pub async fn commit_async(
+        &self,
+        state: &Request,
+        events: Vec<Event>,
+    ) -> Result<Request, RequestError> {
+        let Some((after, expected, batch)) = Self::batch(state, events) else {
+            return Ok(state.clone());
+        };
+        let appended = self
+            .log
+            .append_async(&StreamId::request(&after.id), expected, batch)
+            .await;
+        Self::committed(after, appended)
+    }
+
+    /// [`Jit::commit`] applied but not awaited: the returned append is durable
+    /// once it is awaited or once any later append is (the log flushes in
+    /// order), and readers see it only then. For a step whose next append is
+    /// awaited before anything leaves the process (the expiry before its
+    /// removal command): one flush instead of two.
+    pub fn commit_applied(
+        &self,
+        state: &Request,
+        events: Vec<Event>,
+    ) -> Result<(Request, Option<grantledger_eventlog::PendingAppend>), RequestError> {
+        let Some((after, expected, batch)) = Self::batch(state, events) else {
+            return Ok((state.clone(), None));
+        };
+        match self
+            .log
+            .begin_append(&StreamId::request(&after.id), expected, batch)
+        {
+            Ok(pending) => Ok((after, Some(pending))),
+            Err(e) => Self::committed(after, Err(e)).map(|r| (r, None)),
+        }
+    }
+
+    /// The request after `events`, the version to expect and the batch; `None`
+    /// for no events.
+    fn batch(
+        state: &Request,
+        events: Vec<Event>,
+    ) -> Option<(Request, ExpectedVersion, Vec<NewEvent>)> {
+        if events.is_empty() {
+            return None;
         }
         let mut after = state.clone();
         for e in &events {
@@ -192,10 +247,14 @@ impl Jit {
             .into_iter()
             .map(|e| NewEvent::new(e).caused_by(Causation::Request(after.id.clone())))
             .collect();
-        match self
-            .log
-            .append(&StreamId::request(&after.id), expected, batch)
-        {
+        Some((after, expected, batch))
+    }
+
+    fn committed(
+        after: Request,
+        appended: Result<grantledger_eventlog::Appended, LogError>,
+    ) -> Result<Request, RequestError> {
+        match appended {
             Ok(_) => Ok(after),
             Err(LogError::WrongExpectedVersion { .. }) => {
                 Err(RequestError::Concurrent(after.id.clone()))

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use grantledger_clock::Clock;
 use grantledger_eventlog::{EventLog, ExpectedVersion, Follower, LogError, NewEvent};
+use grantledger_jira::metrics::Operation;
 use grantledger_jira::{JiraClient, JiraError, WriteOutcome};
 use grantledger_model::{
     Causation, CommandAction, CommandFailed, CommandFailureKind, CommandId, CommandIssued,
@@ -98,7 +99,8 @@ pub enum Step {
     /// Jira holds the change (changed now or already so); nothing of it is in the
     /// site's stream yet.
     JiraDone,
-    /// The site's stream shows the result (a grant event appended, or none needed).
+    /// The site's stream shows the result (a grant event appended, or none
+    /// needed); the grant event is made durable by the outcome's flush.
     GrantRecorded,
     /// The outcome is in the log.
     Finished,
@@ -391,6 +393,27 @@ impl Executor {
     /// the same command (same id, same intent) again is a no-op; the same id with
     /// another intent is [`OutboxError::Conflict`].
     pub fn issue(&self, spec: CommandSpec) -> Result<CommandId> {
+        let (id, stream, event) = self.intent(spec)?;
+        let appended = self
+            .log
+            .append(&stream, ExpectedVersion::NoStream, vec![event]);
+        self.issued(id, appended)
+    }
+
+    /// [`Executor::issue`] for async tasks: awaits the append's durability
+    /// instead of blocking the thread, so that concurrent commands share flushes
+    /// (ADR 0024).
+    pub async fn issue_async(&self, spec: CommandSpec) -> Result<CommandId> {
+        let (id, stream, event) = self.intent(spec)?;
+        let appended = self
+            .log
+            .append_async(&stream, ExpectedVersion::NoStream, vec![event])
+            .await;
+        self.issued(id, appended)
+    }
+
+    /// The checked intent: the command's id, stream and `CommandIssued`.
+    fn intent(&self, spec: CommandSpec) -> Result<(CommandId, StreamId, NewEvent)> {
         check_grant(&spec.grant)?;
         if spec.site.trim().is_empty() {
             return Err(OutboxError::Invalid("the site is empty".into()));
@@ -410,10 +433,16 @@ impl Executor {
         let event = NewEvent::new(issued)
             .with_id(event_id(&id, "issued"))
             .caused_by(causation);
-        match self
-            .log
-            .append(&stream, ExpectedVersion::NoStream, vec![event])
-        {
+        Ok((id, stream, event))
+    }
+
+    /// The intent's append, as `issue` reports it.
+    fn issued(
+        &self,
+        id: CommandId,
+        appended: std::result::Result<grantledger_eventlog::Appended, LogError>,
+    ) -> Result<CommandId> {
+        match appended {
             Ok(_) => {}
             Err(LogError::IdConflict { detail, .. }) => {
                 return Err(OutboxError::Conflict {
@@ -555,7 +584,9 @@ impl Executor {
 
         if !status.started {
             if let Some(reason) = self.inactive_beneficiary(&issued)? {
-                return self.fail(&status, CommandFailureKind::Refused, reason, 0);
+                return self
+                    .fail(&status, CommandFailureKind::Refused, reason, 0)
+                    .await;
             }
         }
 
@@ -563,9 +594,13 @@ impl Executor {
         let mut started = status.started;
         let mut version = status.version;
         let mut attempts = 0;
+        // Whether an attempt of this drive sent a write whose effect is not known
+        // to be nil (only Jira refusing the write itself without acting — a rate
+        // limit, a 503 — tells that it changed nothing).
+        let mut may_have_written = false;
         let jira = loop {
             attempts += 1;
-            let maybe_ours = resumed || attempts > 1;
+            let maybe_ours = resumed || may_have_written;
             match self
                 .change_jira(client, &issued, &mut started, &mut version, maybe_ours)
                 .await
@@ -576,25 +611,31 @@ impl Executor {
                     Class::Refused => {
                         let reason = refusal_reason(&issued, &e);
                         let status = self.status_for(id)?;
-                        return self.fail(&status, CommandFailureKind::Refused, reason, attempts);
+                        return self
+                            .fail(&status, CommandFailureKind::Refused, reason, attempts)
+                            .await;
                     }
                     Class::Transient(hint) if attempts < self.policy.max_attempts => {
+                        may_have_written |= started && !certainly_unapplied(&e);
                         let wait = self.policy.delay(attempts, hint);
                         warn!(command = %id, attempt = attempts, ?wait, "a transient failure ({e}); trying again");
                         self.clock.sleep(wait).await;
                     }
                     Class::Transient(_) => {
+                        may_have_written |= started && !certainly_unapplied(&e);
                         let mut reason = format!(
                             "{}: gave up after {attempts} attempts; the last failure: {e}",
                             describe(&issued)
                         );
-                        if started {
+                        if resumed || may_have_written {
                             reason.push_str(". Jira may or may not hold the change: the next sync records what it holds; issue a new command to try again");
                         } else {
                             reason.push_str(". Jira was not changed; issue a new command to try again once Jira answers");
                         }
                         let status = self.status_for(id)?;
-                        return self.fail(&status, CommandFailureKind::GaveUp, reason, attempts);
+                        return self
+                            .fail(&status, CommandFailureKind::GaveUp, reason, attempts)
+                            .await;
                     }
                     Class::Stop => {
                         return Err(OutboxError::Jira {
@@ -607,7 +648,7 @@ impl Executor {
         };
         self.step(id, Step::JiraDone);
 
-        let site = self.record_grant(&issued, cause)?;
+        let (site, grant) = self.record_grant(&issued, cause).await?;
         self.step(id, Step::GrantRecorded);
 
         let succeeded = CommandSucceeded {
@@ -616,7 +657,12 @@ impl Executor {
             site,
             attempts,
         };
-        let outcome = self.append_outcome(id, version, succeeded.into())?;
+        let outcome = self.append_outcome(id, version, succeeded.into()).await?;
+        // Durable already when the outcome is (flushes keep the log's order);
+        // awaited for the case where another drive's outcome was found instead.
+        if let Some(grant) = grant {
+            grant.durable().await?;
+        }
         info!(command = %id, ?jira, ?site, attempts, "{} done", describe(&issued));
         self.step(id, Step::Finished);
         Ok(outcome)
@@ -650,10 +696,17 @@ impl Executor {
         }))
     }
 
-    /// Reads Jira; when the change is needed, records `CommandStarted` (once) and
-    /// makes it. `maybe_ours`: this command may have written before (an earlier
-    /// drive that crashed, or an earlier attempt whose outcome stayed unknown), so
-    /// a change found in effect after `CommandStarted` counts as its own.
+    /// Records `CommandStarted` (once) and makes the change. `maybe_ours`: this
+    /// command may have written before (an earlier drive that crashed, or an
+    /// earlier attempt whose outcome stayed unknown), so a change found in effect
+    /// after `CommandStarted` counts as its own.
+    ///
+    /// Such a command reads Jira first and sends nothing when the change is in
+    /// effect: Jira sees one write per command. A command on its first attempt
+    /// that has not started cannot have written before, so it writes at once (one
+    /// round trip instead of two): the client's reconciling write turns Jira's
+    /// "already a member" / "not a member" refusal into `AlreadyInEffect` by
+    /// reading the state back, which is the read skipped here, paid only then.
     async fn change_jira(
         &self,
         client: &JiraClient,
@@ -663,9 +716,9 @@ impl Executor {
         maybe_ours: bool,
     ) -> std::result::Result<JiraOutcome, Attempt> {
         let id = &issued.command;
-        // Read first, on every attempt: a change already in effect is never sent
-        // again, so Jira sees one write per command.
-        if holds(client, issued).await? {
+        // Read first when this command may have written before: a change already
+        // in effect is never sent again, so Jira sees one write per command.
+        if maybe_ours && holds(client, issued).await? {
             return Ok(if *started && maybe_ours {
                 JiraOutcome::Changed
             } else {
@@ -679,9 +732,10 @@ impl Executor {
             })
             .with_id(event_id(id, "started"))
             .caused_by(Causation::Command(id.clone()));
-            let appended =
-                self.log
-                    .append(&stream, ExpectedVersion::Exact(*version), vec![event])?;
+            let appended = self
+                .log
+                .append_async(&stream, ExpectedVersion::Exact(*version), vec![event])
+                .await?;
             *version = appended.stream_version;
             *started = true;
             self.step(id, Step::Started);
@@ -709,7 +763,11 @@ impl Executor {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The site's state folded up to the stream's end.
+    /// The site's state folded up to the stream's end, batches still being made
+    /// durable included: the executor appends to the stream with the version it
+    /// folded, which the log checks against every applied batch (group commit,
+    /// ADR 0024); a fold of durable records alone would lag any writer's batch
+    /// in flight and never match while another writer keeps appending.
     fn caught_up<'s>(
         &self,
         sites: &'s mut HashMap<String, SiteState>,
@@ -717,19 +775,30 @@ impl Executor {
     ) -> Result<&'s SiteState> {
         let state = sites.entry(site.to_owned()).or_default();
         let stream = StreamId::jira_site(site);
-        for record in self.log.read_stream(&stream, state.version + 1)? {
+        for record in self
+            .log
+            .read_stream_for_append(&stream, state.version + 1)?
+        {
             state.apply(&record);
         }
         Ok(state)
     }
 
     /// Appends the grant event to `jira:<site>` unless the state already shows the
-    /// result (or this command's grant event is already there).
-    fn record_grant(&self, issued: &CommandIssued, cause: GrantCause) -> Result<SiteOutcome> {
+    /// result (or this command's grant event is already there). The append is
+    /// applied, not awaited: the outcome's append, after it, makes it durable
+    /// with its own flush (the log flushes in order), so a drive waits for one
+    /// flush, not two; the caller awaits the returned append after the outcome.
+    /// A crash before that flush loses both, and the re-drive records them.
+    async fn record_grant(
+        &self,
+        issued: &CommandIssued,
+        cause: GrantCause,
+    ) -> Result<(SiteOutcome, Option<grantledger_eventlog::PendingAppend>)> {
         let id = &issued.command;
         let grant_id = event_id(id, "grant");
         if self.log.position_of(&grant_id)?.is_some() {
-            return Ok(SiteOutcome::Recorded);
+            return Ok((SiteOutcome::Recorded, None));
         }
         let stream = StreamId::jira_site(&issued.site);
         let wanted = issued.action == CommandAction::Add;
@@ -737,39 +806,56 @@ impl Executor {
             // The fold and the append under one lock: concurrent drives of this
             // executor append one after the other and never make each other retry;
             // only another writer of the stream (a sync) can move it in between.
-            let mut sites = self.sites();
-            let (present, version) = {
-                let s = self.caught_up(&mut sites, &issued.site)?;
-                (s.has_grant(&issued.grant), s.version)
+            // The batch is applied under the lock and folded into the state at
+            // once (readers of the log see it only once durable); its durability
+            // is awaited outside the lock, so the drives share flushes.
+            let pending = {
+                let mut sites = self.sites();
+                let (present, version) = {
+                    let s = self.caught_up(&mut sites, &issued.site)?;
+                    (s.has_grant(&issued.grant), s.version)
+                };
+                if present == wanted {
+                    return Ok((SiteOutcome::AlreadyInState, None));
+                }
+                let event: Event = match issued.action {
+                    CommandAction::Add => GrantAdded {
+                        grant: issued.grant.clone(),
+                        cause: cause.clone(),
+                    }
+                    .into(),
+                    CommandAction::Remove => GrantRemoved {
+                        grant: issued.grant.clone(),
+                        cause: cause.clone(),
+                    }
+                    .into(),
+                };
+                let event = NewEvent::new(event)
+                    .with_id(grant_id.clone())
+                    .caused_by(Causation::Command(id.clone()));
+                match self
+                    .log
+                    .begin_append(&stream, ExpectedVersion::Exact(version), vec![event])
+                {
+                    Ok(pending) => {
+                        if let Some(state) = sites.get_mut(&issued.site) {
+                            for record in pending.records() {
+                                state.apply(record);
+                            }
+                        }
+                        Some(pending)
+                    }
+                    Err(LogError::WrongExpectedVersion { current, .. }) => {
+                        debug!(command = %id, expected = version, current, "the site stream moved; folding again");
+                        None
+                    }
+                    Err(e) => return Err(e.into()),
+                }
             };
-            if present == wanted {
-                return Ok(SiteOutcome::AlreadyInState);
-            }
-            let event: Event = match issued.action {
-                CommandAction::Add => GrantAdded {
-                    grant: issued.grant.clone(),
-                    cause: cause.clone(),
-                }
-                .into(),
-                CommandAction::Remove => GrantRemoved {
-                    grant: issued.grant.clone(),
-                    cause: cause.clone(),
-                }
-                .into(),
+            let Some(pending) = pending else {
+                continue;
             };
-            let event = NewEvent::new(event)
-                .with_id(grant_id.clone())
-                .caused_by(Causation::Command(id.clone()));
-            match self
-                .log
-                .append(&stream, ExpectedVersion::Exact(version), vec![event])
-            {
-                Ok(_) => return Ok(SiteOutcome::Recorded),
-                Err(LogError::WrongExpectedVersion { current, .. }) => {
-                    debug!(command = %id, expected = version, current, "the site stream moved; folding again");
-                }
-                Err(e) => return Err(e.into()),
-            }
+            return Ok((SiteOutcome::Recorded, Some(pending)));
         }
         Err(OutboxError::SiteContention {
             command: id.clone(),
@@ -778,7 +864,7 @@ impl Executor {
         })
     }
 
-    fn fail(
+    async fn fail(
         &self,
         status: &CommandStatus,
         kind: CommandFailureKind,
@@ -793,14 +879,16 @@ impl Executor {
             reason,
             attempts,
         };
-        let outcome = self.append_outcome(id, status.version, failed.into())?;
+        let outcome = self
+            .append_outcome(id, status.version, failed.into())
+            .await?;
         self.step(id, Step::Finished);
         Ok(outcome)
     }
 
     /// Appends the command's one outcome; if another drive recorded one first, that
     /// one is the outcome.
-    fn append_outcome(&self, id: &CommandId, version: u64, event: Event) -> Result<Outcome> {
+    async fn append_outcome(&self, id: &CommandId, version: u64, event: Event) -> Result<Outcome> {
         let outcome = match &event {
             Event::CommandSucceeded(e) => Outcome::Succeeded(e.clone()),
             Event::CommandFailed(e) => Outcome::Failed(e.clone()),
@@ -814,11 +902,15 @@ impl Executor {
         let event = NewEvent::new(event)
             .with_id(event_id(id, "outcome"))
             .caused_by(Causation::Command(id.clone()));
-        match self.log.append(
-            &StreamId::command(id),
-            ExpectedVersion::Exact(version),
-            vec![event],
-        ) {
+        match self
+            .log
+            .append_async(
+                &StreamId::command(id),
+                ExpectedVersion::Exact(version),
+                vec![event],
+            )
+            .await
+        {
             Ok(_) => Ok(outcome),
             Err(e @ (LogError::IdConflict { .. } | LogError::WrongExpectedVersion { .. })) => {
                 match self.status(id)?.and_then(|s| s.outcome) {
@@ -856,6 +948,26 @@ async fn holds(
         }
     };
     Ok(present == (issued.action == CommandAction::Add))
+}
+
+/// Whether a write that failed with `e` certainly changed nothing: the write
+/// itself (not a read made to check its outcome) was refused by Jira without
+/// acting — rate limited, or unavailable (503) — until the client's retries ran
+/// out. A read's failure, a timeout, a dropped connection or another 5xx leave
+/// the write's effect unknown.
+fn certainly_unapplied(e: &JiraError) -> bool {
+    let endpoint = match e {
+        JiraError::RateLimited { endpoint, .. }
+        | JiraError::Server {
+            endpoint,
+            status: 503,
+            ..
+        } => *endpoint,
+        _ => return false,
+    };
+    Operation::ALL
+        .iter()
+        .any(|op| op.is_write() && op.endpoint() == endpoint)
 }
 
 /// Makes the command's change through the client's reconciling writes.

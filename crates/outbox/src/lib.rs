@@ -7,11 +7,15 @@
 //! # A command's life (ADR 0010, ADR 0011)
 //! 1. [`Executor::issue`] appends `CommandIssued` to `command:<id>` with an event id
 //!    derived from the command id: issuing the same command again is a no-op.
-//! 2. [`Executor::drive`] reads Jira first. If Jira already holds what the command
-//!    asks, nothing is sent ([`JiraOutcome::AlreadyInPlace`]). Otherwise it appends
-//!    `CommandStarted`, then makes the change through the client's reconciling
-//!    writes (which re-read the state whenever an outcome is unknown, never
-//!    resending blindly).
+//! 2. [`Executor::drive`] appends `CommandStarted`, then makes the change through
+//!    the client's reconciling writes (which re-read the state whenever an outcome
+//!    is unknown, never resending blindly, and turn Jira's "already a member" /
+//!    "not a member" refusal into done by reading the state back:
+//!    [`JiraOutcome::AlreadyInPlace`]). A command that may have written before (it
+//!    has `CommandStarted` from a drive that crashed, or an earlier attempt's
+//!    outcome stayed unknown) reads Jira first instead and sends nothing if the
+//!    change is in effect; a first attempt skips that read, as it cannot have
+//!    written: one round trip per command when nothing goes wrong.
 //! 3. It folds `jira:<site>`: if the site's state already shows the result, no grant
 //!    event is appended ([`SiteOutcome::AlreadyInState`]); else one `GrantAdded` or
 //!    `GrantRemoved` whose cause names the command, with an id derived from the

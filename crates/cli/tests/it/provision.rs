@@ -91,10 +91,12 @@ fn provision_changes_jira_once_and_commands_tell_how_it_ended() {
     };
     assert!(in_group(&sim));
 
-    // Again: Jira already holds it; nothing is written.
+    // Again: Jira already holds it; nothing is changed (the new command's
+    // first attempt writes at once, Jira refuses it as "already a member", and
+    // the state read back says it is in effect).
     let posts = || {
         sim.stats()
-            .by_operation
+            .changes
             .get("POST /rest/api/3/group/user")
             .copied()
             .unwrap_or(0)
@@ -332,7 +334,8 @@ fn ctrl_c_during_provision_leaves_the_command_unfinished_and_says_how_to_finish_
     let (o, out, err) = run(&data, &sim, &["sync"]);
     assert!(o.status.success(), "{out}{err}");
 
-    // Jira hangs: the command is issued and waits on its first read.
+    // Jira hangs: the command is issued, started, and waits on its write (a
+    // first attempt writes at once, with no read before it).
     sim.set_faults(Faults {
         latency: Duration::from_secs(60),
         ..Faults::default()
@@ -346,7 +349,10 @@ fn ctrl_c_during_provision_leaves_the_command_unfinished_and_says_how_to_finish_
     let since = Instant::now();
     loop {
         let (_, out, _) = run(&data, &sim, &["commands", "list", "--unfinished"]);
-        if out.contains("unfinished  add") {
+        if out
+            .lines()
+            .any(|l| l.contains("unfinished (started)") && l.contains(" add"))
+        {
             break;
         }
         assert!(
@@ -364,6 +370,7 @@ fn ctrl_c_during_provision_leaves_the_command_unfinished_and_says_how_to_finish_
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(130), "{err}");
     assert!(err.contains("stays unfinished"), "{err}");
+    assert!(err.contains("may or may not hold the change"), "{err}");
     assert!(err.contains("grantledger commands drive"), "{err}");
 
     // Once Jira answers again, drive finishes it: the user is in the group.

@@ -317,3 +317,32 @@ fn causation_and_ids_survive_the_round_trip() {
         (e.event, e.id, e.causation)
     );
 }
+
+/// A stream read from any version (the start of a run, the middle of one, past
+/// the end) is the tail of the whole stream, with other streams' runs around.
+#[test]
+fn a_stream_read_from_any_version_is_the_tail_of_the_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path());
+    let a = StreamId::jira_site("a");
+    let ab = StreamId::jira_site("ab");
+    for i in 0..40u64 {
+        log.append(
+            &a,
+            ExpectedVersion::Any,
+            vec![user(3 * i), user(3 * i + 1), user(3 * i + 2)],
+        )
+        .unwrap();
+        log.append(&ab, ExpectedVersion::Any, vec![grant(i)])
+            .unwrap();
+    }
+    let whole = log.read_stream(&a, 1).unwrap();
+    assert_eq!(whole.len(), 120);
+    for from in 0..=125u64 {
+        let tail = log.read_stream(&a, from).unwrap();
+        let skip = from.saturating_sub(1).min(120) as usize;
+        assert_eq!(tail, whole[skip..], "from version {from}");
+        assert!(tail.iter().all(|r| r.stream == a));
+    }
+    assert_eq!(log.read_stream_for_append(&ab, 39).unwrap().len(), 2);
+}

@@ -8,6 +8,7 @@ mod append;
 mod closed;
 mod common;
 mod golden;
+mod group_commit;
 mod log_format;
 mod properties;
 mod schema;

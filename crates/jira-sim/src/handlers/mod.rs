@@ -61,7 +61,7 @@ pub(crate) use projects::{
 };
 pub(crate) use render::ApiError;
 pub(crate) use request::caller;
-pub(crate) use users::{user, users_search};
+pub(crate) use users::{user, user_groups, users_search};
 
 type Sh = State<Arc<Shared>>;
 type Params = Query<Vec<(String, String)>>;

@@ -162,6 +162,7 @@ const MEMBER: &str = "/rest/api/3/group/member";
 const PROJECTS: &str = "/rest/api/3/project/search";
 const ROLES: &str = "/rest/api/3/project/{projectIdOrKey}/role";
 const ROLE: &str = "/rest/api/3/project/{projectIdOrKey}/role/{id}";
+const USER_GROUPS: &str = "/rest/api/3/user/groups";
 
 /// Pages of a `PageBean` endpoint: first, second, middle, last, past the end.
 async fn sample_page_bean(sim: &Sim, template: &str, query: &str, total: usize, size: usize) {
@@ -257,6 +258,31 @@ async fn small_org_every_read_validates() {
             )
             .await;
         }
+    }
+    // A user's groups: every account (inactive ones too), each answer the
+    // account's direct memberships, no more, no fewer.
+    for u in &org.users {
+        let groups = get_checked(
+            &sim,
+            USER_GROUPS,
+            &format!("{USER_GROUPS}?accountId={}", u.account_id),
+        )
+        .await;
+        let mut got: Vec<&str> = groups
+            .as_array()
+            .expect("a bare array")
+            .iter()
+            .map(|g| g["groupId"].as_str().expect("a group id"))
+            .collect();
+        got.sort_unstable();
+        let mut want: Vec<&str> = org
+            .memberships
+            .iter()
+            .filter(|(_, m)| m.contains(&u.account_id))
+            .map(|(g, _)| g.as_str())
+            .collect();
+        want.sort_unstable();
+        assert_eq!(got, want, "the groups of {}", u.account_id);
     }
     assert_eq!(
         every_page_bean(&sim, PROJECTS, "status=live&status=archived", 2).await,
@@ -374,6 +400,22 @@ async fn small_org_writes_and_errors_validate() {
         (Method::GET, MEMBER, MEMBER.to_owned(), None, None, 400),
         (
             Method::GET,
+            USER_GROUPS,
+            format!("{USER_GROUPS}?accountId=nobody"),
+            None,
+            None,
+            404,
+        ),
+        (
+            Method::GET,
+            USER_GROUPS,
+            USER_GROUPS.to_owned(),
+            None,
+            None,
+            400,
+        ),
+        (
+            Method::GET,
             ROLE,
             format!("/rest/api/3/project/{}/role/999", project.key),
             None,
@@ -489,6 +531,23 @@ async fn sampled(preset: Preset) {
         .await;
         get_checked(&sim, MEMBER, &format!("{MEMBER}?groupId={gid}")).await;
     }
+    // The groups of a member of the biggest group.
+    let (_, biggest_group) = by_size[by_size.len() - 1];
+    let member = org.memberships[biggest_group]
+        .iter()
+        .next()
+        .expect("a member");
+    let groups = get_checked(
+        &sim,
+        USER_GROUPS,
+        &format!("{USER_GROUPS}?accountId={member}"),
+    )
+    .await;
+    assert!(groups
+        .as_array()
+        .expect("a bare array")
+        .iter()
+        .any(|g| g["groupId"] == json!(biggest_group)));
     sample_page_bean(
         &sim,
         PROJECTS,
@@ -607,7 +666,7 @@ fn vendored_spec_is_self_contained() {
             "{r} is not in the vendored subset"
         );
     }
-    for op in [USERS, BULK, MEMBER, PROJECTS, ROLES, ROLE] {
+    for op in [USERS, BULK, MEMBER, PROJECTS, ROLES, ROLE, USER_GROUPS] {
         assert!(
             spec()["paths"][op]["get"].is_object(),
             "GET {op} is missing"

@@ -882,3 +882,51 @@ async fn audit_records_are_stamped_by_the_injected_clock() {
         vec!["2026-06-05T06:01:30.500Z", "2026-06-05T06:00:00.000Z"]
     );
 }
+
+/// `changes` counts the writes Jira carried out; `by_operation` every request,
+/// refused ones included.
+#[tokio::test]
+async fn stats_tell_changes_from_write_requests() {
+    let sim = start(Preset::Small).await;
+    let org = sim.server.org();
+    let group = org.groups.iter().find(|g| g.name != "site-admins").unwrap();
+    let outsider = org
+        .outsider(&group.group_id, &[])
+        .unwrap()
+        .account_id
+        .clone();
+    let add = format!("/rest/api/3/group/user?groupId={}", group.group_id);
+    let remove = format!("{add}&accountId={outsider}");
+    let body = || Some(json!({ "accountId": outsider }));
+    assert_eq!(
+        sim.send(Method::POST, &add, body()).await.status,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        sim.send(Method::POST, &add, body()).await.status,
+        StatusCode::BAD_REQUEST,
+        "already a member"
+    );
+    assert_eq!(
+        sim.send(Method::DELETE, &remove, None).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        sim.send(Method::DELETE, &remove, None).await.status,
+        StatusCode::BAD_REQUEST,
+        "not a member"
+    );
+    let stats = sim.server.stats();
+    let n = |m: &std::collections::BTreeMap<String, u64>, op: &str| m.get(op).copied();
+    assert_eq!(
+        n(&stats.by_operation, "POST /rest/api/3/group/user"),
+        Some(2)
+    );
+    assert_eq!(
+        n(&stats.by_operation, "DELETE /rest/api/3/group/user"),
+        Some(2)
+    );
+    assert_eq!(n(&stats.changes, "POST /rest/api/3/group/user"), Some(1));
+    assert_eq!(n(&stats.changes, "DELETE /rest/api/3/group/user"), Some(1));
+    assert_eq!(stats.changes.len(), 2, "reads are not changes: {stats:?}");
+}

@@ -111,6 +111,30 @@ impl JiraClient {
         Ok(Some(user))
     }
 
+    /// The groups an account is a direct member of (`GET /user/groups?accountId=`,
+    /// one request whatever the groups' sizes): `None` when Jira answers 404 (no
+    /// such account, or not visible).
+    pub async fn user_groups(&self, account_id: &str) -> Result<Option<Vec<Group>>, JiraError> {
+        let op = Operation::UserGroups;
+        let mut url = self.api_url(&["user", "groups"]);
+        url.query_pairs_mut().append_pair("accountId", account_id);
+        let call = Call {
+            op,
+            method: Method::GET,
+            url,
+            body: None,
+            resource: format!("the groups of user '{account_id}'"),
+            repeatable: true,
+        };
+        let answer = match self.execute(&call).await {
+            Ok(answer) => answer,
+            Err(JiraError::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let groups: Vec<Group> = decode(op, &answer.body)?;
+        Ok(Some(groups))
+    }
+
     /// Every user, collected.
     pub async fn users(&self) -> Result<Vec<User>, JiraError> {
         self.users_pages().collect_all().await

@@ -113,10 +113,11 @@ async fn attempts_are_capped() {
 
 #[tokio::test]
 async fn a_write_is_not_resent_blindly_after_a_dropped_connection() {
-    // POST dropped; the client re-checks membership (GET member) and finds
-    // the account there, so it does not POST again.
-    let page = r#"{"startAt":0,"maxResults":50,"total":1,"isLast":true,"values":[{"accountId":"u1","active":true}]}"#;
-    let (base, seen) = scripted(vec![None, reply("200 OK", &[], page)]).await;
+    // POST dropped; the client re-checks membership (the account's groups, one
+    // request) and finds the group there, so it does not POST again.
+    let groups =
+        r#"[{"name":"team","groupId":"g1","self":"http://x/rest/api/3/group?groupId=g1"}]"#;
+    let (base, seen) = scripted(vec![None, reply("200 OK", &[], groups)]).await;
     let clock = fake_clock();
     let c = client(&base, clock, RetryPolicy::default());
     let out = c
@@ -130,7 +131,10 @@ async fn a_write_is_not_resent_blindly_after_a_dropped_connection() {
         seen[0].starts_with("POST /rest/api/3/group/user?groupId=g1"),
         "{seen:?}"
     );
-    assert!(seen[1].starts_with("GET /rest/api/3/group/member?groupId=g1&includeInactiveUsers=true&startAt=0&maxResults=50"), "{seen:?}");
+    assert!(
+        seen[1].starts_with("GET /rest/api/3/user/groups?accountId=u1"),
+        "{seen:?}"
+    );
 }
 
 #[tokio::test]

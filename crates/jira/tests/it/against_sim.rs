@@ -706,3 +706,68 @@ async fn a_host_that_does_not_resolve_is_one_error_without_retries() {
     assert_eq!(client.metrics().retries, 0, "{e}");
     assert!(t.elapsed() < Duration::from_secs(10), "{e}");
 }
+
+/// The membership check behind the reconciling writes and the executor reads
+/// the account's groups (one request) whatever the group's size, reads one
+/// page of the group only to tell "not a member" from "no such group", and
+/// keeps a missing group an error.
+#[tokio::test]
+async fn membership_checks_do_not_page_through_big_groups() {
+    let org = Org::generate(Preset::Medium, 7);
+    let (server, client) = start(org.clone(), Faults::default()).await;
+    let (size, group) = org
+        .groups
+        .iter()
+        .map(|g| (org.memberships.get(&g.group_id).map_or(0, |m| m.len()), g))
+        .max_by_key(|(size, _)| *size)
+        .unwrap();
+    assert!(
+        size > 150,
+        "the biggest group has {size} members: too few pages"
+    );
+    let gid = GroupId::new(group.group_id.as_str());
+    let last = org.memberships[&group.group_id].iter().last().unwrap();
+    let total = |s: &SimServer| s.stats().total;
+
+    let before = total(&server);
+    assert!(client
+        .is_group_member(&gid, &AccountId::new(last.as_str()))
+        .await
+        .unwrap());
+    assert_eq!(total(&server) - before, 1, "one request for a member");
+    assert_eq!(ops(&server, "GET /rest/api/3/user/groups"), 1);
+    assert_eq!(ops(&server, "GET /rest/api/3/group/member"), 0);
+
+    let outsider = org
+        .outsider(&group.group_id, &[])
+        .unwrap()
+        .account_id
+        .clone();
+    let before = total(&server);
+    assert!(!client
+        .is_group_member(&gid, &AccountId::new(outsider.as_str()))
+        .await
+        .unwrap());
+    assert_eq!(
+        total(&server) - before,
+        2,
+        "the account's groups, then one page of the group (it exists)"
+    );
+
+    // An account Jira does not know is a member of nothing.
+    assert!(!client
+        .is_group_member(&gid, &AccountId::new("nobody"))
+        .await
+        .unwrap());
+    // A group that does not exist stays an error naming it.
+    let e = client
+        .is_group_member(
+            &GroupId::new("no-such-group"),
+            &AccountId::new(last.as_str()),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(e, JiraError::NotFound { .. }), "{e:?}");
+    assert!(e.to_string().contains("no-such-group"), "{e}");
+    server.shutdown().await;
+}

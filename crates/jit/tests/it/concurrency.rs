@@ -22,8 +22,9 @@ const ADD_MEMBER: &str = "POST /rest/api/3/group/user";
 const REMOVE_MEMBER: &str = "DELETE /rest/api/3/group/user";
 const CONCURRENCY: usize = 4;
 
+/// The writes of `op` Jira carried out.
 fn writes(h: &Harness, op: &str) -> u64 {
-    h.sim.stats().by_operation.get(op).copied().unwrap_or(0)
+    h.sim.stats().changes.get(op).copied().unwrap_or(0)
 }
 
 /// Per request, the grant events in the site stream whose cause names it.

@@ -133,11 +133,13 @@ fn ask(s: &Setup, who: &str) -> CreateArgs {
     }
 }
 
+/// The additions and removals Jira carried out (not the requests sent: a
+/// write Jira refuses changes nothing).
 fn adds_and_removes(s: &Setup) -> (u64, u64) {
     let stats = s.h.sim.stats();
     (
-        stats.by_operation.get(ADD_MEMBER).copied().unwrap_or(0),
-        stats.by_operation.get(REMOVE_MEMBER).copied().unwrap_or(0),
+        stats.changes.get(ADD_MEMBER).copied().unwrap_or(0),
+        stats.changes.get(REMOVE_MEMBER).copied().unwrap_or(0),
     )
 }
 

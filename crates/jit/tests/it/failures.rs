@@ -138,9 +138,11 @@ impl World {
             .unwrap()
     }
 
+    /// The additions and removals Jira carried out (a write Jira refuses, with
+    /// a 429 say, changes nothing).
     pub fn writes(&self) -> (u64, u64) {
         let stats = self.h.sim.stats();
-        let n = |op: &str| stats.by_operation.get(op).copied().unwrap_or(0);
+        let n = |op: &str| stats.changes.get(op).copied().unwrap_or(0);
         (n(ADD_MEMBER), n(REMOVE_MEMBER))
     }
 
@@ -363,9 +365,9 @@ async fn dropped_connections_on_the_grant_and_the_removal_make_one_add_and_one_r
         w.h.client.myself().await.unwrap();
     }
     w.h.sim.reset_stats();
-    // Every second request is carried out and its connection closed unanswered:
-    // the membership check or its retry, and the write itself (the one after an
-    // answered check), whose effect the client must find out by reading.
+    // Every second request is carried out and its connection closed unanswered,
+    // the first one included: the write itself (a first attempt writes at once),
+    // whose effect the client must find out by reading (the read is answered).
     let drops = Faults {
         drop_every: Some(2),
         ..Faults::default()
@@ -381,7 +383,7 @@ async fn dropped_connections_on_the_grant_and_the_removal_make_one_add_and_one_r
     w.h.sim.set_faults(drops.clone());
     let report = run_once(&w.jit, &exec).await.unwrap();
     w.h.sim.set_faults(Faults::default());
-    assert!(dropped(&w) >= 2, "{} dropped", dropped(&w));
+    assert!(dropped(&w) >= 1, "{} dropped", dropped(&w));
     assert_eq!(report.granted, vec![r.id.clone()], "{report:?}");
     let granted = w.jit.load(r.id.as_str()).unwrap();
     assert_eq!(granted.status.as_str(), "granted", "{:?}", granted.outcome);
@@ -396,7 +398,7 @@ async fn dropped_connections_on_the_grant_and_the_removal_make_one_add_and_one_r
     w.h.sim.set_faults(drops);
     let report = run_once(&w.jit, &exec).await.unwrap();
     w.h.sim.set_faults(Faults::default());
-    assert!(dropped(&w) >= 2, "{} dropped", dropped(&w));
+    assert!(dropped(&w) >= 1, "{} dropped", dropped(&w));
     assert_eq!(report.expired, vec![r.id.clone()]);
     assert_eq!(report.revoked, vec![r.id.clone()], "{report:?}");
     let done = w.jit.load(r.id.as_str()).unwrap();

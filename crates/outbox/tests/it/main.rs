@@ -116,8 +116,14 @@ fn is_member(sim: &SimServer, group: &str, account: &str) -> bool {
         .is_some_and(|m| m.contains(account))
 }
 
+/// Write requests sent to Jira (refused ones included).
 fn writes(sim: &SimServer, op: &str) -> u64 {
     sim.stats().by_operation.get(op).copied().unwrap_or(0)
+}
+
+/// Changes Jira carried out.
+fn changes(sim: &SimServer, op: &str) -> u64 {
+    sim.stats().changes.get(op).copied().unwrap_or(0)
 }
 
 fn succeeded(outcome: Outcome) -> CommandSucceeded {
@@ -386,13 +392,23 @@ async fn a_member_already_in_place_is_not_written_and_not_recorded_twice() {
             membership(&group),
         ))
         .unwrap();
+    let audit_before = h.sim.org().audit.len();
     let done = succeeded(ex.drive(&id).await.unwrap());
     assert_eq!(done.jira, JiraOutcome::AlreadyInPlace);
     assert_eq!(done.site, SiteOutcome::AlreadyInState);
-    assert_eq!(writes(&h.sim, ADD_MEMBER), 0, "Jira was read, not written");
+    // A first attempt writes at once (it cannot have written before): Jira
+    // refuses the addition as "already a member", the client reads the state
+    // back and finds it in effect. One request sent, no change made in Jira.
+    assert_eq!(writes(&h.sim, ADD_MEMBER), 1, "one write, refused by Jira");
+    assert_eq!(changes(&h.sim, ADD_MEMBER), 0);
+    assert_eq!(
+        h.sim.org().audit.len(),
+        audit_before,
+        "Jira changed nothing (no audit record)"
+    );
     assert_eq!(
         command_events(&h.log, "already"),
-        ["CommandIssued", "CommandSucceeded"]
+        ["CommandIssued", "CommandStarted", "CommandSucceeded"]
     );
     assert!(grant_events(&h.log, "already").is_empty());
 
@@ -411,7 +427,10 @@ async fn a_member_already_in_place_is_not_written_and_not_recorded_twice() {
         (done.jira, done.site),
         (JiraOutcome::AlreadyInPlace, SiteOutcome::AlreadyInState)
     );
-    assert_eq!(writes(&h.sim, REMOVE_MEMBER), 0);
+    // Refused as "not a member", checked against the state: nothing changed.
+    assert_eq!(writes(&h.sim, REMOVE_MEMBER), 1);
+    assert_eq!(h.sim.org().audit.len(), audit_before);
+    assert!(!is_member(&h.sim, &group2, &outsider));
 }
 
 #[tokio::test]
@@ -468,9 +487,10 @@ async fn refusals_fail_at_once_with_a_reason_a_person_can_act_on() {
     let total = sim.stats().total;
     assert_eq!(Outcome::Failed(f), ex.drive(&id).await.unwrap());
     assert_eq!(sim.stats().total, total);
+    // The write was sent (a first attempt does not read first) and refused.
     assert_eq!(
         command_events(&log, "no-group"),
-        ["CommandIssued", "CommandFailed"]
+        ["CommandIssued", "CommandStarted", "CommandFailed"]
     );
 
     // An account or a project that does not exist, an invalid request.
@@ -650,9 +670,19 @@ async fn a_storm_past_the_budget_gives_up_without_changing_jira() {
         (CommandFailureKind::GaveUp, policy().max_attempts)
     );
     assert!(f.reason.contains("rate limited"), "{}", f.reason);
+    // Every attempt sent its write (a first attempt, then attempts after a
+    // write Jira refused without acting), each refused with 429 until the
+    // client's budget ran out: Jira certainly holds no change.
     assert!(f.reason.contains("Jira was not changed"), "{}", f.reason);
     assert!(!is_member(&h.sim, &group, &outsider));
-    assert_eq!(writes(&h.sim, ADD_MEMBER), 0);
+    assert!(writes(&h.sim, ADD_MEMBER) > 0);
+    assert_eq!(changes(&h.sim, ADD_MEMBER), 0);
+    assert!(!h
+        .sim
+        .org()
+        .audit
+        .iter()
+        .any(|r| r.associated_items.iter().any(|i| i.id == outsider)));
     assert!(grant_events(&h.log, "hopeless").is_empty());
 }
 
@@ -665,7 +695,19 @@ async fn server_errors_are_retried_and_the_change_lands_once() {
     };
     let h = Harness::with_org(Org::generate(Preset::Small, 7), faults).await;
     let (group, outsider, _) = group_with_outsider_and_member(&h.sim.org());
-    let ex = executor(&h, clock());
+    let c = clock();
+    // The simulator faults every second request (counting from 1): one read
+    // first makes the command's write, its first request, a faulted one.
+    client(
+        &h.sim,
+        Credential::DEFAULT_EMAIL,
+        Credential::DEFAULT_TOKEN,
+        c.clone(),
+    )
+    .myself()
+    .await
+    .unwrap();
+    let ex = executor(&h, c);
     let c = ex
         .issue(operator(
             "flaky",
@@ -1020,4 +1062,44 @@ async fn concurrent_drives_write_once_each_and_record_each_grant_once_beside_ano
         );
     }
     assert!(h.log.verify().unwrap().is_ok());
+}
+
+/// A command on its first attempt cannot have written before: it writes at
+/// once, one request to Jira, no read first (the expiry benchmark's round trip).
+#[tokio::test]
+async fn a_first_attempt_is_one_request_to_jira() {
+    let h = Harness::start(Preset::Small, 7).await;
+    let (group, outsider, _) = group_with_outsider_and_member(&h.sim.org());
+    let ex = executor(&h, clock());
+    let before = h.sim.stats().total;
+    let id = ex
+        .issue(operator(
+            "one-trip-add",
+            CommandAction::Add,
+            user(&outsider),
+            membership(&group),
+        ))
+        .unwrap();
+    let done = succeeded(ex.drive(&id).await.unwrap());
+    assert_eq!(done.jira, JiraOutcome::Changed);
+    assert_eq!(h.sim.stats().total - before, 1, "{:?}", h.sim.stats());
+    assert!(is_member(&h.sim, &group, &outsider));
+
+    let before = h.sim.stats().total;
+    let id = ex
+        .issue(operator(
+            "one-trip-remove",
+            CommandAction::Remove,
+            user(&outsider),
+            membership(&group),
+        ))
+        .unwrap();
+    let done = succeeded(ex.drive(&id).await.unwrap());
+    assert_eq!(done.jira, JiraOutcome::Changed);
+    assert_eq!(h.sim.stats().total - before, 1, "{:?}", h.sim.stats());
+    assert!(!is_member(&h.sim, &group, &outsider));
+    assert_eq!(
+        command_events(&h.log, "one-trip-remove"),
+        ["CommandIssued", "CommandStarted", "CommandSucceeded"]
+    );
 }
