@@ -1115,9 +1115,18 @@ impl Inner {
             return None;
         }
         let head = w.head;
-        if self.acked.load(Ordering::Acquire) != head.position {
+        let durability = self
+            .durability
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Everything applied is on disk, and no flush failed.
+        if durability.failed
+            || durability.durable != head
+            || self.acked.load(Ordering::Acquire) != head.position
+        {
             return None;
         }
+        drop(durability);
         let recorded_at = if head.position == 0 {
             None
         } else {
