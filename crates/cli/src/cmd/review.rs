@@ -784,27 +784,15 @@ pub fn run(command: ReviewCommand, globals: &Globals) -> Result<ExitCode> {
             let reviews = open(globals, common.site.as_deref())?;
             let p = reviews.preview(&id)?;
             let (state, _) = reviews.site_state()?;
-            let unassigned: Vec<String> = p
-                .unassigned()
-                .map(|g| {
-                    format!(
-                        "{}: {}",
-                        view::principal(&state, &g.principal),
-                        view::entitlement(&state, &g.entitlement)
-                    )
-                })
-                .collect();
-            let no_reviewer: Vec<String> = p
-                .no_reviewer_left
-                .iter()
-                .map(|g| {
-                    format!(
-                        "{}: {}",
-                        view::principal(&state, &g.principal),
-                        view::entitlement(&state, &g.entitlement)
-                    )
-                })
-                .collect();
+            let named = |g: &Grant| {
+                format!(
+                    "{}: {}",
+                    view::principal(&state, &g.principal),
+                    view::entitlement(&state, &g.entitlement)
+                )
+            };
+            let unassigned: Vec<String> = p.unassigned().map(named).collect();
+            let no_reviewer: Vec<String> = p.no_reviewer_left.iter().map(named).collect();
             match common.format {
                 Format::Json => {
                     let per: Vec<serde_json::Value> = p

@@ -76,25 +76,42 @@ impl JiraClient {
         )
     }
 
-    /// One user by account id (`GET /user?accountId=`): `None` when Jira
-    /// answers 404 (no such account, or not visible). An answer naming another
-    /// account is a decode error.
-    pub async fn user(&self, account_id: &str) -> Result<Option<User>, JiraError> {
-        let op = Operation::User;
-        let mut url = self.api_url(&["user"]);
+    /// `GET <path>?accountId=`: `None` when Jira answers 404 (no such account,
+    /// or not visible to the caller).
+    async fn get_by_account(
+        &self,
+        op: Operation,
+        path: &[&str],
+        account_id: &str,
+        resource: String,
+    ) -> Result<Option<Answer>, JiraError> {
+        let mut url = self.api_url(path);
         url.query_pairs_mut().append_pair("accountId", account_id);
         let call = Call {
             op,
             method: Method::GET,
             url,
             body: None,
-            resource: format!("user '{account_id}'"),
+            resource,
             repeatable: true,
         };
-        let answer = match self.execute(&call).await {
-            Ok(answer) => answer,
-            Err(JiraError::NotFound { .. }) => return Ok(None),
-            Err(e) => return Err(e),
+        match self.execute(&call).await {
+            Ok(answer) => Ok(Some(answer)),
+            Err(JiraError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// One user by account id (`GET /user?accountId=`): `None` when Jira
+    /// answers 404 (no such account, or not visible). An answer naming another
+    /// account is a decode error.
+    pub async fn user(&self, account_id: &str) -> Result<Option<User>, JiraError> {
+        let op = Operation::User;
+        let Some(answer) = self
+            .get_by_account(op, &["user"], account_id, format!("user '{account_id}'"))
+            .await?
+        else {
+            return Ok(None);
         };
         let user: User = decode(op, &answer.body)?;
         if user.account_id != account_id {
@@ -116,20 +133,12 @@ impl JiraClient {
     /// such account, or not visible).
     pub async fn user_groups(&self, account_id: &str) -> Result<Option<Vec<Group>>, JiraError> {
         let op = Operation::UserGroups;
-        let mut url = self.api_url(&["user", "groups"]);
-        url.query_pairs_mut().append_pair("accountId", account_id);
-        let call = Call {
-            op,
-            method: Method::GET,
-            url,
-            body: None,
-            resource: format!("the groups of user '{account_id}'"),
-            repeatable: true,
-        };
-        let answer = match self.execute(&call).await {
-            Ok(answer) => answer,
-            Err(JiraError::NotFound { .. }) => return Ok(None),
-            Err(e) => return Err(e),
+        let resource = format!("the groups of user '{account_id}'");
+        let Some(answer) = self
+            .get_by_account(op, &["user", "groups"], account_id, resource)
+            .await?
+        else {
+            return Ok(None);
         };
         let groups: Vec<Group> = decode(op, &answer.body)?;
         Ok(Some(groups))
