@@ -1071,33 +1071,24 @@ async fn a_first_attempt_is_one_request_to_jira() {
     let h = Harness::start(Preset::Small, 7).await;
     let (group, outsider, _) = group_with_outsider_and_member(&h.sim.org());
     let ex = executor(&h, clock());
-    let before = h.sim.stats().total;
-    let id = ex
-        .issue(operator(
-            "one-trip-add",
-            CommandAction::Add,
-            user(&outsider),
-            membership(&group),
-        ))
-        .unwrap();
-    let done = succeeded(ex.drive(&id).await.unwrap());
-    assert_eq!(done.jira, JiraOutcome::Changed);
-    assert_eq!(h.sim.stats().total - before, 1, "{:?}", h.sim.stats());
-    assert!(is_member(&h.sim, &group, &outsider));
-
-    let before = h.sim.stats().total;
-    let id = ex
-        .issue(operator(
-            "one-trip-remove",
-            CommandAction::Remove,
-            user(&outsider),
-            membership(&group),
-        ))
-        .unwrap();
-    let done = succeeded(ex.drive(&id).await.unwrap());
-    assert_eq!(done.jira, JiraOutcome::Changed);
-    assert_eq!(h.sim.stats().total - before, 1, "{:?}", h.sim.stats());
-    assert!(!is_member(&h.sim, &group, &outsider));
+    for (name, action, member_after) in [
+        ("one-trip-add", CommandAction::Add, true),
+        ("one-trip-remove", CommandAction::Remove, false),
+    ] {
+        let before = h.sim.stats().total;
+        let id = ex
+            .issue(operator(name, action, user(&outsider), membership(&group)))
+            .unwrap();
+        let done = succeeded(ex.drive(&id).await.unwrap());
+        assert_eq!(done.jira, JiraOutcome::Changed, "{name}");
+        assert_eq!(
+            h.sim.stats().total - before,
+            1,
+            "{name}: {:?}",
+            h.sim.stats()
+        );
+        assert_eq!(is_member(&h.sim, &group, &outsider), member_after, "{name}");
+    }
     assert_eq!(
         command_events(&h.log, "one-trip-remove"),
         ["CommandIssued", "CommandStarted", "CommandSucceeded"]
