@@ -31,6 +31,17 @@ async fn sync(h: &Harness, clock: &Arc<ManualClock>) {
     .expect("a sync");
 }
 
+/// The human members of one group.
+fn humans_of(group: &str) -> CampaignScope {
+    CampaignScope {
+        selectors: vec![ScopeSelector::Groups {
+            patterns: vec![group.to_owned()],
+        }],
+        account_types: vec![AccountType::Atlassian],
+        since: None,
+    }
+}
+
 fn rows(c: &grantledger_review::Campaign, reviewer: &AccountId) -> Vec<ItemRow> {
     c.items
         .iter()
@@ -99,13 +110,7 @@ async fn a_campaign_revokes_exactly_what_was_decided_and_a_sync_confirms_it() {
         .create(NewCampaign {
             id: None,
             name: "Q3 group review".into(),
-            scope: CampaignScope {
-                selectors: vec![ScopeSelector::Groups {
-                    patterns: vec![group.name.clone()],
-                }],
-                account_types: vec![AccountType::Atlassian],
-                since: None,
-            },
+            scope: humans_of(&group.name),
             owners: Vec::new(),
             managers_csv: Some(managers),
             fallback: Some(reviewer.clone()),
@@ -274,13 +279,7 @@ async fn a_campaign_revokes_exactly_what_was_decided_and_a_sync_confirms_it() {
         .create(NewCampaign {
             id: None,
             name: "fallback in scope".into(),
-            scope: CampaignScope {
-                selectors: vec![ScopeSelector::Groups {
-                    patterns: vec![group.name.clone()],
-                }],
-                account_types: vec![AccountType::Atlassian],
-                since: None,
-            },
+            scope: humans_of(&group.name),
             owners: Vec::new(),
             managers_csv: None,
             fallback: Some(holder.clone()),
