@@ -28,7 +28,7 @@ use grantledger_eventlog::EventLog;
 use grantledger_ingest::{sync, SyncOptions};
 use grantledger_jira::{ApiToken, JiraClient, JiraConfig};
 use grantledger_jira_sim::{Credential, Faults, Org, Preset, SimServer};
-use grantledger_jit::{run_once, CreateArgs, Jit, Policies, Status};
+use grantledger_jit::{run_once_spread, CreateArgs, Jit, Policies, Status};
 use grantledger_model::{Event, RequestId, StreamId, Timestamp};
 use grantledger_outbox::{DrivePolicy, Executor};
 
@@ -243,12 +243,14 @@ async fn bench() {
     for &concurrency in &concurrencies {
         let mut policies = policies.clone();
         policies.concurrency = Some(concurrency);
-        let exec = Executor::new(
-            log.clone(),
-            Arc::new(SystemClock::new()),
-            DrivePolicy::default(),
-        )
-        .with_site(SITE, client(&sim, concurrency));
+        let exec = Arc::new(
+            Executor::new(
+                log.clone(),
+                Arc::new(SystemClock::new()),
+                DrivePolicy::default(),
+            )
+            .with_site(SITE, client(&sim, concurrency)),
+        );
 
         // Ask and approve on a frozen clock: every grant is decided at the same
         // time, so the deadlines (grant time + duration, + i mod spread) are
@@ -284,7 +286,9 @@ async fn bench() {
             ..Faults::default()
         });
         let took = Instant::now();
-        let report = run_once(&asking, &exec).await.expect("the grant pass");
+        let report = run_once_spread(&asking, &exec)
+            .await
+            .expect("the grant pass");
         let grant_pass = took.elapsed();
         assert_eq!(report.granted.len(), n, "every request granted: {report:?}");
 
@@ -316,7 +320,7 @@ async fn bench() {
             if let Some(next) = next {
                 clock.sleep_until(next).await;
             }
-            let report = run_once(&jit, &exec).await.expect("a pass");
+            let report = run_once_spread(&jit, &exec).await.expect("a pass");
             for id in &report.revoked {
                 pending.remove(id);
             }

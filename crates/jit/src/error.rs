@@ -112,4 +112,8 @@ pub enum RequestError {
     /// Another writer changed the request at the same moment.
     #[error("request {0} changed while this action was decided: try again")]
     Concurrent(RequestId),
+    /// A scheduler pass stopped before its tasks ended (the runtime shutting
+    /// down): the next pass takes up what is left.
+    #[error("the scheduler pass was cut short ({0}); the next pass takes up what is left")]
+    Interrupted(String),
 }

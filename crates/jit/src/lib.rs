@@ -33,5 +33,5 @@ pub use error::RequestError;
 pub use policy::{EntitlementName, Matched, Policies, Policy, PolicyError};
 pub use request::{Request, Status};
 pub use requests::Requests;
-pub use scheduler::{drive, run, run_once, CommandRunner, PassReport};
+pub use scheduler::{drive, run, run_once, run_once_spread, CommandRunner, PassReport};
 pub use service::{CreateArgs, Jit, ListFilter};

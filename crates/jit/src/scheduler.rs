@@ -221,6 +221,64 @@ async fn advance<E: CommandRunner>(
 /// earlier steps left it.
 pub async fn run_once<E: CommandRunner>(jit: &Jit, exec: &E) -> Result<PassReport, RequestError> {
     let limit = jit.policies().scheduler_concurrency();
+    let (report, all, chains) = plan(jit, exec, limit).await?;
+    let all = &all;
+    let runs = chains
+        .into_iter()
+        .map(|chain| async move { run_chain(jit, exec, chain, all).await });
+    let results = grantledger_outbox::bounded(runs, limit)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    finish(jit, report, results)
+}
+
+/// [`run_once`] with each chain a task of its own, so that the pass's work
+/// (encoding, folding, HTTP) spreads over the runtime's threads instead of one
+/// task's; at most the `[jit]` section's `concurrency` chains run at once. What
+/// `jit run` uses; the steps and their order within a chain are the same.
+pub async fn run_once_spread<E: CommandRunner + 'static>(
+    jit: &Jit,
+    exec: &Arc<E>,
+) -> Result<PassReport, RequestError> {
+    let limit = jit.policies().scheduler_concurrency();
+    let (report, all, chains) = plan(jit, exec.as_ref(), limit).await?;
+    let all = Arc::new(all);
+    let permits = Arc::new(tokio::sync::Semaphore::new(limit.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    for chain in chains {
+        let (jit, exec, all, permits) = (jit.clone(), exec.clone(), all.clone(), permits.clone());
+        tasks.spawn(async move {
+            let _permit = permits
+                .acquire_owned()
+                .await
+                .expect("the semaphore stays open");
+            run_chain(&jit, exec.as_ref(), chain, &all).await
+        });
+    }
+    let mut results = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(out) => results.extend(out),
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => return Err(RequestError::Interrupted(e.to_string())),
+        }
+    }
+    finish(jit, report, results)
+}
+
+/// The results of a pass's chains: each request's index in `all` and its steps.
+type ChainResults = Vec<(usize, Result<PassReport, RequestError>)>;
+
+/// A pass's start: unfinished commands driven, every request read, and the
+/// requests with something due grouped into chains (those of one grant in the
+/// order they were asked for).
+async fn plan<E: CommandRunner>(
+    jit: &Jit,
+    exec: &E,
+    limit: usize,
+) -> Result<(PassReport, Vec<Request>, Vec<Vec<usize>>), RequestError> {
     let mut report = PassReport::default();
     match exec.drive_unfinished(limit).await {
         Ok(n) => report.driven_unfinished = n,
@@ -246,26 +304,36 @@ pub async fn run_once<E: CommandRunner>(jit: &Jit, exec: &E) -> Result<PassRepor
             None => chains.push(vec![i]),
         }
     }
-    let all = &all;
-    let runs = chains.into_iter().map(|chain| async move {
-        let mut out = Vec::with_capacity(chain.len());
-        for i in chain {
-            let result = advance(jit, exec, &all[i].id, all).await;
-            let stop = result.is_err();
-            out.push((i, result));
-            // A later step of the same grant must not run on an unknown state.
-            if stop {
-                break;
-            }
+    Ok((report, all, chains))
+}
+
+/// One chain's requests advanced in order; a failure stops the chain, since a
+/// later step of the same grant must not run on an unknown state.
+async fn run_chain<E: CommandRunner>(
+    jit: &Jit,
+    exec: &E,
+    chain: Vec<usize>,
+    all: &[Request],
+) -> ChainResults {
+    let mut out = Vec::with_capacity(chain.len());
+    for i in chain {
+        let result = advance(jit, exec, &all[i].id, all).await;
+        let stop = result.is_err();
+        out.push((i, result));
+        if stop {
+            break;
         }
-        out
-    });
-    let mut results: Vec<(usize, Result<PassReport, RequestError>)> =
-        grantledger_outbox::bounded(runs, limit)
-            .await
-            .into_iter()
-            .flatten()
-            .collect();
+    }
+    out
+}
+
+/// A pass's end: the chains' reports merged in request order (the first error
+/// wins), and the earliest deadline ahead.
+fn finish(
+    jit: &Jit,
+    mut report: PassReport,
+    mut results: ChainResults,
+) -> Result<PassReport, RequestError> {
     results.sort_by_key(|(i, _)| *i);
     let mut first_error = None;
     for (_, result) in results {
@@ -374,15 +442,15 @@ pub async fn run<E, F>(
     mut stop: tokio::sync::watch::Receiver<bool>,
     mut on_pass: impl FnMut(&Result<PassReport, RequestError>),
 ) where
-    E: CommandRunner,
-    F: FnMut() -> Result<(Jit, E), RequestError>,
+    E: CommandRunner + 'static,
+    F: FnMut() -> Result<(Jit, Arc<E>), RequestError>,
 {
     loop {
         if *stop.borrow() {
             return;
         }
         let result = match open() {
-            Ok((jit, exec)) => run_once(&jit, &exec).await,
+            Ok((jit, exec)) => run_once_spread(&jit, &exec).await,
             Err(e) => Err(e),
         };
         on_pass(&result);

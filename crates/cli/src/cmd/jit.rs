@@ -15,7 +15,7 @@ use anyhow::{Context as _, Result};
 use clap::{Args, Subcommand};
 use grantledger_clock::{Clock, SystemClock};
 use grantledger_jira::JiraClient;
-use grantledger_jit::{run, run_once, Jit, PassReport, RequestError};
+use grantledger_jit::{run, run_once_spread, Jit, PassReport, RequestError};
 use grantledger_outbox::{DrivePolicy, Executor};
 
 use crate::settings::{self, ConnectArgs};
@@ -90,12 +90,14 @@ pub fn run_command(command: JitCommand, globals: &Globals) -> Result<ExitCode> {
     let open_pass = {
         let clock = clock.clone();
         let jira = conn.jira.clone();
-        move || -> Result<(Jit, Executor)> {
+        move || -> Result<(Jit, Arc<Executor>)> {
             let log = data_dir.open_log()?;
             let client = JiraClient::with_clock(jira.clone(), clock.clone())
                 .context("cannot set up the Jira client")?;
-            let exec = Executor::new(log.clone(), clock.clone(), DrivePolicy::default())
-                .with_site(site.clone(), client);
+            let exec = Arc::new(
+                Executor::new(log.clone(), clock.clone(), DrivePolicy::default())
+                    .with_site(site.clone(), client),
+            );
             Ok((
                 Jit::new(log, site.clone(), policies.clone(), clock.clone()),
                 exec,
@@ -104,7 +106,7 @@ pub fn run_command(command: JitCommand, globals: &Globals) -> Result<ExitCode> {
     };
     if args.once {
         let (jit, exec) = open_pass()?;
-        let report = runtime.block_on(run_once(&jit, &exec))?;
+        let report = runtime.block_on(run_once_spread(&jit, &exec))?;
         println!(
             "{}",
             summary(&report).unwrap_or_else(|| "nothing to do".into())
@@ -117,7 +119,7 @@ pub fn run_command(command: JitCommand, globals: &Globals) -> Result<ExitCode> {
     }
     // Between passes, a failure to open is a warning that says what to do, in the
     // words every command uses (the log's holder, a damaged log, a full disk).
-    let open = move || -> std::result::Result<(Jit, Executor), RequestError> {
+    let open = move || -> std::result::Result<(Jit, Arc<Executor>), RequestError> {
         open_pass().map_err(|e| {
             RequestError::Unavailable(
                 crate::errors::explain(&e, Some(&root)).unwrap_or_else(|| format!("{e:#}")),

@@ -13,7 +13,7 @@ use std::time::Duration;
 use grantledger_clock::ManualClock;
 use grantledger_eventlog::EventLog;
 use grantledger_jira::{ApiToken, JiraClient, JiraConfig};
-use grantledger_jit::{run_once, Jit, Policies};
+use grantledger_jit::{run_once_spread, Jit, Policies};
 use grantledger_model::{CommandId, Timestamp};
 use grantledger_outbox::{DrivePolicy, Executor, Step};
 
@@ -49,19 +49,21 @@ fn main() {
         .expect("the simulator's URL");
     let client = JiraClient::new(config).expect("a Jira client");
     let target = CommandId::new(command.as_str());
-    let executor = Executor::new(log.clone(), clock.clone(), DrivePolicy::default())
-        .with_site(site.as_str(), client)
-        .with_hook(Arc::new(move |id, step| {
-            if *id == target && step == stop {
-                println!("STOPPED {}", step.name());
-                let _ = std::io::stdout().flush();
-                loop {
-                    std::thread::sleep(Duration::from_secs(3600));
+    let executor = Arc::new(
+        Executor::new(log.clone(), clock.clone(), DrivePolicy::default())
+            .with_site(site.as_str(), client)
+            .with_hook(Arc::new(move |id, step| {
+                if *id == target && step == stop {
+                    println!("STOPPED {}", step.name());
+                    let _ = std::io::stdout().flush();
+                    loop {
+                        std::thread::sleep(Duration::from_secs(3600));
+                    }
                 }
-            }
-        }));
+            })),
+    );
     let jit = Jit::new(log, site.as_str(), policies, clock);
-    match runtime.block_on(run_once(&jit, &executor)) {
+    match runtime.block_on(run_once_spread(&jit, &executor)) {
         Ok(_) => println!("DONE"),
         Err(e) => {
             eprintln!("{e}");

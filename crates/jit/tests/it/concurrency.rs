@@ -13,7 +13,7 @@ use grantledger_clock::{Clock, ManualClock};
 use grantledger_ingest::SyncOptions;
 use grantledger_jira::{ApiToken, JiraClient, JiraConfig};
 use grantledger_jira_sim::{Credential, Faults, Org};
-use grantledger_jit::{run_once, CreateArgs, Jit, Policies, Status};
+use grantledger_jit::{run_once_spread, CreateArgs, Jit, Policies, Status};
 use grantledger_model::*;
 use grantledger_outbox::{DrivePolicy, Executor, Step, StepHook};
 use grantledger_testkit::{fast_retry, Harness, Preset, SITE};
@@ -128,9 +128,11 @@ async fn many_requests_are_granted_and_revoked_concurrently_each_once_in_jira_an
             _ => {}
         })
     };
-    let exec = Executor::new(h.log.clone(), clock.clone(), DrivePolicy::default())
-        .with_site(SITE, client)
-        .with_hook(hook);
+    let exec = Arc::new(
+        Executor::new(h.log.clone(), clock.clone(), DrivePolicy::default())
+            .with_site(SITE, client)
+            .with_hook(hook),
+    );
     let jit = Jit::new(h.log.clone(), SITE, policies, clock.clone());
 
     let mut ids = Vec::new();
@@ -157,7 +159,7 @@ async fn many_requests_are_granted_and_revoked_concurrently_each_once_in_jira_an
         .unwrap();
     jit.approve(second.id.as_str(), &approver, None).unwrap();
 
-    let report = run_once(&jit, &exec).await.unwrap();
+    let report = run_once_spread(&jit, &exec).await.unwrap();
     assert_eq!(report.granted.len(), 17, "{report:?}");
     assert!(report.unfinished.is_empty() && report.failed.is_empty());
     let peak_grants = peak.load(SeqCst);
@@ -189,7 +191,7 @@ async fn many_requests_are_granted_and_revoked_concurrently_each_once_in_jira_an
     clock.set(Timestamp::from_micros(
         clock.now().as_micros() + 3600 * 1_000_000,
     ));
-    let report = run_once(&jit, &exec).await.unwrap();
+    let report = run_once_spread(&jit, &exec).await.unwrap();
     assert_eq!(report.expired.len(), 16, "{report:?}");
     assert_eq!(report.revoked.len(), 15, "{report:?}");
     assert!(report.expiry_lag_micros.iter().all(|l| *l == 0));
@@ -232,7 +234,7 @@ async fn many_requests_are_granted_and_revoked_concurrently_each_once_in_jira_an
     assert!(!events.contains_key(second.id.as_str()));
 
     // Another pass changes nothing.
-    let report = run_once(&jit, &exec).await.unwrap();
+    let report = run_once_spread(&jit, &exec).await.unwrap();
     assert!(report.expired.is_empty() && report.revoked.is_empty() && report.granted.is_empty());
     assert_eq!(
         (writes(&h, ADD_MEMBER), writes(&h, REMOVE_MEMBER)),

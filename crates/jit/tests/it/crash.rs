@@ -14,7 +14,7 @@ use std::sync::Arc;
 use grantledger_clock::{Clock, ManualClock};
 use grantledger_eventlog::EventLog;
 use grantledger_jira_sim::Credential;
-use grantledger_jit::{run_once, Jit, Policies, Request};
+use grantledger_jit::{run_once_spread, Jit, Policies, Request};
 use grantledger_model::*;
 use grantledger_outbox::{DrivePolicy, Executor, Step};
 use grantledger_testkit::{client_for, SITE};
@@ -72,8 +72,10 @@ async fn sigkill_at_every_step_of_a_grant_or_removal_leaves_one_change_and_one_s
         let log = EventLog::open(dir.path()).unwrap();
         let jit = Jit::new(log.clone(), SITE, policies.clone(), clock.clone());
         let client = client_for(&sim, Credential::DEFAULT_EMAIL, Credential::DEFAULT_TOKEN);
-        let exec = Executor::new(log.clone(), clock.clone(), DrivePolicy::default())
-            .with_site(SITE, client);
+        let exec = Arc::new(
+            Executor::new(log.clone(), clock.clone(), DrivePolicy::default())
+                .with_site(SITE, client),
+        );
         (log, jit, exec)
     };
     let child = env!("CARGO_BIN_EXE_jit-crash-child");
@@ -139,7 +141,7 @@ async fn sigkill_at_every_step_of_a_grant_or_removal_leaves_one_change_and_one_s
 
         // The restart: a new process opens the log and runs one pass.
         let (log, jit, exec) = open();
-        let report = run_once(&jit, &exec).await.unwrap();
+        let report = run_once_spread(&jit, &exec).await.unwrap();
         let at = format!(
             "trial {trial} ({} at {})",
             if grant { "grant" } else { "removal" },
@@ -202,7 +204,7 @@ async fn sigkill_at_every_step_of_a_grant_or_removal_leaves_one_change_and_one_s
             "{at}"
         );
         // Another pass changes nothing more.
-        let again = run_once(&jit, &exec).await.unwrap();
+        let again = run_once_spread(&jit, &exec).await.unwrap();
         assert!(
             again.granted.is_empty() && again.revoked.is_empty() && again.driven_unfinished == 0,
             "{at}: {again:?}"

@@ -10,7 +10,7 @@ use grantledger_clock::{Clock, ManualClock};
 use grantledger_ingest::SyncOptions;
 use grantledger_jira::{ApiToken, JiraClient, JiraConfig};
 use grantledger_jira_sim::{Credential, Org};
-use grantledger_jit::{run_once, CreateArgs, Jit, Policies, Status};
+use grantledger_jit::{run_once, run_once_spread, CreateArgs, Jit, Policies, Status};
 use grantledger_model::*;
 use grantledger_outbox::{DrivePolicy, Executor};
 use grantledger_projection::{HistoryIndex, Queries, Subject};
@@ -28,7 +28,7 @@ fn member_in_sim(org: &Org, group: &str, account: &str) -> bool {
 struct Setup {
     h: Harness,
     clock: Arc<ManualClock>,
-    exec: Executor,
+    exec: Arc<Executor>,
     jit: Jit,
     group: String,
     group_name: String,
@@ -98,17 +98,19 @@ async fn setup_on(preset: Preset) -> Setup {
     config.retry = fast_retry();
     config.timeout = Duration::from_secs(5);
     let client = JiraClient::with_clock(config, clock.clone()).unwrap();
-    let exec = Executor::new(
-        h.log.clone(),
-        clock.clone(),
-        DrivePolicy {
-            max_attempts: 3,
-            base_delay: Duration::from_secs(1),
-            max_delay: Duration::from_secs(4),
-            max_retry_after: Duration::from_secs(10),
-        },
-    )
-    .with_site(SITE, client);
+    let exec = Arc::new(
+        Executor::new(
+            h.log.clone(),
+            clock.clone(),
+            DrivePolicy {
+                max_attempts: 3,
+                base_delay: Duration::from_secs(1),
+                max_delay: Duration::from_secs(4),
+                max_retry_after: Duration::from_secs(10),
+            },
+        )
+        .with_site(SITE, client),
+    );
     let jit = Jit::new(h.log.clone(), SITE, policies, clock.clone());
     Setup {
         h,
@@ -149,11 +151,11 @@ async fn the_simulator_gains_and_loses_the_member_at_the_right_moments() {
     assert!(!member_in_sim(&s.h.sim.org(), &s.group, &s.outsider));
     let r = s.jit.create(ask(&s, &s.outsider)).unwrap();
     // Not approved yet: a pass changes nothing in Jira.
-    run_once(&s.jit, &s.exec).await.unwrap();
+    run_once_spread(&s.jit, &s.exec).await.unwrap();
     assert!(!member_in_sim(&s.h.sim.org(), &s.group, &s.outsider));
     assert_eq!(adds_and_removes(&s), (0, 0));
     s.jit.approve(r.id.as_str(), &s.approver, None).unwrap();
-    let report = run_once(&s.jit, &s.exec).await.unwrap();
+    let report = run_once_spread(&s.jit, &s.exec).await.unwrap();
     assert_eq!(report.granted, vec![r.id.clone()]);
     assert!(
         member_in_sim(&s.h.sim.org(), &s.group, &s.outsider),
@@ -172,12 +174,12 @@ async fn the_simulator_gains_and_loses_the_member_at_the_right_moments() {
     // Passes before the deadline leave it.
     s.clock
         .set(Timestamp::from_micros(deadline.as_micros() - 1_000_000));
-    let report = run_once(&s.jit, &s.exec).await.unwrap();
+    let report = run_once_spread(&s.jit, &s.exec).await.unwrap();
     assert!(report.expired.is_empty());
     assert!(member_in_sim(&s.h.sim.org(), &s.group, &s.outsider));
     // At the deadline: expired and revoked in the same pass.
     s.clock.set(deadline);
-    let report = run_once(&s.jit, &s.exec).await.unwrap();
+    let report = run_once_spread(&s.jit, &s.exec).await.unwrap();
     assert_eq!(report.expired, vec![r.id.clone()]);
     assert_eq!(report.revoked, vec![r.id.clone()]);
     assert!(report.expiry_lag_micros.iter().all(|l| *l < 1_000_000));
@@ -246,7 +248,7 @@ async fn the_simulator_gains_and_loses_the_member_at_the_right_moments() {
     // More passes change nothing more.
     s.clock
         .set(Timestamp::from_micros(deadline.as_micros() + 3_600_000_000));
-    run_once(&s.jit, &s.exec).await.unwrap();
+    run_once_spread(&s.jit, &s.exec).await.unwrap();
     assert_eq!(adds_and_removes(&s), (1, 1));
     let _ = s.clock.now();
 }
@@ -261,7 +263,7 @@ async fn pre_existing_access_is_untouched_by_expiry_and_early_revocation_removes
     // The outsider's request, revoked early by the approver.
     let early = s.jit.create(ask(&s, &s.outsider)).unwrap();
     s.jit.approve(early.id.as_str(), &s.approver, None).unwrap();
-    run_once(&s.jit, &s.exec).await.unwrap();
+    run_once_spread(&s.jit, &s.exec).await.unwrap();
     let h = s.jit.load(held.id.as_str()).unwrap();
     assert_eq!(h.status, Status::AlreadyHeld);
     assert_eq!(h.pre_existing, Some(PreExisting::InState));
@@ -270,14 +272,14 @@ async fn pre_existing_access_is_untouched_by_expiry_and_early_revocation_removes
     s.jit
         .revoke(early.id.as_str(), &s.approver, Some("done".into()))
         .unwrap();
-    let r = grantledger_jit::drive(&s.jit, &s.exec, early.id.as_str())
+    let r = grantledger_jit::drive(&s.jit, s.exec.as_ref(), early.id.as_str())
         .await
         .unwrap();
     assert_eq!(r.status, Status::Revoked);
     assert!(!member_in_sim(&s.h.sim.org(), &s.group, &s.outsider));
     // The held request's deadline passes: the member stays.
     s.clock.set(h.expires_at.unwrap());
-    let report = run_once(&s.jit, &s.exec).await.unwrap();
+    let report = run_once_spread(&s.jit, &s.exec).await.unwrap();
     assert_eq!(report.expired, vec![held.id.clone()]);
     assert!(report.revoked.is_empty());
     assert_eq!(
@@ -300,14 +302,14 @@ async fn a_grant_jira_refuses_ends_the_request_failed_with_the_reason() {
     let gone = s.group.clone();
     s.h.sim
         .mutate(move |org| org.groups.retain(|g| g.group_id != gone));
-    let report = run_once(&s.jit, &s.exec).await.unwrap();
+    let report = run_once_spread(&s.jit, &s.exec).await.unwrap();
     assert_eq!(report.failed, vec![r.id.clone()]);
     let failed = s.jit.load(r.id.as_str()).unwrap();
     assert_eq!(failed.status, Status::Failed);
     assert!(failed.outcome.as_deref().is_some_and(|o| !o.is_empty()));
     assert_eq!(adds_and_removes(&s).0, 0, "no add went through");
     // Nothing more happens to it.
-    let report = run_once(&s.jit, &s.exec).await.unwrap();
+    let report = run_once_spread(&s.jit, &s.exec).await.unwrap();
     assert!(report.failed.is_empty() && report.granted.is_empty());
 }
 
@@ -316,7 +318,7 @@ async fn a_second_request_for_the_same_access_takes_over_its_removal() {
     let s = setup().await;
     let first = s.jit.create(ask(&s, &s.outsider)).unwrap();
     s.jit.approve(first.id.as_str(), &s.approver, None).unwrap();
-    run_once(&s.jit, &s.exec).await.unwrap();
+    run_once_spread(&s.jit, &s.exec).await.unwrap();
     assert_eq!(
         s.jit.load(first.id.as_str()).unwrap().status,
         Status::Granted
@@ -331,7 +333,7 @@ async fn a_second_request_for_the_same_access_takes_over_its_removal() {
     s.jit
         .approve(second.id.as_str(), &s.approver, None)
         .unwrap();
-    run_once(&s.jit, &s.exec).await.unwrap();
+    run_once_spread(&s.jit, &s.exec).await.unwrap();
     let held = s.jit.load(second.id.as_str()).unwrap();
     assert_eq!(
         held.status,
@@ -341,7 +343,7 @@ async fn a_second_request_for_the_same_access_takes_over_its_removal() {
     // The first one's deadline: the member stays, the second owns the removal.
     s.clock
         .set(s.jit.load(first.id.as_str()).unwrap().expires_at.unwrap());
-    let report = run_once(&s.jit, &s.exec).await.unwrap();
+    let report = run_once_spread(&s.jit, &s.exec).await.unwrap();
     assert_eq!(report.expired, vec![first.id.clone()]);
     assert!(member_in_sim(&s.h.sim.org(), &s.group, &s.outsider));
     let handed = s.jit.load(second.id.as_str()).unwrap();
@@ -349,7 +351,7 @@ async fn a_second_request_for_the_same_access_takes_over_its_removal() {
     assert_eq!(handed.taken_over_from, vec![first.id.clone()]);
     // The second one's deadline: removed, once.
     s.clock.set(held.expires_at.unwrap());
-    let report = run_once(&s.jit, &s.exec).await.unwrap();
+    let report = run_once_spread(&s.jit, &s.exec).await.unwrap();
     assert_eq!(report.revoked, vec![second.id.clone()]);
     assert!(!member_in_sim(&s.h.sim.org(), &s.group, &s.outsider));
     assert_eq!(adds_and_removes(&s), (1, 1));
@@ -427,12 +429,12 @@ async fn many_requests_expiring_at_the_same_moment_are_all_revoked_in_one_pass()
         s.jit.approve(r.id.as_str(), &s.approver, None).unwrap();
     }
     let n = beneficiaries.len();
-    let report = run_once(&s.jit, &s.exec).await.unwrap();
+    let report = run_once_spread(&s.jit, &s.exec).await.unwrap();
     assert_eq!(report.granted.len(), n);
     let deadline = report.next_deadline.unwrap();
     s.clock.set(deadline);
     let wall = std::time::Instant::now();
-    let report = run_once(&s.jit, &s.exec).await.unwrap();
+    let report = run_once_spread(&s.jit, &s.exec).await.unwrap();
     let elapsed = wall.elapsed();
     assert_eq!(report.revoked.len(), n);
     assert!(report.expiry_lag_micros.iter().all(|l| *l == 0));

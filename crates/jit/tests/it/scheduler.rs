@@ -118,7 +118,7 @@ async fn run_wakes_at_the_deadline_on_the_injected_clock() {
     let clock: Arc<dyn grantledger_clock::Clock> = Arc::new(w.clock.clone());
     let task = tokio::spawn(async move {
         run(
-            move || Ok((jit.clone(), NoCommands)),
+            move || Ok((jit.clone(), std::sync::Arc::new(NoCommands))),
             clock,
             Duration::from_secs(24 * 3600),
             stop_rx,
@@ -164,7 +164,7 @@ async fn a_pass_that_cannot_start_is_tried_again_a_second_later_not_a_poll_later
                         "the log is held by another command".into(),
                     ))
                 } else {
-                    Ok((jit.clone(), NoCommands))
+                    Ok((jit.clone(), std::sync::Arc::new(NoCommands)))
                 }
             },
             clock,
