@@ -39,18 +39,7 @@ pub fn head(h: &Head) -> String {
     format!("{}:{}", h.position, h.hash)
 }
 
-/// `1234567` → `1,234,567`.
-pub fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
+pub use grantledger_report::thousands;
 
 /// Bytes in binary units with one decimal: `512 B`, `1.5 KiB`, `12.0 MiB`.
 pub fn bytes(n: u64) -> String {

@@ -166,16 +166,12 @@ const REACTIVATED: u64 = 4;
 /// `HistoryIndex::grant_step` adds to a group's or role's timeline, in
 /// position order. `rows` must name principals and entitlements inside the
 /// tables.
-pub(crate) struct Derived {
+struct Derived {
     lists: HashMap<Subject, Vec<Position>>,
     steps: HashMap<Subject, Vec<Step>>,
 }
 
-pub(crate) fn derive(
-    rows: &[Row],
-    principals: &[Principal],
-    entitlements: &[Entitlement],
-) -> Derived {
+fn derive(rows: &[Row], principals: &[Principal], entitlements: &[Entitlement]) -> Derived {
     // Subjects numbered once, so that the rows cost no hashing of names.
     let mut subjects: Vec<Subject> = Vec::new();
     let mut numbers: HashMap<Subject, usize> = HashMap::new();

@@ -681,7 +681,8 @@ fn explain(command: &str) -> &'static str {
 }
 
 /// `n` with thousands separators: 230000 → "230,000".
-fn thousands(n: u64) -> String {
+/// `n` with its digits grouped by three: `230,000`.
+pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {

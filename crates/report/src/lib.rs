@@ -12,4 +12,4 @@ mod escape;
 mod html;
 
 pub use campaign::{CampaignReport, Evidence, ItemRow, RemediationRow, ReviewerProgress, Totals};
-pub use html::{render_html, render_html_with, RenderOptions, TABLE_ROWS_MAX};
+pub use html::{render_html, render_html_with, thousands, RenderOptions, TABLE_ROWS_MAX};

@@ -150,19 +150,7 @@ impl Reviews {
     /// The site's state at the log's head, with that head's position (refused
     /// when the site was never synced).
     pub fn site_state(&self) -> Result<(SiteState, u64), ReviewError> {
-        let mut follower = self
-            .state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        follower.catch_up()?;
-        let site = follower.projection();
-        if site.state.last_completed_sync.is_none() {
-            return Err(QueryError::NeverSynced {
-                site: self.site.clone(),
-            }
-            .into());
-        }
-        Ok((site.state.clone(), site.position()))
+        self.with_site_state(|state, position| (state.clone(), position))
     }
 
     /// Runs `f` on the site's state at the log's head and that head's position,

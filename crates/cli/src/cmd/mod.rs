@@ -14,3 +14,11 @@ pub mod request;
 pub mod review;
 pub mod sim;
 pub mod sync;
+
+/// The acting person of `request` and `review` commands.
+#[derive(Debug, clap::Args, Clone)]
+pub struct Acting {
+    /// Who is acting: an account id or email (a stand-in until sign-in)
+    #[arg(long = "as", value_name = "ACCOUNT")]
+    pub(crate) actor: String,
+}

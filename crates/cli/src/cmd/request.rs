@@ -43,13 +43,7 @@ pub struct Common {
     config: Option<PathBuf>,
 }
 
-/// The acting person.
-#[derive(Debug, Args, Clone)]
-pub struct Acting {
-    /// Who is acting: an account id or email (a stand-in until sign-in)
-    #[arg(long = "as", value_name = "ACCOUNT")]
-    actor: String,
-}
+pub use super::Acting;
 
 /// `grantledger request ...`
 #[derive(Debug, Subcommand)]

@@ -52,13 +52,7 @@ pub struct Common {
     config: Option<PathBuf>,
 }
 
-/// The acting person.
-#[derive(Debug, Args, Clone)]
-pub struct Acting {
-    /// Who is acting: an account id or email (a stand-in until sign-in)
-    #[arg(long = "as", value_name = "ACCOUNT")]
-    actor: String,
-}
+pub use super::Acting;
 
 /// A campaign's definition on the command line.
 #[derive(Debug, Args, Clone)]
@@ -686,6 +680,13 @@ fn views(
         .collect())
 }
 
+/// The CSV rows of items as viewed (`rows` pair a view with its item's index).
+fn item_rows(c: &Campaign, rows: &[(ItemView, usize)]) -> Vec<bulk::ItemRow> {
+    rows.iter()
+        .map(|(v, n)| view::item_row(c, v, &c.items[*n]))
+        .collect()
+}
+
 fn print_items(c: &Campaign, rows: &[(ItemView, usize)], format: Format) -> Result<()> {
     match format {
         Format::Json => {
@@ -693,11 +694,7 @@ fn print_items(c: &Campaign, rows: &[(ItemView, usize)], format: Format) -> Resu
             println!("{}", serde_json::to_string_pretty(&v)?);
         }
         Format::Csv => {
-            let r: Vec<bulk::ItemRow> = rows
-                .iter()
-                .map(|(v, n)| view::item_row(c, v, &c.items[*n]))
-                .collect();
-            print!("{}", bulk::write_csv(&r));
+            print!("{}", bulk::write_csv(&item_rows(c, rows)));
         }
         Format::Table => {
             if rows.is_empty() {
@@ -945,10 +942,7 @@ pub fn run(command: ReviewCommand, globals: &Globals) -> Result<ExitCode> {
             let (state, _) = reviews.site_state()?;
             let who = reviews.resolve_user(&state, &acting.actor)?;
             let rows = views(&reviews, &cfg, &c, &state, Some(&who))?;
-            let r: Vec<bulk::ItemRow> = rows
-                .iter()
-                .map(|(v, n)| view::item_row(&c, v, &c.items[*n]))
-                .collect();
+            let r = item_rows(&c, &rows);
             let text = bulk::write_csv(&r);
             match out {
                 Some(path) => {
