@@ -100,20 +100,33 @@ pub struct SyncSection {
 
 /// The config file's path for a data directory.
 pub fn config_path(args: &ConnectArgs, data_dir: &Path) -> PathBuf {
-    args.config
-        .clone()
+    config_file(data_dir, args.config.as_ref())
+}
+
+/// The config file a command reads: the one named (`--config`), else
+/// `grantledger.toml` in the data directory.
+pub fn config_file(data_dir: &Path, named: Option<&PathBuf>) -> PathBuf {
+    named
+        .cloned()
         .unwrap_or_else(|| data_dir.join("grantledger.toml"))
+}
+
+/// The config file's text: `None` for a missing file that was not named
+/// explicitly (no config), an error for a named one that is missing, a file too
+/// large or unreadable.
+pub fn config_text(path: &Path, explicit: bool) -> Result<Option<String>> {
+    match read_small_text(path, MAX_CONFIG_FILE) {
+        Ok(t) => Ok(Some(t)),
+        Err(SmallRead::Io(e)) if e.kind() == std::io::ErrorKind::NotFound && !explicit => Ok(None),
+        Err(e) => Err(e.into_error(path, "the config file")),
+    }
 }
 
 /// Reads the config file; a missing file is an empty config unless it was named
 /// explicitly.
 pub fn load_config(path: &Path, explicit: bool) -> Result<ConfigFile> {
-    let text = match read_small_text(path, MAX_CONFIG_FILE) {
-        Ok(t) => t,
-        Err(SmallRead::Io(e)) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {
-            return Ok(ConfigFile::default())
-        }
-        Err(e) => return Err(e.into_error(path, "the config file")),
+    let Some(text) = config_text(path, explicit)? else {
+        return Ok(ConfigFile::default());
     };
     // toml's own error message quotes the offending line, which may hold the
     // token: report only what is wrong and where.
@@ -121,9 +134,7 @@ pub fn load_config(path: &Path, explicit: bool) -> Result<ConfigFile> {
         let place = e
             .span()
             .map(|span| {
-                let before = &text[..span.start.min(text.len())];
-                let line = before.matches('\n').count() + 1;
-                let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+                let (line, column) = grantledger_model::line_and_column(&text, span.start);
                 format!(" at line {line}, column {column}")
             })
             .unwrap_or_default();

@@ -73,18 +73,9 @@ fn load_config(
     globals: &Globals,
     config: Option<&PathBuf>,
 ) -> Result<(ReviewConfig, OutOfBandConfig)> {
-    let path = match config {
-        Some(p) => p.clone(),
-        None => globals.data_dir()?.root().join("grantledger.toml"),
-    };
-    let text = match crate::settings::read_small_text(&path, 1024 * 1024) {
-        Ok(t) => t,
-        Err(crate::settings::SmallRead::Io(e))
-            if e.kind() == std::io::ErrorKind::NotFound && config.is_none() =>
-        {
-            return Ok(Default::default())
-        }
-        Err(e) => return Err(e.into_error(&path, "the config file")),
+    let path = crate::settings::config_file(globals.data_dir()?.root(), config);
+    let Some(text) = crate::settings::config_text(&path, config.is_some())? else {
+        return Ok(Default::default());
     };
     let review = ReviewConfig::parse(&text).map_err(|e| {
         anyhow::anyhow!(

@@ -183,18 +183,9 @@ fn status(raw: &str) -> std::result::Result<Status, String> {
 /// Reads the `[jit]` policies of the config file (a missing default file means
 /// no policies; a named one must exist).
 pub fn load_policies(globals: &Globals, config: Option<&PathBuf>) -> Result<Policies> {
-    let data = globals.data_dir()?;
-    let path = config
-        .cloned()
-        .unwrap_or_else(|| data.root().join("grantledger.toml"));
-    let text = match crate::settings::read_small_text(&path, 1024 * 1024) {
-        Ok(t) => t,
-        Err(crate::settings::SmallRead::Io(e))
-            if e.kind() == std::io::ErrorKind::NotFound && config.is_none() =>
-        {
-            return Ok(Policies::default())
-        }
-        Err(e) => return Err(e.into_error(&path, "the config file")),
+    let path = crate::settings::config_file(globals.data_dir()?.root(), config);
+    let Some(text) = crate::settings::config_text(&path, config.is_some())? else {
+        return Ok(Policies::default());
     };
     Policies::parse(&text).map_err(|e| {
         anyhow::anyhow!(

@@ -255,21 +255,12 @@ pub enum ReviewCommand {
 /// means an empty section; a named one must exist). Returns it and the file's
 /// directory (manager CSVs named in it are relative to it).
 pub fn load_config(globals: &Globals, config: Option<&PathBuf>) -> Result<(ReviewConfig, PathBuf)> {
-    let data = globals.data_dir()?;
-    let path = config
-        .cloned()
-        .unwrap_or_else(|| data.root().join("grantledger.toml"));
+    let path = crate::settings::config_file(globals.data_dir()?.root(), config);
     let dir = path
         .parent()
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-    let text = match crate::settings::read_small_text(&path, 1024 * 1024) {
-        Ok(t) => t,
-        Err(crate::settings::SmallRead::Io(e))
-            if e.kind() == std::io::ErrorKind::NotFound && config.is_none() =>
-        {
-            return Ok((ReviewConfig::default(), dir))
-        }
-        Err(e) => return Err(e.into_error(&path, "the config file")),
+    let Some(text) = crate::settings::config_text(&path, config.is_some())? else {
+        return Ok((ReviewConfig::default(), dir));
     };
     let cfg = ReviewConfig::parse(&text).map_err(|e| {
         anyhow::anyhow!(
