@@ -32,9 +32,7 @@ use std::time::{Duration, Instant};
 
 use grantledger_benches::{dir_size, env_u64, mib, proc_status_bytes, rate};
 use grantledger_eventlog::{EventLog, ExpectedVersion, NewEvent};
-use grantledger_ingest::{sync, SyncOptions};
-use grantledger_jira::{ApiToken, JiraClient, JiraConfig};
-use grantledger_jira_sim::{Credential, Faults, Org, Preset, SimServer};
+use grantledger_jira_sim::{Org, Preset};
 use grantledger_model::*;
 use grantledger_projection::query::{DEFAULT_SNAPSHOT_EVERY, STATE_KIND};
 use grantledger_projection::{
@@ -113,7 +111,7 @@ fn main() {
             "GL_BENCH_DIR holds a log of {kept} events, fewer than asked: remove it"
         );
         let org = Org::generate(preset, seed);
-        sync_once(&log, org);
+        grantledger_benches::sync_from_simulator(&log, org, SITE);
         let synced = log.head().position;
         println!(
             "log: {preset:?} org synced in {:.1} s ({synced} events)",
@@ -340,31 +338,6 @@ fn history(
         ms(percentile(&read_times, 0.5)),
         percentile(&read_times, 0.5).as_secs_f64() / percentile(&group_times, 0.5).as_secs_f64(),
     );
-}
-
-/// Syncs `org` once from an in-process simulator over loopback.
-fn sync_once(log: &EventLog, org: Org) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    rt.block_on(async {
-        let admin = Credential::admin_of(&org);
-        let sim = SimServer::start(org, vec![admin], Faults::default())
-            .await
-            .expect("the simulator");
-        let config = JiraConfig::for_base_url(
-            &sim.base_url(),
-            Credential::DEFAULT_EMAIL,
-            ApiToken::new(Credential::DEFAULT_TOKEN),
-        )
-        .expect("a config");
-        let client = JiraClient::new(config).expect("a client");
-        sync(log, &client, SyncOptions::new(SITE))
-            .await
-            .expect("the first sync");
-    });
 }
 
 /// Appends daily sync runs of `churn` changes each until the log holds `target`

@@ -18,9 +18,7 @@ use std::time::Instant;
 use grantledger_benches::{env_u64, mib, proc_status_bytes};
 use grantledger_clock::{Clock, SystemClock};
 use grantledger_eventlog::EventLog;
-use grantledger_ingest::{sync, SyncOptions};
-use grantledger_jira::{ApiToken, JiraClient, JiraConfig};
-use grantledger_jira_sim::{Credential, Faults, Org, Preset, SimServer};
+use grantledger_jira_sim::{Org, Preset};
 use grantledger_model::*;
 use grantledger_projection::SiteState;
 use grantledger_review::{bulk, NewCampaign, Reviews};
@@ -104,28 +102,8 @@ fn main() {
     let started = Instant::now();
     {
         let log = EventLog::open(dir.join("log")).expect("a log");
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("a runtime");
         let humans: Vec<String> = org.active_humans().map(|u| u.account_id.clone()).collect();
-        rt.block_on(async {
-            let admin = Credential::admin_of(&org);
-            let sim = SimServer::start(org, vec![admin], Faults::default())
-                .await
-                .expect("the simulator");
-            let config = JiraConfig::for_base_url(
-                &sim.base_url(),
-                Credential::DEFAULT_EMAIL,
-                ApiToken::new(Credential::DEFAULT_TOKEN),
-            )
-            .expect("a config");
-            let client = JiraClient::new(config).expect("a client");
-            sync(&log, &client, SyncOptions::new(SITE))
-                .await
-                .expect("the sync");
-        });
+        grantledger_benches::sync_from_simulator(&log, org, SITE);
         println!(
             "log: {preset:?} org synced in {:.1} s ({} events)",
             started.elapsed().as_secs_f64(),

@@ -62,3 +62,34 @@ pub fn proc_status_bytes(field: &str) -> Option<u64> {
 pub fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
+
+/// Syncs `org` once into `log` as site `site`, from a simulator started in this
+/// process and reached over loopback (a runtime of its own, two workers).
+pub fn sync_from_simulator(
+    log: &grantledger_eventlog::EventLog,
+    org: grantledger_jira_sim::Org,
+    site: &str,
+) {
+    use grantledger_jira_sim::{Credential, Faults, SimServer};
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    rt.block_on(async {
+        let admin = Credential::admin_of(&org);
+        let sim = SimServer::start(org, vec![admin], Faults::default())
+            .await
+            .expect("the simulator");
+        let config = grantledger_jira::JiraConfig::for_base_url(
+            &sim.base_url(),
+            Credential::DEFAULT_EMAIL,
+            grantledger_jira::ApiToken::new(Credential::DEFAULT_TOKEN),
+        )
+        .expect("a config");
+        let client = grantledger_jira::JiraClient::new(config).expect("a client");
+        grantledger_ingest::sync(log, &client, grantledger_ingest::SyncOptions::new(site))
+            .await
+            .expect("the sync");
+    });
+}
