@@ -392,6 +392,55 @@ impl Browser {
         }
     }
 
+    /// Scrolls the element `selector` matches first to the top of the
+    /// window, waits until its `innerText` has settled (the same over three
+    /// frames, six frames at least, three seconds at most) and returns it;
+    /// `None` when nothing matches.
+    ///
+    /// [`text_of`](Self::text_of) reads the text as the page stands: a part
+    /// laid out lazily (`content-visibility: auto`, as a long report's
+    /// chunks are) is left out until it has come near the window once, and
+    /// whether it has by the time a script runs depends on timing. This is
+    /// the text a reader sees after scrolling there.
+    pub async fn text_when_scrolled_to(
+        &self,
+        selector: &str,
+    ) -> Result<Option<String>, BrowserError> {
+        let v = self
+            .client()
+            .execute_async(
+                "const [selector, done] = arguments;
+                 const e = document.querySelector(selector);
+                 if (!e) { done(null); return; }
+                 e.scrollIntoView({block: 'start'});
+                 let frames = 0, same = 0, last = null;
+                 const t0 = performance.now();
+                 const step = () => {
+                     frames++;
+                     const s = e.innerText;
+                     same = s === last ? same + 1 : 0;
+                     last = s;
+                     if ((frames >= 6 && same >= 2) || performance.now() - t0 > 3000) done(s);
+                     else requestAnimationFrame(step);
+                 };
+                 requestAnimationFrame(step);",
+                vec![json!(selector)],
+            )
+            .await
+            .map_err(|source| BrowserError::Command {
+                doing: "scroll to an element and read its text",
+                source,
+            })?;
+        match v {
+            Value::Null => Ok(None),
+            Value::String(s) => Ok(Some(s)),
+            other => Err(BrowserError::Unexpected {
+                doing: "reading an element's text",
+                answer: other.to_string(),
+            }),
+        }
+    }
+
     /// Runs a Chrome DevTools Protocol command through chromedriver
     /// (`goog/cdp/execute`) and returns its result.
     pub async fn cdp(&self, cmd: &'static str, params: Value) -> Result<Value, BrowserError> {

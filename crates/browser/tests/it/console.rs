@@ -84,6 +84,27 @@ async fn a_page_with_a_console_error_fails_and_a_clean_page_passes() {
     );
     assert_eq!(browser.text_of("#nothing").await.unwrap(), None);
 
+    // A lazily laid-out block far below the window: its text is read once
+    // the page has been scrolled to it.
+    let lazy = page(
+        d,
+        "lazy.html",
+        "<body><div style=\"height:20000px\">top</div><div id=far><div style=\"content-visibility:auto;contain-intrinsic-size:auto 500px\">far below</div></div>",
+    );
+    browser.open_file(&lazy).await.unwrap();
+    assert_eq!(
+        browser
+            .text_when_scrolled_to("#far")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("far below")
+    );
+    assert_eq!(
+        browser.text_when_scrolled_to("#nothing").await.unwrap(),
+        None
+    );
+
     let png = d.join("shot.png");
     browser.screenshot(&png).await.unwrap();
     let bytes = std::fs::read(&png).unwrap();

@@ -137,7 +137,13 @@ async fn the_report_renders_in_chromium_with_no_console_error() {
     )
     .unwrap();
     browser.open_file(&listing).await.unwrap();
-    let text = browser.text_of("#decisions").await.unwrap().unwrap();
+    // The listing is laid out lazily (content-visibility): read it as a
+    // reader does, after scrolling to it.
+    let text = browser
+        .text_when_scrolled_to("#decisions")
+        .await
+        .unwrap()
+        .unwrap();
     for it in &c.items {
         assert!(text.contains(&it.item_id), "{} not in:\n{text}", it.item_id);
     }
