@@ -5,20 +5,24 @@
 //! log, 36 of its 56 MB: one entry per held grant, each naming its principal and
 //! entitlement in full), yet only the sync, the review's remediation checks and
 //! the out-of-band report read it; `access`, `history` and `diff` never do. So it
-//! is stored as one length-prefixed blob inside the state's encoding, holding
-//! the bincode of its entries in key order. Loading a snapshot copies the blob
-//! and checks that it decodes (a walk over its bytes that allocates nothing);
-//! the map is built on first use. Writing a state whose map was never decoded writes
-//! the blob back as it was read (ADR 0025).
+//! is stored as one length-prefixed blob, the last part of the state's encoding,
+//! holding the bincode of its entries in key order. Loading a state snapshot
+//! streams the blob through its checksum and a walk that checks it decodes,
+//! allocating nothing, and leaves it on disk ([`Tail`]); the map is read and
+//! built on first use. Writing a state whose map was never decoded writes the
+//! blob back as it was read (ADR 0025).
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::io::{BufReader, Read};
 use std::sync::{Arc, OnceLock};
 
 use grantledger_eventlog::Position;
 use grantledger_model::Grant;
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
+
+use crate::snapshot::Tail;
 
 /// Where each grant last changed: a map from grant to position, decoded lazily
 /// when the state came from a snapshot.
@@ -34,8 +38,31 @@ pub struct GrantChanges {
 /// A checked blob and how many entries it holds.
 #[derive(Clone)]
 struct Raw {
-    bytes: Arc<[u8]>,
+    blob: Blob,
     len: usize,
+}
+
+/// Where a checked blob is.
+#[derive(Clone)]
+enum Blob {
+    /// In memory.
+    Bytes(Arc<[u8]>),
+    /// Still in its snapshot file: the tail of the state's payload, the blob's
+    /// length (8 bytes) and then the blob.
+    Snapshot(Tail),
+}
+
+impl Blob {
+    /// The blob's bytes.
+    fn bytes(&self) -> Result<Arc<[u8]>, String> {
+        match self {
+            Blob::Bytes(b) => Ok(b.clone()),
+            Blob::Snapshot(tail) => {
+                let read = tail.read()?;
+                Ok(read.get(8..).unwrap_or_default().into())
+            }
+        }
+    }
 }
 
 impl GrantChanges {
@@ -45,13 +72,34 @@ impl GrantChanges {
     }
 
     /// The map, decoded on the first call.
+    ///
+    /// # Panics
+    /// When the map was left in its snapshot file and that file was written over
+    /// in place since it was read and checked (snapshots are only ever written
+    /// whole under a new name, so nothing of grantledger's does that), or can no
+    /// longer be read: the message names the file.
     pub fn map(&self) -> &BTreeMap<Grant, Position> {
         self.map.get_or_init(|| match &self.raw {
             // Checked when read (`check_entries`), so it decodes.
-            Some(raw) => decode_entries(&raw.bytes)
-                .expect("grant changes were checked when their snapshot was read"),
+            Some(raw) => raw
+                .blob
+                .bytes()
+                .and_then(|bytes| decode_entries(&bytes))
+                .unwrap_or_else(|e| panic!("grant changes checked at load: {e}")),
             None => BTreeMap::new(),
         })
+    }
+
+    /// Grant changes left in a snapshot file: `tail` holds the blob as
+    /// [`check_tail`] checked it, `len` entries.
+    pub(crate) fn from_tail(tail: Tail, len: usize) -> Self {
+        Self {
+            map: OnceLock::new(),
+            raw: Some(Raw {
+                blob: Blob::Snapshot(tail),
+                len,
+            }),
+        }
     }
 
     fn map_mut(&mut self) -> &mut BTreeMap<Grant, Position> {
@@ -127,7 +175,8 @@ impl PartialEq for GrantChanges {
         match (&self.raw, &other.raw) {
             // Both unchanged since read: the same bytes are the same entries.
             (Some(a), Some(b)) if !self.is_decoded() && !other.is_decoded() => {
-                a.bytes == b.bytes || self.map() == other.map()
+                matches!((&a.blob, &b.blob), (Blob::Bytes(x), Blob::Bytes(y)) if x == y)
+                    || self.map() == other.map()
             }
             _ => self.map() == other.map(),
         }
@@ -145,7 +194,10 @@ impl fmt::Debug for GrantChanges {
 impl Serialize for GrantChanges {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match (&self.raw, self.map.get()) {
-            (Some(raw), _) => s.serialize_bytes(&raw.bytes),
+            (Some(raw), _) => {
+                let bytes = raw.blob.bytes().map_err(serde::ser::Error::custom)?;
+                s.serialize_bytes(&bytes)
+            }
             (None, map) => {
                 let empty = BTreeMap::new();
                 let bytes = bincode::serialize(map.unwrap_or(&empty))
@@ -158,8 +210,8 @@ impl Serialize for GrantChanges {
 
 impl<'de> Deserialize<'de> for GrantChanges {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Blob;
-        impl<'de> Visitor<'de> for Blob {
+        struct Bytes;
+        impl<'de> Visitor<'de> for Bytes {
             type Value = Vec<u8>;
 
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -174,12 +226,12 @@ impl<'de> Deserialize<'de> for GrantChanges {
                 Ok(v)
             }
         }
-        let bytes = d.deserialize_byte_buf(Blob)?;
+        let bytes = d.deserialize_byte_buf(Bytes)?;
         let len = check_entries(&bytes).map_err(de::Error::custom)?;
         Ok(Self {
             map: OnceLock::new(),
             raw: Some(Raw {
-                bytes: bytes.into(),
+                blob: Blob::Bytes(bytes.into()),
                 len,
             }),
         })
@@ -202,7 +254,20 @@ fn decode_entries(bytes: &[u8]) -> Result<BTreeMap<Grant, Position>, String> {
 /// the number of entries. A test holds it to what `bincode` writes for every
 /// variant, and [`GrantChanges::map`] decodes with `bincode` itself.
 fn check_entries(bytes: &[u8]) -> Result<usize, String> {
-    let mut r = Walk { bytes, at: 0 };
+    walk_entries(&mut Walk::new(bytes, bytes.len() as u64))
+}
+
+/// The same check over a state snapshot's tail as a stream: the blob's length,
+/// then the blob, then nothing. Allocates nothing the size of the blob.
+pub(crate) fn check_tail(tail: &mut dyn Read) -> Result<usize, String> {
+    let mut r = BufReader::with_capacity(64 * 1024, tail);
+    let mut len = [0u8; 8];
+    r.read_exact(&mut len)
+        .map_err(|_| "grant changes: no length".to_owned())?;
+    walk_entries(&mut Walk::new(r, u64::from_le_bytes(len)))
+}
+
+fn walk_entries<R: Read>(r: &mut Walk<R>) -> Result<usize, String> {
     let n = r.u64()?;
     for i in 0..n {
         let entry = |e: String| format!("grant changes, entry {i}: {e}");
@@ -223,31 +288,45 @@ fn check_entries(bytes: &[u8]) -> Result<usize, String> {
         }
         r.u64().map_err(entry)?;
     }
-    if r.at != bytes.len() {
-        return Err(format!(
-            "grant changes: {} bytes after the last entry",
-            bytes.len() - r.at
-        ));
+    let extra = r.rest()?;
+    if extra != 0 {
+        return Err(format!("grant changes: {extra} bytes after the last entry"));
     }
     usize::try_from(n).map_err(|_| format!("grant changes: {n} entries"))
 }
 
-/// A cursor over bincode bytes.
-struct Walk<'a> {
-    bytes: &'a [u8],
-    at: usize,
+/// A cursor over bincode bytes read from `r`, which holds `end` of them.
+struct Walk<R> {
+    r: R,
+    at: u64,
+    end: u64,
+    scratch: Vec<u8>,
 }
 
-impl Walk<'_> {
-    fn take(&mut self, n: usize) -> Result<&[u8], String> {
+impl<R: Read> Walk<R> {
+    fn new(r: R, end: u64) -> Self {
+        Self {
+            r,
+            at: 0,
+            end,
+            scratch: Vec::new(),
+        }
+    }
+
+    fn take(&mut self, n: u64) -> Result<&[u8], String> {
+        let cut = || format!("cut short at byte {}", self.at);
         let end = self
             .at
             .checked_add(n)
-            .filter(|end| *end <= self.bytes.len())
-            .ok_or_else(|| format!("cut short at byte {}", self.at))?;
-        let out = &self.bytes[self.at..end];
+            .filter(|e| *e <= self.end)
+            .ok_or_else(cut)?;
+        // Bounded by `end`, which is at most what is left to read.
+        self.scratch.resize(n as usize, 0);
+        if self.r.read_exact(&mut self.scratch).is_err() {
+            return Err(cut());
+        }
         self.at = end;
-        Ok(out)
+        Ok(&self.scratch)
     }
 
     fn u32(&mut self) -> Result<u32, String> {
@@ -263,11 +342,20 @@ impl Walk<'_> {
     }
 
     fn str(&mut self) -> Result<(), String> {
-        let len = usize::try_from(self.u64()?).map_err(|_| "a string too long".to_owned())?;
+        let len = self.u64()?;
         let at = self.at;
         std::str::from_utf8(self.take(len)?)
             .map(|_| ())
             .map_err(|_| format!("a string at byte {at} is not UTF-8"))
+    }
+
+    /// How many bytes are left: those the length promised beyond the walk,
+    /// then any the reader still has.
+    fn rest(&mut self) -> Result<u64, String> {
+        let promised = self.end - self.at;
+        let more = std::io::copy(&mut self.r, &mut std::io::sink())
+            .map_err(|e| format!("grant changes: {e}"))?;
+        Ok(promised.max(more))
     }
 }
 
@@ -375,6 +463,31 @@ mod tests {
         bad[8] = 7;
         let blob = bincode::serialize(&serde_bytes_of(&bad)).unwrap();
         assert!(bincode::deserialize::<GrantChanges>(&blob).is_err());
+    }
+
+    #[test]
+    fn the_streamed_check_of_a_tail_agrees_with_the_walk() {
+        // A tail is the blob as serde bytes: its length, then the blob.
+        let changes = GrantChanges::from(sample());
+        let tail = bincode::serialize(&changes).unwrap();
+        assert_eq!(check_tail(&mut &tail[..]), Ok(4));
+        let empty = bincode::serialize(&GrantChanges::new()).unwrap();
+        assert_eq!(check_tail(&mut &empty[..]), Ok(0));
+        // Cut short, a byte past the blob, damage inside it.
+        assert!(check_tail(&mut &tail[..tail.len() - 1])
+            .unwrap_err()
+            .contains("cut short"));
+        let mut extra = tail.clone();
+        extra.push(0);
+        assert!(check_tail(&mut &extra[..])
+            .unwrap_err()
+            .contains("1 bytes after the last entry"));
+        let mut bad = tail.clone();
+        bad[8 + 8] = 7;
+        assert!(check_tail(&mut &bad[..])
+            .unwrap_err()
+            .contains("principal variant 7"));
+        assert!(check_tail(&mut &tail[..5]).is_err(), "no length");
     }
 
     #[test]

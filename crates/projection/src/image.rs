@@ -31,11 +31,12 @@ struct StateImage {
     roles: Vec<(ProjectId, Vec<(RoleId, RoleRecord)>)>,
     role_actors: Vec<((ProjectId, RoleId), Vec<Principal>)>,
     products: Vec<(ProductKey, (String, Vec<GroupId>))>,
-    grant_changes: GrantChanges,
     position: Position,
     version: u64,
     last_completed_sync: Option<(SyncRunId, Position)>,
     runs: Vec<SyncRun>,
+    // `grant_changes` comes last and is not read here: a snapshot leaves it in
+    // the file until it is used ([`SiteImage::into_site`]).
 }
 
 fn set<T: Ord>(items: Vec<T>) -> BTreeSet<T> {
@@ -43,9 +44,11 @@ fn set<T: Ord>(items: Vec<T>) -> BTreeSet<T> {
     items.into_iter().collect()
 }
 
-impl From<SiteImage> for Site {
-    fn from(image: SiteImage) -> Site {
-        let s = image.state;
+impl SiteImage {
+    /// The site, with the grant changes read after the image (the last part
+    /// of a state's encoding).
+    pub(crate) fn into_site(self, grant_changes: GrantChanges) -> Site {
+        let s = self.state;
         // Every field named (no `..`): a field added to `SiteState` must be added
         // here too, or this does not compile.
         let state = SiteState {
@@ -68,7 +71,7 @@ impl From<SiteImage> for Site {
                 .into_iter()
                 .map(|(k, (name, groups))| (k, (name, set(groups))))
                 .collect(),
-            grant_changes: s.grant_changes,
+            grant_changes,
             remember_removals: false,
             position: s.position,
             version: s.version,
@@ -76,7 +79,7 @@ impl From<SiteImage> for Site {
             runs: s.runs,
         };
         Site {
-            stream: image.stream,
+            stream: self.stream,
             state,
         }
     }
@@ -145,9 +148,19 @@ mod tests {
             ended: None,
         });
         let bytes = bincode::serialize(&site).unwrap();
-        let image: SiteImage = bincode::deserialize(&bytes).unwrap();
-        assert_eq!(Site::from(image), site);
-        // And every byte is consumed the same way: a truncated file fails alike.
-        assert!(bincode::deserialize::<SiteImage>(&bytes[..bytes.len() - 1]).is_err());
+        // The image, then the grant changes: every byte, read the way serde reads
+        // the site.
+        let mut read = &bytes[..];
+        let image: SiteImage = bincode::deserialize_from(&mut read).unwrap();
+        let changes: GrantChanges = bincode::deserialize(read).unwrap();
+        assert_eq!(
+            bincode::serialized_size(&changes).unwrap(),
+            read.len() as u64,
+            "the grant changes are the last part"
+        );
+        assert_eq!(image.into_site(changes), site);
+        // A truncated image fails alike.
+        let cut = bytes.len() - read.len() - 1;
+        assert!(bincode::deserialize::<SiteImage>(&bytes[..cut]).is_err());
     }
 }

@@ -11,6 +11,7 @@ use grantledger_clock::{Clock, SystemClock};
 use grantledger_eventlog::{fold_until, ClosedHead, EventLog, Hash, Position, Projection};
 use grantledger_model::{Event, Grant, GrantCause, Principal, Timestamp};
 
+use crate::changes::{check_tail, GrantChanges};
 use crate::effective::Target;
 use crate::error::{rfc3339, QueryError};
 use crate::fold::NumberedSite;
@@ -23,7 +24,7 @@ use crate::state::{Site, SiteState};
 pub const STATE_KIND: &str = "state";
 /// The format of state snapshots; bump it whenever [`SiteState`] or [`Site`]
 /// changes shape, and every older snapshot is ignored and rebuilt.
-pub const STATE_FORMAT: u32 = 4;
+pub const STATE_FORMAT: u32 = 5;
 /// The snapshot kind of the [`HistoryIndex`].
 pub const INDEX_KIND: &str = "index";
 /// The format of index snapshots.
@@ -164,10 +165,17 @@ impl StatePreload {
             .spawn(move || {
                 // A file that does not read is left to the usual path, which
                 // finds the same problem and removes it.
-                let (hash, image) = store
-                    .read_unchecked::<SiteImage>(&file, STATE_KIND, STATE_FORMAT, &name)
+                let (hash, image, tail, entries) = store
+                    .read_with_tail::<SiteImage, _>(
+                        &file,
+                        STATE_KIND,
+                        STATE_FORMAT,
+                        &name,
+                        check_tail,
+                    )
                     .ok()?;
-                Some((file, hash, Site::from(image)))
+                let site = image.into_site(GrantChanges::from_tail(tail, entries));
+                Some((file, hash, site))
             })
             .ok()?;
         Some(StatePreload {
@@ -276,14 +284,17 @@ impl Queries {
         let restored = match (self.take_preload(at), &self.snapshots) {
             (Some(site), _) => Some(site),
             (None, Some(store)) => store
-                .load_at_or_before::<SiteImage>(
+                .load_with_tail_at_or_before::<SiteImage, _>(
                     &self.log,
                     STATE_KIND,
                     STATE_FORMAT,
                     &self.site,
                     at,
+                    check_tail,
                 )?
-                .map(|(_, image)| Site::from(image)),
+                .map(|(_, image, tail, entries)| {
+                    image.into_site(GrantChanges::from_tail(tail, entries))
+                }),
             (None, None) => None,
         };
         let site = restored.unwrap_or_else(|| Site::new(&self.site));

@@ -18,8 +18,9 @@
 //! a third of loading a large state (ADR 0025).
 
 use std::fs;
-use std::io::Write as _;
+use std::io::{Read, Seek as _, SeekFrom, Write as _};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use grantledger_eventlog::{EventLog, Hash, Position};
 use serde::de::DeserializeOwned;
@@ -178,6 +179,38 @@ impl SnapshotStore {
         Ok(None)
     }
 
+    /// As [`Self::load_at_or_before`], for a value followed by a tail that
+    /// `check` checks and [`Tail`] reads again later (see
+    /// [`Self::read_with_tail`]).
+    pub(crate) fn load_with_tail_at_or_before<T: DeserializeOwned, C>(
+        &self,
+        log: &EventLog,
+        kind: &str,
+        format: u32,
+        site: &str,
+        at: Position,
+        check: impl Fn(&mut dyn Read) -> Result<C, String>,
+    ) -> Result<Option<(Position, T, Tail, C)>, QueryError> {
+        for file in self.list(kind, site)?.into_iter().rev() {
+            if file.position > at {
+                continue;
+            }
+            let read = self
+                .read_with_tail(&file, kind, format, site, &check)
+                .and_then(|(hash, value, tail, checked)| {
+                    check_hash(log, file.position, hash)?;
+                    Ok((value, tail, checked))
+                });
+            match read {
+                Ok((value, tail, checked)) => {
+                    return Ok(Some((file.position, value, tail, checked)))
+                }
+                Err(why) => self.discard(&file, &why),
+            }
+        }
+        Ok(None)
+    }
+
     fn check<T: DeserializeOwned>(
         &self,
         log: &EventLog,
@@ -202,9 +235,50 @@ impl SnapshotStore {
         format: u32,
         site: &str,
     ) -> Result<(Hash, T), String> {
+        self.read_parts(
+            file,
+            kind,
+            format,
+            site,
+            None::<fn(&mut dyn Read) -> Result<(), String>>,
+        )
+        .map(|(hash, value, _)| (hash, value))
+    }
+
+    /// As [`Self::read_unchecked`], for a value whose encoding is followed in the
+    /// payload by a tail that is checked now and read again only when used:
+    /// `check` is handed the tail as a stream (the bytes after the value, to the
+    /// payload's end) and must read all of it; what it returns comes back with a
+    /// [`Tail`] that reads those bytes again later, from the same open file.
+    pub(crate) fn read_with_tail<T: DeserializeOwned, C>(
+        &self,
+        file: &SnapshotFile,
+        kind: &str,
+        format: u32,
+        site: &str,
+        check: impl FnOnce(&mut dyn Read) -> Result<C, String>,
+    ) -> Result<(Hash, T, Tail, C), String> {
+        let (hash, value, tail) = self.read_parts(file, kind, format, site, Some(check))?;
+        let (tail, checked) = tail.ok_or("no tail was read")?;
+        Ok((hash, value, tail, checked))
+    }
+
+    fn read_parts<T: DeserializeOwned, C>(
+        &self,
+        file: &SnapshotFile,
+        kind: &str,
+        format: u32,
+        site: &str,
+        check_tail: Option<impl FnOnce(&mut dyn Read) -> Result<C, String>>,
+    ) -> Result<Parts<T, C>, String> {
         use bincode::Options as _;
-        use std::io::Read as _;
         let f = fs::File::open(&file.path).map_err(|e| e.to_string())?;
+        // A second handle on the same open file, for a tail read later: it reads
+        // these bytes even if the file is replaced or removed meanwhile.
+        let kept = match check_tail {
+            Some(_) => Some(f.try_clone().map_err(|e| e.to_string())?),
+            None => None,
+        };
         let total = f.metadata().map_err(|e| e.to_string())?.len();
         let mut r = std::io::BufReader::with_capacity(256 * 1024, f);
         let mut magic = [0u8; 8];
@@ -253,6 +327,35 @@ impl SnapshotStore {
             .with_limit(payload_len)
             .deserialize_from(&mut payload)
             .map_err(|e| format!("payload: {e}"));
+        // What the value left of the payload: its tail. bincode reads exactly
+        // what it decodes, so the tail starts where the reader stands.
+        let tail_len = payload.inner.limit();
+        let tail_offset = 12 + header_len + (payload_len - tail_len);
+        let mut tail = None;
+        if let (Ok(_), Some(check), Some(kept)) = (&value, check_tail, kept) {
+            let mut part = Checksummed {
+                inner: &mut payload,
+                crc: crc32fast::Hasher::new(),
+            };
+            let checked = check(&mut part).map_err(|e| format!("payload: {e}"));
+            let tail_crc32 = part.crc.finalize();
+            let left = payload.inner.limit();
+            if checked.is_ok() && left != 0 {
+                return Err(format!(
+                    "payload: {left} bytes after the end of its last part"
+                ));
+            }
+            tail = Some((
+                Tail {
+                    file: Arc::new(Mutex::new(kept)),
+                    path: file.path.clone(),
+                    offset: tail_offset,
+                    len: tail_len,
+                    crc32: tail_crc32,
+                },
+                checked,
+            ));
+        }
         std::io::copy(&mut payload, &mut std::io::sink()).map_err(|e| e.to_string())?;
         if payload.inner.limit() != 0 {
             return Err("truncated payload".into());
@@ -260,7 +363,11 @@ impl SnapshotStore {
         if payload.crc.finalize() != header.payload_crc32 {
             return Err("its payload checksum does not match".into());
         }
-        Ok((Hash(header.head_hash), value?))
+        let tail = match tail {
+            Some((tail, checked)) => Some((tail, checked?)),
+            None => None,
+        };
+        Ok((Hash(header.head_hash), value?, tail))
     }
 
     /// Removes a snapshot file that turned out unusable (it is a cache).
@@ -306,13 +413,56 @@ impl SnapshotStore {
     }
 }
 
+/// A snapshot read: the log's hash it names, its value, and its tail with what
+/// the tail's check returned, when one was asked for.
+type Parts<T, C> = (Hash, T, Option<(Tail, C)>);
+
+/// The tail of a snapshot's payload, checked when the file was read and left on
+/// disk: [`Tail::read`] reads it again, from the file as it was opened, and
+/// holds it to the checksum it had then.
+#[derive(Debug, Clone)]
+pub(crate) struct Tail {
+    file: Arc<Mutex<fs::File>>,
+    path: PathBuf,
+    offset: u64,
+    len: u64,
+    crc32: u32,
+}
+
+impl Tail {
+    /// Its bytes, as they were when checked; an error says why not (the file
+    /// was written over in place, or cannot be read).
+    pub(crate) fn read(&self) -> Result<Vec<u8>, String> {
+        let len = usize::try_from(self.len).map_err(|_| "a tail too large".to_owned())?;
+        let mut bytes = Vec::with_capacity(len);
+        {
+            let mut f = self
+                .file
+                .lock()
+                .map_err(|_| "a poisoned file lock".to_owned())?;
+            f.seek(SeekFrom::Start(self.offset))
+                .and_then(|_| (&mut *f).take(self.len).read_to_end(&mut bytes))
+                .map_err(|e| format!("reading {}: {e}", self.path.display()))?;
+        }
+        if bytes.len() as u64 != self.len || crc32fast::hash(&bytes) != self.crc32 {
+            return Err(format!(
+                "the snapshot {} changed on disk after it was read (bytes {}.. no longer \
+                 match their checksum); snapshots are a cache: remove them and run again",
+                self.path.display(),
+                self.offset
+            ));
+        }
+        Ok(bytes)
+    }
+}
+
 /// A reader that checksums what passes through it.
 struct Checksummed<R> {
     inner: R,
     crc: crc32fast::Hasher,
 }
 
-impl<R: std::io::Read> std::io::Read for Checksummed<R> {
+impl<R: Read> Read for Checksummed<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.crc.update(&buf[..n]);

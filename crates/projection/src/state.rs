@@ -25,12 +25,6 @@ pub struct SiteState {
     pub role_actors: BTreeMap<(ProjectId, RoleId), BTreeSet<Principal>>,
     /// Products and the groups that give access to each.
     pub products: BTreeMap<ProductKey, (String, BTreeSet<GroupId>)>,
-    /// Where each held grant was last added — and, while [`Self::remember_removals`]
-    /// is on, where each grant removed since then was removed: a sync leaves alone a
-    /// grant that changed after its listing began (ADR 0010). A removal folded in with
-    /// the flag off forgets the grant, so that the state of a long log does not carry
-    /// every grant that ever existed (ADR 0021).
-    pub grant_changes: GrantChanges,
     /// Whether a removal is remembered in [`Self::grant_changes`]. Off for queries,
     /// folds and snapshots (it is never stored); the sync turns it on for the state it
     /// loads, because its watermarks are never below that state's position, so only
@@ -46,6 +40,16 @@ pub struct SiteState {
     pub last_completed_sync: Option<(SyncRunId, Position)>,
     /// Every sync run that started on this site, in order.
     pub runs: Vec<SyncRun>,
+    /// Where each held grant was last added — and, while [`Self::remember_removals`]
+    /// is on, where each grant removed since then was removed: a sync leaves alone a
+    /// grant that changed after its listing began (ADR 0010). A removal folded in with
+    /// the flag off forgets the grant, so that the state of a long log does not carry
+    /// every grant that ever existed (ADR 0021).
+    ///
+    /// Last in the encoding, so that it is the tail of a state snapshot's
+    /// payload, which a reader can check and leave on disk until it is used
+    /// (ADR 0025).
+    pub grant_changes: GrantChanges,
 }
 
 /// One sync run as the site's stream records it.

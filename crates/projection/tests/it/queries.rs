@@ -401,6 +401,67 @@ fn a_preloaded_state_is_used_only_when_the_log_has_its_hash() {
     assert_eq!(q.current().unwrap().version, 0);
 }
 
+/// The grant changes of a state read from a snapshot stay in the file until
+/// used (ADR 0025): the answer is the same, they are read from the file as it
+/// was opened, a damaged tail is refused at load, and one written over in place
+/// after loading fails loudly at use, naming the file.
+#[test]
+fn a_snapshot_leaves_its_grant_changes_on_disk_until_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = EventLog::open(dir.path().join("log")).unwrap();
+    write(
+        &log,
+        &[(false, (0..40).map(|i| (2 + i % 3, i, i / 2)).collect())],
+    );
+    let store = SnapshotStore::new(dir.path().join("snapshots"));
+    let queries = || Queries::new(log.clone(), SITE).with_snapshots(store.clone(), 20);
+    let replayed = SiteState::load(&log, SITE).unwrap();
+    assert!(replayed.grant_changes.len() > 3, "a fixture with grants");
+    // Writes the snapshots at 20 and 40.
+    assert_eq!(queries().current().unwrap(), replayed);
+    let file = store.list(STATE_KIND, SITE).unwrap().pop().unwrap();
+    assert_eq!(file.position, 40);
+
+    let loaded = queries().current().unwrap();
+    assert!(!loaded.grant_changes.is_decoded(), "left in the file");
+    assert_eq!(loaded.grant_changes.len(), replayed.grant_changes.len());
+    // Read from the file as it was opened, even once it is gone.
+    let bytes = std::fs::read(&file.path).unwrap();
+    std::fs::remove_file(&file.path).unwrap();
+    assert_eq!(loaded.grant_changes.map(), replayed.grant_changes.map());
+    assert_eq!(loaded, replayed);
+
+    // The tail is the end of the file: a byte changed in it is refused at load
+    // (the file is removed and the state rebuilt), not at first use.
+    let mut damaged = bytes.clone();
+    let last = damaged.len() - 3;
+    damaged[last] ^= 0x20;
+    std::fs::write(&file.path, &damaged).unwrap();
+    let rebuilt = queries().current().unwrap();
+    assert!(rebuilt.grant_changes.is_decoded(), "replayed, not loaded");
+    assert_eq!(rebuilt, replayed);
+    assert_eq!(std::fs::read(&file.path).unwrap(), bytes, "written again");
+
+    // Written over in place after it was loaded and checked: its first use
+    // fails, saying which file, rather than answering from other bytes.
+    let loaded = queries().current().unwrap();
+    assert!(!loaded.grant_changes.is_decoded());
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&file.path)
+        .unwrap();
+    std::io::Write::write_all(&mut f, &damaged).unwrap();
+    drop(f);
+    let failed =
+        std::panic::catch_unwind(|| loaded.grant_changes.len() + loaded.grant_changes.map().len())
+            .unwrap_err();
+    let message = failed.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(
+        message.contains(&file.path.display().to_string()) && message.contains("changed on disk"),
+        "{message}"
+    );
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn a_follower_wakes_on_new_appends_and_keeps_the_index_current() {
     let dir = tempfile::tempdir().unwrap();
