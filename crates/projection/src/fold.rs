@@ -10,50 +10,166 @@
 //! place. Used by [`crate::Queries::state_at`] for long replays (ADR 0021).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::hash::Hash;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 use grantledger_eventlog::{Position, Projection, Record};
 use grantledger_model::*;
 
 use crate::state::{Site, SiteState};
 
-/// Values numbered in the order they were first met.
+/// Values numbered in the order they were first met, looked up by their text
+/// (one part, or two for a project role).
+///
+/// The table holds a hash of each value's text and its number, and the texts
+/// are kept end to end in one buffer: confirming a match reads that buffer,
+/// which a few megabytes hold for a whole site, rather than a string allocated
+/// anywhere in a heap that millions of decoded records have churned (a cache
+/// miss per lookup, the larger part of a long fold's time). Two texts with one
+/// hash are both found: the second and later ones are in `collided`, by text.
 #[derive(Debug, Clone)]
 struct Numbers<T> {
     values: Vec<T>,
-    ids: HashMap<T, u32>,
+    /// Each value's text, parts separated by 0xff (never in UTF-8).
+    text: Vec<u8>,
+    /// Where each value's text ends in `text`.
+    ends: Vec<usize>,
+    by_hash: HashMap<u64, u32, BuildHasherDefault<Prehashed>>,
+    collided: HashMap<Vec<u8>, u32>,
 }
 
 impl<T> Default for Numbers<T> {
     fn default() -> Self {
         Self {
             values: Vec::new(),
-            ids: HashMap::new(),
+            text: Vec::new(),
+            ends: Vec::new(),
+            by_hash: HashMap::default(),
+            collided: HashMap::new(),
         }
     }
 }
 
-impl<T: Hash + Eq + Clone> Numbers<T> {
-    /// The number of `value`, given it when first met (one clone then only).
-    fn id(&mut self, value: &T) -> u32 {
-        if let Some(id) = self.ids.get(value) {
-            return *id;
+/// The hash of a text in parts.
+fn text_hash(parts: &[&str]) -> u64 {
+    let mut h = rustc_hash::FxHasher::default();
+    for p in parts {
+        h.write(p.as_bytes());
+        h.write_u8(0xff);
+    }
+    h.finish()
+}
+
+/// A text in parts, joined as [`Numbers`] keeps it.
+fn joined(parts: &[&str]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (i, p) in parts.iter().enumerate() {
+        if i > 0 {
+            out.push(0xff);
         }
+        out.extend_from_slice(p.as_bytes());
+    }
+    out
+}
+
+impl<T> Numbers<T> {
+    /// The number of the value whose text is `parts`, given it (made by `value`)
+    /// when first met.
+    fn id(&mut self, parts: &[&str], value: impl FnOnce() -> T) -> u32 {
+        self.id_hashed(text_hash(parts), parts, value)
+    }
+
+    /// [`Self::id`], given the text's hash.
+    fn id_hashed(&mut self, hash: u64, parts: &[&str], value: impl FnOnce() -> T) -> u32 {
+        match self.by_hash.get(&hash) {
+            Some(&id) if self.is(id, parts) => id,
+            Some(_) => {
+                let key = joined(parts);
+                if let Some(&id) = self.collided.get(&key) {
+                    return id;
+                }
+                let id = self.push(&key, value());
+                self.collided.insert(key, id);
+                id
+            }
+            None => {
+                let id = self.push(&joined(parts), value());
+                self.by_hash.insert(hash, id);
+                id
+            }
+        }
+    }
+
+    /// The number of the value whose text is `parts`, if it was met.
+    fn get(&self, parts: &[&str]) -> Option<u32> {
+        self.get_hashed(text_hash(parts), parts)
+    }
+
+    /// [`Self::get`], given the text's hash.
+    fn get_hashed(&self, hash: u64, parts: &[&str]) -> Option<u32> {
+        match self.by_hash.get(&hash) {
+            Some(&id) if self.is(id, parts) => Some(id),
+            Some(_) => self.collided.get(&joined(parts)).copied(),
+            None => None,
+        }
+    }
+
+    fn push(&mut self, text: &[u8], value: T) -> u32 {
         let id = u32::try_from(self.values.len()).expect("fewer than 2^32 distinct ids");
-        self.values.push(value.clone());
-        self.ids.insert(value.clone(), id);
+        self.text.extend_from_slice(text);
+        self.ends.push(self.text.len());
+        self.values.push(value);
         id
     }
 
-    /// The number of `value` if it was met.
-    fn get(&self, value: &T) -> Option<u32> {
-        self.ids.get(value).copied()
+    /// Whether value `id`'s text is `parts`.
+    fn is(&self, id: u32, parts: &[&str]) -> bool {
+        let i = id as usize;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        let mut text = &self.text[start..self.ends[i]];
+        for (n, p) in parts.iter().enumerate() {
+            if n > 0 {
+                match text.split_first() {
+                    Some((0xff, rest)) => text = rest,
+                    _ => return false,
+                }
+            }
+            match text.strip_prefix(p.as_bytes()) {
+                Some(rest) => text = rest,
+                None => return false,
+            }
+        }
+        text.is_empty()
     }
 
     fn value(&self, id: u32) -> &T {
         &self.values[id as usize]
     }
 }
+
+/// A [`Hasher`] for keys that are hashes already: it keeps the `u64` it is given.
+#[derive(Debug, Default, Clone, Copy)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `u64`s are hashed with it; anything else is folded in plainly.
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// Hash maps and sets keyed by our own numbers.
+type NumberMap<K, V> = HashMap<K, V, rustc_hash::FxBuildHasher>;
+type NumberSet<K> = HashSet<K, rustc_hash::FxBuildHasher>;
 
 /// A principal in numbers: an account (in `accounts`) or a group (in `groups`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -82,11 +198,11 @@ pub(crate) struct NumberedSite {
     roles: Numbers<(ProjectId, RoleId)>,
     products: Numbers<ProductKey>,
     /// Members of each group (possibly empty sets: dropped at the end).
-    members: HashMap<u32, HashSet<u32>>,
+    members: NumberMap<u32, NumberSet<u32>>,
     /// Actors of each role (possibly empty sets).
-    actors: HashMap<u32, HashSet<P>>,
+    actors: NumberMap<u32, NumberSet<P>>,
     /// Where each grant last changed.
-    changes: HashMap<(P, E), Position>,
+    changes: NumberMap<(P, E), Position>,
 }
 
 impl NumberedSite {
@@ -101,20 +217,21 @@ impl NumberedSite {
             groups: Numbers::default(),
             roles: Numbers::default(),
             products: Numbers::default(),
-            members: HashMap::new(),
-            actors: HashMap::new(),
-            changes: HashMap::with_capacity(changes.len()),
+            members: NumberMap::default(),
+            actors: NumberMap::default(),
+            changes: NumberMap::with_capacity_and_hasher(changes.len(), Default::default()),
         };
         for (group, users) in &members {
-            let g = n.groups.id(group);
-            let set = n.members.entry(g).or_default();
+            let g = n.group(group);
+            let mut set = NumberSet::default();
             for u in users {
-                set.insert(n.accounts.id(u));
+                set.insert(n.account(u));
             }
+            n.members.insert(g, set);
         }
         for (key, actors) in &role_actors {
-            let r = n.roles.id(key);
-            let set: HashSet<P> = actors.iter().map(|a| n.principal(a)).collect();
+            let r = n.role(&key.0, &key.1);
+            let set: NumberSet<P> = actors.iter().map(|a| n.principal(a)).collect();
             n.actors.insert(r, set);
         }
         for (grant, position) in &changes {
@@ -124,22 +241,35 @@ impl NumberedSite {
         n
     }
 
+    fn account(&mut self, u: &AccountId) -> u32 {
+        self.accounts.id(&[u.as_str()], || u.clone())
+    }
+
+    fn group(&mut self, g: &GroupId) -> u32 {
+        self.groups.id(&[g.as_str()], || g.clone())
+    }
+
+    fn role(&mut self, project: &ProjectId, role: &RoleId) -> u32 {
+        // A clone of the pair only when first met.
+        self.roles.id(&[project.as_str(), role.as_str()], || {
+            (project.clone(), role.clone())
+        })
+    }
+
     fn principal(&mut self, p: &Principal) -> P {
         match p {
-            Principal::User(u) => P::User(self.accounts.id(u)),
-            Principal::Group(g) => P::Group(self.groups.id(g)),
+            Principal::User(u) => P::User(self.account(u)),
+            Principal::Group(g) => P::Group(self.group(g)),
         }
     }
 
     fn entitlement(&mut self, e: &Entitlement) -> E {
         match e {
-            Entitlement::GroupMembership { group } => E::Member(self.groups.id(group)),
-            Entitlement::ProjectRole { project, role } => {
-                // One clone of the pair only when first met.
-                let key = (project.clone(), role.clone());
-                E::Role(self.roles.id(&key))
+            Entitlement::GroupMembership { group } => E::Member(self.group(group)),
+            Entitlement::ProjectRole { project, role } => E::Role(self.role(project, role)),
+            Entitlement::ProductAccess { product } => {
+                E::Product(self.products.id(&[product.as_str()], || product.clone()))
             }
-            Entitlement::ProductAccess { product } => E::Product(self.products.id(product)),
         }
     }
 
@@ -189,7 +319,7 @@ impl NumberedSite {
     fn vanish(&mut self, event: &Event) {
         match event {
             Event::GroupVanished(e) => {
-                if let Some(g) = self.groups.get(&e.group_id) {
+                if let Some(g) = self.groups.get(&[e.group_id.as_str()]) {
                     self.members.remove(&g);
                     for set in self.actors.values_mut() {
                         set.remove(&P::Group(g));
@@ -201,7 +331,7 @@ impl NumberedSite {
                 self.actors.retain(|r, _| roles.value(*r).0 != e.project_id);
             }
             Event::ProjectRoleVanished(e) => {
-                if let Some(r) = self.roles.get(&(e.project_id.clone(), e.role_id.clone())) {
+                if let Some(r) = self.roles.get(&[e.project_id.as_str(), e.role_id.as_str()]) {
                     self.actors.remove(&r);
                 }
             }
@@ -415,6 +545,39 @@ mod tests {
             event,
             prev_hash: Hash::ZERO,
             hash: Hash::ZERO,
+        }
+    }
+
+    #[test]
+    fn numbers_tell_apart_texts_with_one_hash_and_texts_in_parts() {
+        let mut n: Numbers<&str> = Numbers::default();
+        // Three texts forced onto one hash: the second and third are found by text.
+        assert_eq!(n.id_hashed(7, &["a"], || "a"), 0);
+        assert_eq!(n.id_hashed(7, &["b"], || "b"), 1);
+        assert_eq!(n.id_hashed(7, &["c"], || "c"), 2);
+        assert_eq!(n.id_hashed(7, &["b"], || unreachable!()), 1);
+        assert_eq!(n.id_hashed(7, &["a"], || unreachable!()), 0);
+        assert_eq!(n.get_hashed(7, &["c"]), Some(2));
+        assert_eq!(n.get_hashed(7, &["d"]), None);
+        assert_eq!(n.get_hashed(8, &["a"]), None);
+        assert_eq!((n.value(0), n.value(1), n.value(2)), (&"a", &"b", &"c"));
+        // A text in two parts is not the same text joined, nor its parts swapped.
+        let mut n: Numbers<u8> = Numbers::default();
+        assert_eq!(n.id(&["ab", "c"], || 0), 0);
+        assert_eq!(n.id(&["a", "bc"], || 1), 1);
+        assert_eq!(n.id(&["abc"], || 2), 2);
+        assert_eq!(n.id(&["c", "ab"], || 3), 3);
+        assert_eq!(n.get(&["ab", "c"]), Some(0));
+        assert_eq!(n.get(&["ab"]), None);
+        assert_eq!(n.get(&["ab", "c", ""]), None);
+        // And by the real hash, many values come back with their numbers.
+        let mut n: Numbers<String> = Numbers::default();
+        for i in 0..2000 {
+            assert_eq!(n.id(&[&format!("u{i}")], || format!("u{i}")), i);
+        }
+        for i in (0..2000).rev() {
+            assert_eq!(n.get(&[&format!("u{i}")]), Some(i));
+            assert_eq!(n.value(i), &format!("u{i}"));
         }
     }
 
