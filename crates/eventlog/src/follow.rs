@@ -9,8 +9,10 @@
 use tokio::sync::watch;
 
 use crate::error::Result;
+use crate::iter::{RawChunk, RecordIter};
 use crate::log::EventLog;
 use crate::record::{Position, Record};
+use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 
 /// A read model folded from the log's records.
 ///
@@ -30,6 +32,12 @@ pub trait Projection {
 /// Folds every record after `projection.position()` up to `until` (inclusive) into
 /// `projection`, and returns how many it folded. `until` past the head means "to the
 /// head as it was when the read began".
+///
+/// A long fold (at least [`READ_AHEAD_MIN`] records) reads ahead: one thread
+/// reads the stored chunks, one more than the machine has cores (up to five)
+/// check and decode them, each its share in turn, and this thread folds their
+/// records in order.
+/// The fold then takes about as long as the slowest part, not their sum.
 pub fn fold_until<P: Projection + ?Sized>(
     log: &EventLog,
     projection: &mut P,
@@ -39,8 +47,142 @@ pub fn fold_until<P: Projection + ?Sized>(
     if from > until {
         return Ok(0);
     }
+    let records = log.read_from(from);
+    let (_, head) = records.range();
+    let until = until.min(head);
+    if until.saturating_sub(from) < READ_AHEAD_MIN {
+        return fold_records(records, projection, until);
+    }
+    // One more decoder than cores: while one waits (for a chunk, or for room to
+    // hand its records over), the cores stay busy.
+    let decoders = std::thread::available_parallelism()
+        .map_or(1, |n| n.get() + 1)
+        .clamp(2, MAX_DECODERS);
+    std::thread::scope(|scope| {
+        match read_ahead(scope, records, from, until, decoders) {
+            Some(mut batches) => {
+                let mut total = 0;
+                while let Some(batch) = batches.next() {
+                    let records = batch?;
+                    let (n, done) = fold_batch(&records, projection, until);
+                    total += n;
+                    if done {
+                        break;
+                    }
+                    batches.give_back(records);
+                }
+                Ok(total)
+            }
+            // No threads to be had: the same fold, on this one.
+            None => fold_records(log.read_from(from), projection, until),
+        }
+    })
+}
+
+/// Below this many records, a fold reads on its own thread.
+pub const READ_AHEAD_MIN: u64 = 20_000;
+/// Decoding threads at most.
+const MAX_DECODERS: usize = 5;
+/// Chunks queued for each decoding thread, and decoded ones waiting to be folded.
+const QUEUED_CHUNKS: usize = 16;
+
+/// Starts the threads that read and decode `records`' chunks (`decoders` of
+/// them decoding, chunk `i` by decoder `i % decoders`), and returns the decoded
+/// chunks in order. Every thread stops when its output is no longer wanted, so
+/// dropping the [`Decoded`] ends them all. `None` when a thread cannot be started.
+fn read_ahead<'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    mut records: RecordIter,
+    from: Position,
+    until: Position,
+    decoders: usize,
+) -> Option<Decoded> {
+    let mut inputs: Vec<SyncSender<Result<RawChunk>>> = Vec::with_capacity(decoders);
+    let mut decoded = Decoded {
+        outputs: Vec::with_capacity(decoders),
+        returns: Vec::with_capacity(decoders),
+        turn: 0,
+    };
+    for i in 0..decoders {
+        let (send_chunk, chunks) = sync_channel::<Result<RawChunk>>(QUEUED_CHUNKS);
+        let (send_records, output) = sync_channel::<Result<Vec<Record>>>(QUEUED_CHUNKS);
+        let (give_back, returned) = channel::<Vec<Record>>();
+        std::thread::Builder::new()
+            .name(format!("log-decode-{i}"))
+            .spawn_scoped(scope, move || {
+                for chunk in chunks {
+                    let records = chunk.and_then(|c| c.decode(from, until));
+                    let failed = records.is_err();
+                    if send_records.send(records).is_err() || failed {
+                        return;
+                    }
+                    // Records folded already are freed here, by the thread that
+                    // allocated them, off the folding thread.
+                    returned.try_iter().for_each(drop);
+                }
+            })
+            .ok()?;
+        inputs.push(send_chunk);
+        decoded.outputs.push(output);
+        decoded.returns.push(give_back);
+    }
+    std::thread::Builder::new()
+        .name("log-read".into())
+        .spawn_scoped(scope, move || {
+            for i in 0.. {
+                let chunk = match records.next_chunk() {
+                    Ok(Some(chunk)) => Ok(chunk),
+                    Ok(None) => return,
+                    Err(e) => Err(e),
+                };
+                let failed = chunk.is_err();
+                if inputs[i % inputs.len()].send(chunk).is_err() || failed {
+                    return;
+                }
+            }
+        })
+        .ok()?;
+    Some(decoded)
+}
+
+/// The decoded chunks of a read-ahead, in order.
+struct Decoded {
+    outputs: Vec<Receiver<Result<Vec<Record>>>>,
+    returns: Vec<Sender<Vec<Record>>>,
+    /// How many chunks were taken.
+    turn: usize,
+}
+
+impl Decoded {
+    /// Hands folded records back to the thread that decoded them (the chunk
+    /// taken last), to be freed there.
+    fn give_back(&self, records: Vec<Record>) {
+        let n = self.returns.len();
+        // A decoder that has finished frees nothing more: they are dropped here.
+        let _ = self.returns[(self.turn + n - 1) % n].send(records);
+    }
+}
+
+impl Iterator for Decoded {
+    type Item = Result<Vec<Record>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        // Chunk `i` comes from decoder `i % decoders`; the first decoder to have
+        // nothing more has the chunk after the last.
+        let next = self.outputs[self.turn % self.outputs.len()].recv().ok();
+        self.turn += 1;
+        next
+    }
+}
+
+/// Folds `records` up to `until` one by one.
+fn fold_records<P: Projection + ?Sized>(
+    records: impl Iterator<Item = Result<Record>>,
+    projection: &mut P,
+    until: Position,
+) -> Result<u64> {
     let mut folded = 0;
-    for record in log.read_from(from) {
+    for record in records {
         let record = record?;
         if record.position > until {
             break;
@@ -49,6 +191,27 @@ pub fn fold_until<P: Projection + ?Sized>(
         folded += 1;
     }
     Ok(folded)
+}
+
+/// Folds a batch: how many records, and whether `until` was reached (or
+/// passed).
+fn fold_batch<P: Projection + ?Sized>(
+    records: &[Record],
+    projection: &mut P,
+    until: Position,
+) -> (u64, bool) {
+    let mut folded = 0;
+    for record in records {
+        if record.position > until {
+            return (folded, true);
+        }
+        projection.apply(record);
+        folded += 1;
+        if record.position == until {
+            return (folded, true);
+        }
+    }
+    (folded, false)
 }
 
 /// Keeps one projection current with the log's new appends.

@@ -29,6 +29,12 @@ impl RecordIter {
         }
     }
 
+    /// The last position this iteration reads: the acknowledged head when it
+    /// began.
+    pub fn until(&self) -> Position {
+        self.until
+    }
+
     fn start(&mut self) -> Result<sled::Iter> {
         // The chunk holding `from` is keyed by its first position, at or before `from`.
         let start_key = match self
@@ -45,40 +51,68 @@ impl RecordIter {
         Ok(self.db.range(start_key..keys::chunk_end().to_vec()))
     }
 
-    fn fill(&mut self) -> Result<bool> {
+    /// The next stored chunk that holds records in `from..=until`, undecoded.
+    pub(crate) fn next_chunk(&mut self) -> Result<Option<RawChunk>> {
         if self.iter.is_none() {
             self.iter = Some(self.start()?);
         }
         let iter = self.iter.as_mut().expect("started");
         let Some(item) = iter.next() else {
+            return Ok(None);
+        };
+        let (key, bytes) = item.map_err(LogError::storage("reading records"))?;
+        let first = keys::chunk_position(&key);
+        if first > self.until {
+            return Ok(None);
+        }
+        Ok(Some(RawChunk { first, bytes }))
+    }
+
+    /// The positions this iteration reads: `from..=until`.
+    pub(crate) fn range(&self) -> (Position, Position) {
+        (self.from, self.until)
+    }
+
+    fn fill(&mut self) -> Result<bool> {
+        let Some(chunk) = self.next_chunk()? else {
             return Ok(false);
         };
-        let (key, value) = item.map_err(LogError::storage("reading records"))?;
-        let key_pos = keys::chunk_position(&key);
-        if key_pos > self.until {
-            return Ok(false);
-        }
-        let parts = codec::split_chunk(&value).map_err(|source| LogError::Corrupt {
+        self.buffered = chunk.decode(self.from, self.until)?.into_iter();
+        Ok(true)
+    }
+}
+
+/// A stored chunk of records, undecoded.
+pub(crate) struct RawChunk {
+    /// The position of its first record.
+    first: Position,
+    bytes: sled::IVec,
+}
+
+impl RawChunk {
+    /// Its records in `from..=until`, each checked against its hash and decoded.
+    pub(crate) fn decode(&self, from: Position, until: Position) -> Result<Vec<Record>> {
+        let key_pos = self.first;
+        let parts = codec::split_chunk(&self.bytes).map_err(|source| LogError::Corrupt {
             position: key_pos,
             source,
         })?;
         let mut records = Vec::with_capacity(parts.len());
         // Records of a chunk are consecutive from its key: decode only those asked for.
-        let skip = self.from.saturating_sub(key_pos) as usize;
+        let skip = from.saturating_sub(key_pos) as usize;
         for (i, bytes) in parts.into_iter().enumerate().skip(skip) {
-            if key_pos + i as u64 > self.until {
+            if key_pos + i as u64 > until {
                 break;
             }
             let record = codec::decode_record(bytes).map_err(|source| LogError::Corrupt {
                 position: key_pos + i as u64,
                 source,
             })?;
-            if (self.from..=self.until).contains(&record.position) {
+            if (from..=until).contains(&record.position) {
                 records.push(record);
             }
         }
-        self.buffered = records.into_iter();
-        Ok(true)
+        Ok(records)
     }
 }
 

@@ -59,7 +59,7 @@ pub use export::{
     export_schema, verify_export, ExportExpectations, ExportProblem, ExportRecord, ExportSummary,
     MAX_EXPORT_LINE,
 };
-pub use follow::{fold_until, Follower, Projection};
+pub use follow::{fold_until, Follower, Projection, READ_AHEAD_MIN};
 pub use holder::{Holder, HOLDER_FILE};
 pub use iter::RecordIter;
 pub use log::{EventLog, OpenOptions, PendingAppend};

@@ -11,6 +11,7 @@ mod golden;
 mod group_commit;
 mod log_format;
 mod properties;
+mod read_ahead;
 mod schema;
 mod sharing;
 mod tamper;
