@@ -15,7 +15,9 @@
 //! revoke phase starts), sleeps until the first deadline as `jit run` does, and a
 //! request's lag is the time from its deadline to `AccessRevoked`, which is
 //! decided on that clock after the removal succeeded in Jira. The simulator runs
-//! in this process, over loopback HTTP.
+//! in this process, over loopback HTTP. Each line also gives the simulator's
+//! peak of requests in flight (at most the concurrency: it bounds the calls in
+//! Jira, ADR 0022) and the log's flushes in the revoke phase.
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -308,6 +310,7 @@ async fn bench() {
         // As a running `jit run` would have: the site's state folded before.
         jit.with_site_state(|_| ()).expect("the site state");
         sim.reset_stats();
+        let flushes = log.flushes();
         let mut pending: BTreeSet<RequestId> = ids.iter().cloned().collect();
         let started = Instant::now();
         while !pending.is_empty() {
@@ -334,6 +337,7 @@ async fn bench() {
             );
         }
         let revoke_phase = started.elapsed();
+        let flushes = log.flushes() - flushes;
         let stats = sim.stats();
 
         let mut lags: Vec<f64> = Vec::with_capacity(n);
@@ -361,7 +365,8 @@ async fn bench() {
         let max = lags[lags.len() - 1];
         println!(
             "jit: concurrency {concurrency:>3}: revoke lag median {:.3} s, p99 {:.3} s, max {:.3} s; bound {:.3} s: {} \
-             (asked+approved in {:.1} s, grant pass {:.1} s, revoke phase {:.1} s; {} HTTP requests in the revoke phase, {:.1} per revoke)",
+             (asked+approved in {:.1} s, grant pass {:.1} s, revoke phase {:.1} s; {} HTTP requests in the revoke phase, {:.1} per revoke, \
+             at most {} at once; {} log flushes, {:.1} per revoke)",
             percentile(&lags, 0.5),
             percentile(&lags, 0.99),
             max,
@@ -372,6 +377,9 @@ async fn bench() {
             revoke_phase.as_secs_f64(),
             stats.total,
             stats.total as f64 / n as f64,
+            stats.peak_in_flight,
+            flushes,
+            flushes as f64 / n as f64,
         );
     }
     sim.shutdown().await;

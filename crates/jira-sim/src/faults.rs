@@ -116,4 +116,9 @@ pub struct SimStats {
     /// `by_operation` counts with those Jira refused.
     #[serde(default)]
     pub changes: BTreeMap<String, u64>,
+    /// The most `/rest` requests the server was handling at once (from arrival,
+    /// injected latency included, to the answer): how many calls a client had
+    /// in Jira at the same time.
+    #[serde(default)]
+    pub peak_in_flight: u64,
 }

@@ -413,6 +413,7 @@ async fn rest_middleware(
 ) -> Response {
     let op = op_name(&req);
     let conn = req.extensions().get::<ConnectInfo<ConnHandle>>().cloned();
+    let _in_flight = shared.enter();
     shared.count(op.clone());
     let seq = shared.next_seq();
     let faults = shared.faults();

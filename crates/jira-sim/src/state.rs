@@ -116,6 +116,7 @@ pub(crate) struct Shared {
     credentials: RwLock<Vec<Credential>>,
     faults: RwLock<Faults>,
     seq: AtomicU64,
+    in_flight: AtomicU64,
     stats: Mutex<SimStats>,
 }
 
@@ -139,6 +140,7 @@ impl Shared {
             credentials: RwLock::new(credentials),
             faults: RwLock::new(faults),
             seq: AtomicU64::new(0),
+            in_flight: AtomicU64::new(0),
             stats: Mutex::new(SimStats::default()),
         }
     }
@@ -179,6 +181,13 @@ impl Shared {
     pub(crate) fn stats(&self) -> MutexGuard<'_, SimStats> {
         self.stats.lock().unwrap_or_else(|e| e.into_inner())
     }
+    /// One more `/rest` request being handled, until the guard is dropped.
+    pub(crate) fn enter(&self) -> InFlight<'_> {
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut s = self.stats();
+        s.peak_in_flight = s.peak_in_flight.max(now);
+        InFlight { shared: self }
+    }
     pub(crate) fn count(&self, op: String) {
         let mut s = self.stats();
         s.total += 1;
@@ -197,3 +206,14 @@ impl Shared {
 /// The authenticated caller, put in request extensions by the middleware.
 #[derive(Debug, Clone)]
 pub(crate) struct Caller(pub String);
+
+/// A `/rest` request being handled (see [`Shared::enter`]).
+pub(crate) struct InFlight<'a> {
+    shared: &'a Shared,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.shared.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}

@@ -7,7 +7,7 @@
 //! # Groups that give Jira administration beyond the built-in list
 //! # (site-admins, jira-administrators, org-admins): names or globs.
 //! privileged_groups = ["security-*"]
-//! # Commands the scheduler runs at once (grants and removals); default 8.
+//! # Calls to Jira the scheduler makes at once (grants and removals); default 8.
 //! concurrency = 8
 //!
 //! [[jit.policy]]
@@ -116,15 +116,17 @@ pub struct Policies {
     pub policies: Vec<Policy>,
     /// Extra privileged groups (names or globs).
     pub privileged_groups: Vec<String>,
-    /// `concurrency`: how many commands (grants and removals) the scheduler runs
-    /// at once; `None` for [`DEFAULT_CONCURRENCY`].
+    /// `concurrency`: how many commands (grants and removals) the scheduler lets
+    /// call Jira at once — the round trips in flight; recording intents and
+    /// outcomes in the log does not count against it. `None` for
+    /// [`DEFAULT_CONCURRENCY`].
     pub concurrency: Option<usize>,
 }
 
-/// The scheduler's default number of commands run at once.
+/// The scheduler's default number of commands calling Jira at once.
 pub const DEFAULT_CONCURRENCY: usize = 8;
 
-/// The most commands the scheduler runs at once (`concurrency` above it is refused).
+/// The most commands calling Jira at once (`concurrency` above it is refused).
 pub const MAX_CONCURRENCY: usize = 64;
 
 #[derive(Deserialize)]

@@ -17,14 +17,18 @@ use crate::service::Jit;
 /// unless its stream exists) and drives it until it has an outcome in its
 /// `command:<id>` stream, or leaves it unfinished to be driven again by a later
 /// pass. The scheduler calls `execute` for several commands at once (never two
-/// of the same grant at once), up to the `[jit]` section's `concurrency`.
+/// of the same grant at once); the `[jit]` section's `concurrency` bounds how
+/// many of them are calling Jira at once (the permits of `jira`).
 pub trait CommandRunner: Send + Sync {
     /// Issues (if needed) and drives `command`; returns its outcome, or why it was
     /// left unfinished (the log failed, a crash, Jira unusable for a reason that
     /// is not an outcome). A command that Jira refused is an outcome, not an error.
+    /// Jira is called only while holding a permit of `jira`; the log's appends
+    /// are made without one.
     fn execute(
         &self,
         command: &CommandIssued,
+        jira: &tokio::sync::Semaphore,
     ) -> impl Future<Output = Result<CommandOutcome, String>> + Send;
 
     /// Drives every command that has an intent and no outcome (whatever issued
@@ -32,21 +36,27 @@ pub trait CommandRunner: Send + Sync {
     fn drive_unfinished(&self, limit: usize) -> impl Future<Output = Result<usize, String>> + Send;
 }
 
-/// The outbox runs the commands: `issue` with the request's derived command id
-/// (a no-op when issued already), then `drive`, whose outcome is returned as is.
+/// The outbox runs the commands: `issue_and_drive` with the request's derived
+/// command id (issuing is a no-op when issued already), whose outcome is
+/// returned as is.
 impl CommandRunner for grantledger_outbox::Executor {
-    async fn execute(&self, command: &CommandIssued) -> Result<CommandOutcome, String> {
-        let id = self
-            .issue_async(grantledger_outbox::CommandSpec {
-                id: Some(command.command.clone()),
-                site: command.site.clone(),
-                action: command.action,
-                grant: command.grant.clone(),
-                purpose: command.purpose.clone(),
-            })
+    async fn execute(
+        &self,
+        command: &CommandIssued,
+        jira: &tokio::sync::Semaphore,
+    ) -> Result<CommandOutcome, String> {
+        let spec = grantledger_outbox::CommandSpec {
+            id: Some(command.command.clone()),
+            site: command.site.clone(),
+            action: command.action,
+            grant: command.grant.clone(),
+            purpose: command.purpose.clone(),
+        };
+        let (_, outcome) = self
+            .issue_and_drive(spec, jira)
             .await
             .map_err(|e| e.to_string())?;
-        match self.drive(&id).await.map_err(|e| e.to_string())? {
+        match outcome {
             grantledger_outbox::Outcome::Succeeded(s) => {
                 Ok(CommandOutcome::Succeeded { jira: s.jira })
             }
@@ -115,11 +125,12 @@ fn is_issued(jit: &Jit, command: &CommandId) -> Result<bool, RequestError> {
 async fn run_command<E: CommandRunner>(
     jit: &Jit,
     exec: &E,
+    jira: &tokio::sync::Semaphore,
     r: &Request,
     command: &CommandIssued,
     report: &mut PassReport,
 ) -> Result<Request, RequestError> {
-    let outcome = match exec.execute(command).await {
+    let outcome = match exec.execute(command, jira).await {
         Ok(outcome) => outcome,
         Err(why) => {
             tracing::warn!(request = %r.id, command = %command.command, %why, "command left unfinished");
@@ -163,6 +174,7 @@ fn has_work(r: &Request, now: Timestamp) -> bool {
 async fn advance<E: CommandRunner>(
     jit: &Jit,
     exec: &E,
+    jira: &tokio::sync::Semaphore,
     id: &RequestId,
     all: &[Request],
 ) -> Result<PassReport, RequestError> {
@@ -181,7 +193,7 @@ async fn advance<E: CommandRunner>(
                 report.granted.push(r.id.clone());
             }
             GrantStep::Issue(command) => {
-                r = run_command(jit, exec, &r, &command, &mut report).await?;
+                r = run_command(jit, exec, jira, &r, &command, &mut report).await?;
             }
         }
     }
@@ -194,7 +206,7 @@ async fn advance<E: CommandRunner>(
         }
     }
     if let Some(command) = request::removal_command(&r) {
-        r = run_command(jit, exec, &r, &command, &mut report).await?;
+        r = run_command(jit, exec, jira, &r, &command, &mut report).await?;
     }
     // Durable by now if the removal's command appended anything (the log
     // flushes in order); awaited in any case before the pass reports it.
@@ -207,26 +219,43 @@ async fn advance<E: CommandRunner>(
         r = jit.commit(&r, events)?;
         report.removals_retried.push(r.id.clone());
         if let Some(command) = request::removal_command(&r) {
-            run_command(jit, exec, &r, &command, &mut report).await?;
+            run_command(jit, exec, jira, &r, &command, &mut report).await?;
         }
     }
     Ok(report)
 }
 
+/// How many requests a pass advances at once per command it lets call Jira at
+/// once: while `concurrency` commands wait for Jira's answer, as many others
+/// record their intent (to be ready the moment a call ends) or their outcome,
+/// so that the log's flushes do not leave Jira idle.
+const ADVANCED_PER_JIRA_CALL: usize = 2;
+
+/// The permits of the calls to Jira a pass makes at once (the policies'
+/// `concurrency`) and how many requests it advances at once.
+fn limits(jit: &Jit) -> (tokio::sync::Semaphore, usize) {
+    let jira = jit.policies().scheduler_concurrency().max(1);
+    (
+        tokio::sync::Semaphore::new(jira),
+        jira * ADVANCED_PER_JIRA_CALL,
+    )
+}
+
 /// One pass over every request of the site. The requests with something due are
-/// advanced concurrently, up to the policies' `concurrency` at once; those of one
-/// grant (the same beneficiary and entitlement) one after the other, in the
-/// order they were asked for, as a single pass would: a grant and a removal of
-/// the same membership never race, and a hand-over finds its successor as the
-/// earlier steps left it.
+/// advanced concurrently, with up to the policies' `concurrency` commands calling
+/// Jira at once (a command holds its permit only while it calls Jira, not while
+/// it appends to the log); those of one grant (the same beneficiary and
+/// entitlement) one after the other, in the order they were asked for, as a
+/// single pass would: a grant and a removal of the same membership never race,
+/// and a hand-over finds its successor as the earlier steps left it.
 pub async fn run_once<E: CommandRunner>(jit: &Jit, exec: &E) -> Result<PassReport, RequestError> {
-    let limit = jit.policies().scheduler_concurrency();
-    let (report, all, chains) = plan(jit, exec, limit).await?;
-    let all = &all;
+    let (jira, advanced) = limits(jit);
+    let (report, all, chains) = plan(jit, exec, jira.available_permits()).await?;
+    let (all, jira) = (&all, &jira);
     let runs = chains
         .into_iter()
-        .map(|chain| async move { run_chain(jit, exec, chain, all).await });
-    let results = grantledger_outbox::bounded(runs, limit)
+        .map(|chain| async move { run_chain(jit, exec, jira, chain, all).await });
+    let results = grantledger_outbox::bounded(runs, advanced)
         .await
         .into_iter()
         .flatten()
@@ -236,25 +265,33 @@ pub async fn run_once<E: CommandRunner>(jit: &Jit, exec: &E) -> Result<PassRepor
 
 /// [`run_once`] with each chain a task of its own, so that the pass's work
 /// (encoding, folding, HTTP) spreads over the runtime's threads instead of one
-/// task's; at most the `[jit]` section's `concurrency` chains run at once. What
-/// `jit run` uses; the steps and their order within a chain are the same.
+/// task's; at most the `[jit]` section's `concurrency` commands call Jira at
+/// once, as in `run_once`. What `jit run` uses; the steps and their order within
+/// a chain are the same.
 pub async fn run_once_spread<E: CommandRunner + 'static>(
     jit: &Jit,
     exec: &Arc<E>,
 ) -> Result<PassReport, RequestError> {
-    let limit = jit.policies().scheduler_concurrency();
-    let (report, all, chains) = plan(jit, exec.as_ref(), limit).await?;
+    let (jira, advanced) = limits(jit);
+    let (report, all, chains) = plan(jit, exec.as_ref(), jira.available_permits()).await?;
     let all = Arc::new(all);
-    let permits = Arc::new(tokio::sync::Semaphore::new(limit.max(1)));
+    let jira = Arc::new(jira);
+    let permits = Arc::new(tokio::sync::Semaphore::new(advanced));
     let mut tasks = tokio::task::JoinSet::new();
     for chain in chains {
-        let (jit, exec, all, permits) = (jit.clone(), exec.clone(), all.clone(), permits.clone());
+        let (jit, exec, all, jira, permits) = (
+            jit.clone(),
+            exec.clone(),
+            all.clone(),
+            jira.clone(),
+            permits.clone(),
+        );
         tasks.spawn(async move {
             let _permit = permits
                 .acquire_owned()
                 .await
                 .expect("the semaphore stays open");
-            run_chain(&jit, exec.as_ref(), chain, &all).await
+            run_chain(&jit, exec.as_ref(), &jira, chain, &all).await
         });
     }
     let mut results = Vec::new();
@@ -312,12 +349,13 @@ async fn plan<E: CommandRunner>(
 async fn run_chain<E: CommandRunner>(
     jit: &Jit,
     exec: &E,
+    jira: &tokio::sync::Semaphore,
     chain: Vec<usize>,
     all: &[Request],
 ) -> ChainResults {
     let mut out = Vec::with_capacity(chain.len());
     for i in chain {
-        let result = advance(jit, exec, &all[i].id, all).await;
+        let result = advance(jit, exec, jira, &all[i].id, all).await;
         let stop = result.is_err();
         out.push((i, result));
         if stop {
@@ -422,9 +460,11 @@ pub async fn drive<E: CommandRunner>(
     id: &str,
 ) -> Result<Request, RequestError> {
     let mut report = PassReport::default();
+    let jira = tokio::sync::Semaphore::new(1);
+    let jira = &jira;
     let r = jit.load(id)?;
     match request::removal_command(&r) {
-        Some(command) => run_command(jit, exec, &r, &command, &mut report).await,
+        Some(command) => run_command(jit, exec, jira, &r, &command, &mut report).await,
         None => Ok(r),
     }
 }

@@ -541,20 +541,119 @@ impl Executor {
     /// Carries a command out and returns its outcome; a command that already has
     /// one returns it without calling Jira. See the crate's docs for the steps.
     pub async fn drive(&self, id: &CommandId) -> Result<Outcome> {
-        let lock = {
-            let mut running = self.running();
-            running.entry(id.clone()).or_default().clone()
-        };
+        let lock = self.drive_lock(id);
         let result = {
             let _serial = lock.lock().await;
-            self.drive_alone(id).await
+            self.drive_alone(id, false, None).await
         };
-        // Forget the command's lock unless another drive of it holds or awaits it.
+        self.forget_drive_lock(id, lock);
+        result
+    }
+
+    /// Issues a command and drives it, as [`Executor::issue_async`] then
+    /// [`Executor::drive`] would, with two differences for a scheduler running
+    /// many commands at once:
+    ///
+    /// - A new command's `CommandIssued` and `CommandStarted` are appended as one
+    ///   batch, made durable by one flush before Jira is called (a command issued
+    ///   before, or one whose intent says it cannot run, goes the two-step way).
+    /// - Jira is called only while holding a permit of `jira` (the attempt's
+    ///   read, if any, and its write), so that at most its number of permits of
+    ///   commands are in Jira at once, while others record their intent or their
+    ///   outcome meanwhile. Log appends and the waits between attempts hold none.
+    ///
+    /// The outbox's order is unchanged: the intent and `CommandStarted` are
+    /// durable before the write is sent, the outcome is appended after.
+    pub async fn issue_and_drive(
+        &self,
+        spec: CommandSpec,
+        jira: &tokio::sync::Semaphore,
+    ) -> Result<(CommandId, Outcome)> {
+        let (id, stream, event) = self.intent(spec)?;
+        let lock = self.drive_lock(&id);
+        let result = {
+            let _serial = lock.lock().await;
+            self.issue_and_drive_alone(&id, &stream, event, jira).await
+        };
+        self.forget_drive_lock(&id, lock);
+        result.map(|outcome| (id, outcome))
+    }
+
+    /// [`Executor::issue_and_drive`], with no other drive of the command running.
+    async fn issue_and_drive_alone(
+        &self,
+        id: &CommandId,
+        stream: &StreamId,
+        issued: NewEvent,
+        jira: &tokio::sync::Semaphore,
+    ) -> Result<Outcome> {
+        if let Some(started) = self.started_event(id, &issued)? {
+            let appended = self
+                .log
+                .append_async(
+                    stream,
+                    ExpectedVersion::NoStream,
+                    vec![issued.clone(), started],
+                )
+                .await;
+            match appended {
+                Ok(a) if !a.duplicate => {
+                    self.step(id, Step::Issued);
+                    self.step(id, Step::Started);
+                    return self.drive_alone(id, true, Some(jira)).await;
+                }
+                // The same batch from an earlier run: the command may have
+                // written; the drive reads its state.
+                Ok(_) => {
+                    self.step(id, Step::Issued);
+                    return self.drive_alone(id, false, Some(jira)).await;
+                }
+                // The stream holds the intent alone (issued the two-step way),
+                // or something else: issuing it alone tells which.
+                Err(LogError::IdConflict { .. } | LogError::WrongExpectedVersion { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let appended = self
+            .log
+            .append_async(stream, ExpectedVersion::NoStream, vec![issued])
+            .await;
+        self.issued(id.clone(), appended)?;
+        self.drive_alone(id, false, Some(jira)).await
+    }
+
+    /// The `CommandStarted` to append with a new command's intent, or `None`
+    /// when the drive would not start it (no client for its site, an inactive
+    /// beneficiary: the drive records why).
+    fn started_event(&self, id: &CommandId, issued: &NewEvent) -> Result<Option<NewEvent>> {
+        let Event::CommandIssued(intent) = &issued.event else {
+            return Ok(None);
+        };
+        if !self.clients.contains_key(&intent.site) || self.inactive_beneficiary(intent)?.is_some()
+        {
+            return Ok(None);
+        }
+        Ok(Some(
+            NewEvent::new(CommandStarted {
+                command: id.clone(),
+            })
+            .with_id(event_id(id, "started"))
+            .caused_by(Causation::Command(id.clone())),
+        ))
+    }
+
+    /// The lock that serializes the drives of command `id`.
+    fn drive_lock(&self, id: &CommandId) -> Arc<tokio::sync::Mutex<()>> {
+        let mut running = self.running();
+        running.entry(id.clone()).or_default().clone()
+    }
+
+    /// Forgets the command's lock unless another drive of it holds or awaits it.
+    fn forget_drive_lock(&self, id: &CommandId, lock: Arc<tokio::sync::Mutex<()>>) {
         let mut running = self.running();
         if Arc::strong_count(&lock) == 2 {
             running.remove(id);
         }
-        result
     }
 
     fn running(&self) -> MutexGuard<'_, HashMap<CommandId, Arc<tokio::sync::Mutex<()>>>> {
@@ -564,7 +663,15 @@ impl Executor {
     }
 
     /// [`Executor::drive`], with no other drive of the command running.
-    async fn drive_alone(&self, id: &CommandId) -> Result<Outcome> {
+    /// `started_here`: this call appended the command's `CommandStarted` just
+    /// now, with its intent, and nothing was sent to Jira for it yet. `jira`:
+    /// the permits to hold while calling Jira, if bounded.
+    async fn drive_alone(
+        &self,
+        id: &CommandId,
+        started_here: bool,
+        jira: Option<&tokio::sync::Semaphore>,
+    ) -> Result<Outcome> {
         let status = self
             .status(id)?
             .ok_or_else(|| OutboxError::UnknownCommand(id.clone()))?;
@@ -590,7 +697,9 @@ impl Executor {
             }
         }
 
-        let resumed = status.started;
+        // A command started by an earlier drive may have written; one started
+        // here with its intent has not.
+        let resumed = status.started && !started_here;
         let mut started = status.started;
         let mut version = status.version;
         let mut attempts = 0;
@@ -602,7 +711,14 @@ impl Executor {
             attempts += 1;
             let maybe_ours = resumed || may_have_written;
             match self
-                .change_jira(client, &issued, &mut started, &mut version, maybe_ours)
+                .change_jira(
+                    client,
+                    &issued,
+                    &mut started,
+                    &mut version,
+                    maybe_ours,
+                    jira,
+                )
                 .await
             {
                 Ok(outcome) => break outcome,
@@ -707,6 +823,9 @@ impl Executor {
     /// round trip instead of two): the client's reconciling write turns Jira's
     /// "already a member" / "not a member" refusal into `AlreadyInEffect` by
     /// reading the state back, which is the read skipped here, paid only then.
+    ///
+    /// The calls to Jira (the read and the write) are made holding a permit of
+    /// `jira`, if given; appending `CommandStarted` holds none.
     async fn change_jira(
         &self,
         client: &JiraClient,
@@ -714,17 +833,12 @@ impl Executor {
         started: &mut bool,
         version: &mut u64,
         maybe_ours: bool,
+        jira: Option<&tokio::sync::Semaphore>,
     ) -> std::result::Result<JiraOutcome, Attempt> {
         let id = &issued.command;
-        // Read first when this command may have written before: a change already
-        // in effect is never sent again, so Jira sees one write per command.
-        if maybe_ours && holds(client, issued).await? {
-            return Ok(if *started && maybe_ours {
-                JiraOutcome::Changed
-            } else {
-                JiraOutcome::AlreadyInPlace
-            });
-        }
+        // A command that may have written before has started (`maybe_ours`
+        // implies `started`), so this append never comes between the read
+        // below and the write.
         if !*started {
             let stream = StreamId::command(id);
             let event = NewEvent::new(CommandStarted {
@@ -739,6 +853,21 @@ impl Executor {
             *version = appended.stream_version;
             *started = true;
             self.step(id, Step::Started);
+        }
+        // Held until Jira answered (dropped with the function's locals). A
+        // closed semaphore (never closed here) would admit every call.
+        let _permit = match jira {
+            Some(permits) => permits.acquire().await.ok(),
+            None => None,
+        };
+        // Read first when this command may have written before: a change already
+        // in effect is never sent again, so Jira sees one write per command.
+        if maybe_ours && holds(client, issued).await? {
+            return Ok(if *started && maybe_ours {
+                JiraOutcome::Changed
+            } else {
+                JiraOutcome::AlreadyInPlace
+            });
         }
         let written = write(client, issued).await?;
         Ok(match written {

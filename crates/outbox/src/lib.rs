@@ -27,6 +27,12 @@
 //!    ([`CommandFailureKind::GaveUp`]). Both carry the same derived id, so a
 //!    command has at most one outcome.
 //!
+//! [`Executor::issue_and_drive`] does steps 1 and 2 for a scheduler running many
+//! commands at once: a new command's `CommandIssued` and `CommandStarted` in one
+//! batch (one flush, both durable before Jira is called), and Jira called only
+//! while holding a permit of the caller's semaphore, which the log's appends do
+//! not need (ADR 0022).
+//!
 //! A crash at any point leaves a command with an intent and no outcome;
 //! [`Executor::drive_unfinished`] finds those through the [`Commands`] projection
 //! and drives them again. `CommandStarted` tells a re-drive that finds the change

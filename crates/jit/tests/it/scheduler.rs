@@ -17,6 +17,7 @@ impl CommandRunner for NoCommands {
     async fn execute(
         &self,
         command: &CommandIssued,
+        _jira: &tokio::sync::Semaphore,
     ) -> Result<grantledger_jit::request::CommandOutcome, String> {
         panic!("no command should be issued here, got {}", command.command)
     }

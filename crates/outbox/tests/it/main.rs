@@ -1094,3 +1094,109 @@ async fn a_first_attempt_is_one_request_to_jira() {
         ["CommandIssued", "CommandStarted", "CommandSucceeded"]
     );
 }
+
+/// `issue_and_drive`: the intent and `CommandStarted` are durable (visible to
+/// readers, who see durable records only) after one flush and before Jira is
+/// called; Jira is called only with a permit of the semaphore given, which the
+/// log's work does not need; issuing again, or driving a command issued the
+/// two-step way, changes Jira once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_and_drive_starts_with_one_flush_and_calls_jira_only_with_a_permit() {
+    use grantledger_outbox::{Step, StepHook};
+    use std::sync::Mutex;
+
+    let h = Harness::start(Preset::Small, 7).await;
+    let (group, outsider, member) = group_with_outsider_and_member(&h.sim.org());
+    // At each start: the command's events readers see, and the flushes so far.
+    type Seen = Vec<(Vec<&'static str>, u64)>;
+    let seen: Arc<Mutex<Seen>> = Arc::default();
+    let started = Arc::new(tokio::sync::Notify::new());
+    let hook: StepHook = {
+        let (log, seen, started) = (h.log.clone(), seen.clone(), started.clone());
+        Arc::new(move |id: &CommandId, step: Step| {
+            if step == Step::Started {
+                let events = command_events(&log, id.as_str());
+                seen.lock().unwrap().push((events, log.flushes()));
+                started.notify_one();
+            }
+        })
+    };
+    let ex = Arc::new(executor(&h, clock()).with_hook(hook));
+    let jira = Arc::new(tokio::sync::Semaphore::new(1));
+    let spec = operator(
+        "gated",
+        CommandAction::Add,
+        user(&outsider),
+        membership(&group),
+    );
+
+    // The test holds the only permit: the command records its start, then waits.
+    let held = jira.clone().acquire_owned().await.unwrap();
+    let (flushes, requests) = (h.log.flushes(), h.sim.stats().total);
+    let task = tokio::spawn({
+        let (ex, jira, spec) = (ex.clone(), jira.clone(), spec.clone());
+        async move { ex.issue_and_drive(spec, &jira).await }
+    });
+    tokio::time::timeout(Duration::from_secs(10), started.notified())
+        .await
+        .expect("the command started");
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [(vec!["CommandIssued", "CommandStarted"], flushes + 1)],
+        "the intent and the start durable together, with one flush, before Jira"
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        h.sim.stats().total,
+        requests,
+        "no call to Jira without a permit"
+    );
+    assert!(!task.is_finished());
+    drop(held);
+    let (id, outcome) = tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .expect("the drive ends once the permit is free")
+        .unwrap()
+        .unwrap();
+    assert_eq!(id, CommandId::from("gated"));
+    assert_eq!(succeeded(outcome.clone()).jira, JiraOutcome::Changed);
+    assert_eq!(
+        h.sim.stats().total - requests,
+        1,
+        "one write, no read first"
+    );
+    assert!(
+        h.log.flushes() - flushes <= 2,
+        "the grant event and the outcome share the second flush"
+    );
+    assert_eq!(
+        command_events(&h.log, "gated"),
+        ["CommandIssued", "CommandStarted", "CommandSucceeded"]
+    );
+    assert_eq!(grant_events(&h.log, "gated").len(), 1);
+    assert!(is_member(&h.sim, &group, &outsider));
+
+    // Again: the recorded outcome, nothing appended, Jira not called.
+    let head = h.log.head();
+    let (_, again) = ex.issue_and_drive(spec, &jira).await.unwrap();
+    assert_eq!(again, outcome);
+    assert_eq!(h.log.head(), head);
+    assert_eq!(h.sim.stats().total - requests, 1);
+
+    // A command issued the two-step way, not driven: issue_and_drive drives it.
+    let two_step = operator(
+        "two-step",
+        CommandAction::Remove,
+        user(&member),
+        membership(&group),
+    );
+    ex.issue(two_step.clone()).unwrap();
+    let (_, outcome) = ex.issue_and_drive(two_step, &jira).await.unwrap();
+    assert_eq!(succeeded(outcome).jira, JiraOutcome::Changed);
+    assert_eq!(changes(&h.sim, REMOVE_MEMBER), 1);
+    assert!(!is_member(&h.sim, &group, &member));
+    assert_eq!(
+        command_events(&h.log, "two-step"),
+        ["CommandIssued", "CommandStarted", "CommandSucceeded"]
+    );
+}
