@@ -5,11 +5,14 @@
 //! rare others. A cache like the snapshots: folded from the log, stored as a
 //! snapshot, rebuilt when missing.
 
+use std::collections::hash_map::Entry as MapEntry;
 use std::collections::HashMap;
 
-use grantledger_eventlog::{Position, Projection, Record};
+use grantledger_eventlog::{fold_until, EventLog, LogError, Position, Projection, Record};
 use grantledger_model::*;
 use serde::{Deserialize, Serialize};
+
+use crate::index_wire;
 
 /// What a history is asked about.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -35,15 +38,15 @@ pub enum Subject {
 pub struct HistoryIndex {
     pub(crate) stream: Option<StreamId>,
     pub(crate) position: Position,
-    pub(crate) by_subject: HashMap<Subject, Vec<Position>>,
+    pub(crate) by_subject: SubjectMap<Vec<Position>>,
     /// Each product's groups as last recorded, so that a group that stops giving a
     /// product has that change in its history too.
     pub(crate) product_groups: HashMap<ProductKey, Vec<GroupId>>,
     /// Where groups, projects and roles vanished: their grants went with them.
-    pub(crate) vanished: HashMap<Subject, Vec<Position>>,
+    pub(crate) vanished: SubjectMap<Vec<Position>>,
     /// Each group's and role's changes of holders, oldest first, so that one
     /// entitlement's holders at any position need no read of the log.
-    pub(crate) timelines: HashMap<Subject, Vec<Step>>,
+    pub(crate) timelines: SubjectMap<Vec<Step>>,
     /// Principals of the timelines and rows, numbered.
     pub(crate) principals: Interned<Principal>,
     /// One row for each record the index lists, by position (oldest first).
@@ -57,18 +60,22 @@ pub struct HistoryIndex {
     pub(crate) times: Vec<Timestamp>,
 }
 
+/// A map keyed by subjects, hashed with foldhash (seeded per map, several times
+/// faster than SipHash on these keys; an index holds millions).
+pub(crate) type SubjectMap<V> = HashMap<Subject, V, foldhash::fast::RandomState>;
+
 /// Values numbered in the order they were first met.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Interned<T: std::hash::Hash + Eq> {
     pub(crate) values: Vec<T>,
-    pub(crate) ids: HashMap<T, u32>,
+    pub(crate) ids: HashMap<T, u32, foldhash::fast::RandomState>,
 }
 
 impl<T: std::hash::Hash + Eq> Default for Interned<T> {
     fn default() -> Self {
         Self {
             values: Vec::new(),
-            ids: HashMap::new(),
+            ids: HashMap::default(),
         }
     }
 }
@@ -353,7 +360,35 @@ impl HistoryIndex {
     /// Indexes one event at `position` (whatever its stream). Returns whether
     /// the event touched any subject (the records that did get a row).
     pub fn index_event(&mut self, event: &Event, position: Position) -> bool {
+        self.index_event_with(event, position, false)
+    }
+
+    /// Folds the records after its position up to `until` (inclusive) as
+    /// [`fold_until`] would, for a long stretch: a grant record's row is kept
+    /// but its positions under its subjects and its timeline step are not added
+    /// one by one (a lookup of a whole `Subject` each, most of such a fold's
+    /// time); they are derived from the rows at the end and merged with what
+    /// the other records added — the same derivation that loading a snapshot
+    /// uses (ADR 0025, ADR 0026). Also when the fold fails part-way: the index
+    /// then holds every record before the failure.
+    pub fn fold_long(&mut self, log: &EventLog, until: Position) -> Result<u64, LogError> {
+        let first_row = self.rows.len();
+        let folded = fold_until(log, &mut Deferring(self), until);
+        let derived = index_wire::derive(
+            &self.rows[first_row..],
+            &self.principals.values,
+            &self.entitlements.values,
+        );
+        merge_into(&mut self.by_subject, derived.lists, |p| *p);
+        merge_into(&mut self.timelines, derived.steps, |s: &Step| s.position);
+        folded
+    }
+
+    /// [`Self::index_event`]; with `defer_grants`, a grant record only says that
+    /// it touched subjects (see [`Self::fold_long`]).
+    fn index_event_with(&mut self, event: &Event, position: Position, defer_grants: bool) -> bool {
         match event {
+            Event::GrantAdded(_) | Event::GrantRemoved(_) if defer_grants => return true,
             Event::SyncStarted(_)
             | Event::SyncCompleted(_)
             | Event::SyncFailed(_)
@@ -410,12 +445,23 @@ impl HistoryIndex {
             Event::ProjectVanished(e) => {
                 let s = Subject::Project(e.project_id.clone());
                 self.vanished.entry(s.clone()).or_default().push(position);
-                let roles: Vec<Subject> = self
+                // The project's roles with a timeline: those with steps, and
+                // those a grant row names (their steps may be still to derive,
+                // in `fold_long`).
+                let mut roles: Vec<Subject> = self
                     .timelines
                     .keys()
                     .filter(|k| matches!(k, Subject::Role(p, _) if *p == e.project_id))
                     .cloned()
+                    .chain(self.entitlements.values.iter().filter_map(|en| match en {
+                        Entitlement::ProjectRole { project, role } if *project == e.project_id => {
+                            Some(Subject::Role(project.clone(), role.clone()))
+                        }
+                        _ => None,
+                    }))
                     .collect();
+                roles.sort();
+                roles.dedup();
                 for role in roles {
                     self.step(role, position, None, StepKind::Cleared);
                 }
@@ -458,18 +504,61 @@ impl HistoryIndex {
     }
 }
 
-impl Projection for HistoryIndex {
-    fn apply(&mut self, record: &Record) {
+impl HistoryIndex {
+    fn apply_with(&mut self, record: &Record, defer_grants: bool) {
         // A row for exactly the records some subject lists.
         if self.stream.as_ref() == Some(&record.stream)
-            && self.index_event(&record.event, record.position)
+            && self.index_event_with(&record.event, record.position, defer_grants)
         {
             self.row(record);
         }
         self.position = record.position;
     }
+}
+
+impl Projection for HistoryIndex {
+    fn apply(&mut self, record: &Record) {
+        self.apply_with(record, false);
+    }
 
     fn position(&self) -> Position {
         self.position
+    }
+}
+
+/// Merges `more` into `map`, each subject's two lists in order by `key`. The
+/// smaller map is walked and merged into the larger, which is kept.
+fn merge_into<T, K: Ord>(
+    map: &mut SubjectMap<Vec<T>>,
+    mut more: SubjectMap<Vec<T>>,
+    key: impl Fn(&T) -> K + Copy,
+) {
+    if more.len() > map.len() {
+        std::mem::swap(map, &mut more);
+    }
+    map.reserve(more.len());
+    for (subject, list) in more {
+        match map.entry(subject) {
+            MapEntry::Occupied(mut o) => {
+                let before = std::mem::take(o.get_mut());
+                *o.get_mut() = index_wire::merged(before, list, key);
+            }
+            MapEntry::Vacant(v) => {
+                v.insert(list);
+            }
+        }
+    }
+}
+
+/// The index folding with its grant subjects deferred ([`HistoryIndex::fold_long`]).
+struct Deferring<'a>(&'a mut HistoryIndex);
+
+impl Projection for Deferring<'_> {
+    fn apply(&mut self, record: &Record) {
+        self.0.apply_with(record, true);
+    }
+
+    fn position(&self) -> Position {
+        self.0.position
     }
 }

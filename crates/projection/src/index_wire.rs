@@ -15,7 +15,6 @@
 //! each list and timeline (renames, directory records, vanishings); saving
 //! checks that what it leaves out is exactly what loading derives.
 
-use std::collections::HashMap;
 use std::hash::Hash;
 
 use grantledger_eventlog::Position;
@@ -23,7 +22,7 @@ use grantledger_model::*;
 use serde::de::{Error as _, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::index::{HistoryIndex, Interned, Row, Step, StepKind, Subject, What, NONE};
+use crate::index::{HistoryIndex, Interned, Row, Step, StepKind, Subject, SubjectMap, What, NONE};
 
 /// Bytes stored as one byte string (not one element at a time).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -166,15 +165,19 @@ const REACTIVATED: u64 = 4;
 /// `HistoryIndex::grant_step` adds to a group's or role's timeline, in
 /// position order. `rows` must name principals and entitlements inside the
 /// tables.
-struct Derived {
-    lists: HashMap<Subject, Vec<Position>>,
-    steps: HashMap<Subject, Vec<Step>>,
+pub(crate) struct Derived {
+    pub(crate) lists: SubjectMap<Vec<Position>>,
+    pub(crate) steps: SubjectMap<Vec<Step>>,
 }
 
-fn derive(rows: &[Row], principals: &[Principal], entitlements: &[Entitlement]) -> Derived {
+pub(crate) fn derive(
+    rows: &[Row],
+    principals: &[Principal],
+    entitlements: &[Entitlement],
+) -> Derived {
     // Subjects numbered once, so that the rows cost no hashing of names.
     let mut subjects: Vec<Subject> = Vec::new();
-    let mut numbers: HashMap<Subject, usize> = HashMap::new();
+    let mut numbers: SubjectMap<usize> = SubjectMap::default();
     let mut number = |s: Subject| -> usize {
         *numbers.entry(s.clone()).or_insert_with(|| {
             subjects.push(s);
@@ -251,7 +254,7 @@ fn derive(rows: &[Row], principals: &[Principal], entitlements: &[Entitlement]) 
             });
         }
     }
-    let mut by_subject: HashMap<Subject, Vec<Position>> = subjects
+    let mut by_subject: SubjectMap<Vec<Position>> = subjects
         .iter()
         .cloned()
         .zip(lists)
@@ -299,7 +302,7 @@ fn rest<T: PartialEq + Copy>(all: &[T], derived: &[T]) -> Option<Vec<T>> {
 }
 
 /// Two lists in order merged into one in order (`key` orders them).
-fn merged<T, K: Ord>(a: Vec<T>, b: Vec<T>, key: impl Fn(&T) -> K) -> Vec<T> {
+pub(crate) fn merged<T, K: Ord>(a: Vec<T>, b: Vec<T>, key: impl Fn(&T) -> K) -> Vec<T> {
     if a.is_empty() {
         return b;
     }
@@ -463,8 +466,10 @@ impl TryFrom<IndexWire> for HistoryIndex {
     type Error = String;
 
     fn try_from(w: IndexWire) -> Result<Self, String> {
-        let mut by_subject: HashMap<Subject, Vec<Position>> =
-            HashMap::with_capacity(w.subjects.len() + w.grants.len());
+        let mut by_subject: SubjectMap<Vec<Position>> = SubjectMap::with_capacity_and_hasher(
+            w.subjects.len() + w.grants.len(),
+            Default::default(),
+        );
         for (subject, list) in &w.subjects {
             by_subject.insert(subject.clone(), read_positions(list)?);
         }
@@ -483,7 +488,8 @@ impl TryFrom<IndexWire> for HistoryIndex {
             };
             by_subject.insert(Subject::Grant(grant), read_positions(list)?);
         }
-        let mut timelines = HashMap::with_capacity(w.timelines.len());
+        let mut timelines =
+            SubjectMap::with_capacity_and_hasher(w.timelines.len(), Default::default());
         for (subject, bytes) in w.timelines {
             let mut r = Reader(&bytes.0);
             let mut steps = Vec::new();

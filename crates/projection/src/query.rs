@@ -34,7 +34,9 @@ pub const DEFAULT_SNAPSHOT_EVERY: u64 = 250_000;
 /// A replay at the head at least this long leaves a snapshot at the head.
 const HEAD_SNAPSHOT_MIN_TAIL: u64 = 5_000;
 /// A replay at least this long folds with numbered grant storage
-/// ([`NumberedSite`]): below it, numbering the state costs more than it saves.
+/// ([`NumberedSite`]), and an index fold this long derives its grant subjects
+/// at the end ([`HistoryIndex::fold_long`]): below it, either costs more than
+/// it saves.
 const NUMBERED_FOLD_MIN: u64 = 20_000;
 
 /// A moment in the log: a position, or a time (the last record at or before it).
@@ -388,7 +390,11 @@ impl Queries {
         };
         let mut index = restored.map_or_else(|| HistoryIndex::new(&self.site), |(_, i)| i);
         let start = index.position();
-        fold_until(&self.log, &mut index, head)?;
+        if head - start >= NUMBERED_FOLD_MIN {
+            index.fold_long(&self.log, head)?;
+        } else {
+            fold_until(&self.log, &mut index, head)?;
+        }
         if head - start >= HEAD_SNAPSHOT_MIN_TAIL {
             self.save(INDEX_KIND, INDEX_FORMAT, head, &index);
             if let Some(store) = &self.snapshots {

@@ -238,6 +238,27 @@ proptest! {
         }
     }
 
+    /// The long fold (grant subjects derived from the rows at the end) builds the
+    /// index the record-by-record fold builds, from nothing or from any position.
+    #[test]
+    fn the_long_index_fold_equals_the_plain_one(batches in batches(), split in any::<u16>()) {
+        let dir = tempfile::tempdir().unwrap();
+        let log = EventLog::open(dir.path()).unwrap();
+        write(&log, &batches);
+        let head = log.head().position;
+        let mut plain = HistoryIndex::new(SITE);
+        grantledger_eventlog::fold_until(&log, &mut plain, head).unwrap();
+        let mut long = HistoryIndex::new(SITE);
+        prop_assert_eq!(long.fold_long(&log, head).unwrap(), head);
+        prop_assert_eq!(&long, &plain);
+        // Part of the way record by record, the rest the long way.
+        let split = u64::from(split) % (head + 1);
+        let mut both = HistoryIndex::new(SITE);
+        grantledger_eventlog::fold_until(&log, &mut both, split).unwrap();
+        prop_assert_eq!(both.fold_long(&log, head).unwrap(), head - split);
+        prop_assert_eq!(&both, &plain);
+    }
+
     #[test]
     fn the_index_agrees_with_the_state_at_every_position(batches in batches()) {
         let dir = tempfile::tempdir().unwrap();
@@ -399,6 +420,57 @@ fn a_preloaded_state_is_used_only_when_the_log_has_its_hash() {
     let q =
         Queries::new(log.clone(), "other").with_preload(StatePreload::start(&store, Some(SITE)));
     assert_eq!(q.current().unwrap().version, 0);
+}
+
+/// A project that vanishes clears the timelines of its roles, also of a role
+/// whose steps the long fold has still to derive when the project vanishes.
+#[test]
+fn a_vanished_project_clears_its_roles_in_the_long_index_fold() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = EventLog::open(dir.path()).unwrap();
+    let role = |r: &str| Grant::role(Principal::User("u1".into()), "p1".into(), r.into());
+    let events: Vec<Event> = vec![
+        GrantAdded {
+            grant: role("r0"),
+            cause: cause(),
+        }
+        .into(),
+        GrantAdded {
+            grant: role("r1"),
+            cause: cause(),
+        }
+        .into(),
+        ProjectVanished {
+            project_id: "p1".into(),
+            key: "P1".into(),
+        }
+        .into(),
+        GrantAdded {
+            grant: role("r1"),
+            cause: cause(),
+        }
+        .into(),
+    ];
+    log.append(
+        &StreamId::jira_site(SITE),
+        ExpectedVersion::Any,
+        events.into_iter().map(NewEvent::new).collect(),
+    )
+    .unwrap();
+    let mut plain = HistoryIndex::new(SITE);
+    grantledger_eventlog::fold_until(&log, &mut plain, 4).unwrap();
+    let mut long = HistoryIndex::new(SITE);
+    long.fold_long(&log, 4).unwrap();
+    assert_eq!(long, plain);
+    let kinds = |r: &str| {
+        long.timeline(&Subject::Role("p1".into(), r.into()))
+            .iter()
+            .map(|s| (s.position, s.kind))
+            .collect::<Vec<_>>()
+    };
+    use grantledger_projection::index::StepKind::{Added, Cleared};
+    assert_eq!(kinds("r0"), vec![(1, Added), (3, Cleared)]);
+    assert_eq!(kinds("r1"), vec![(2, Added), (3, Cleared), (4, Added)]);
 }
 
 /// The grant changes of a state read from a snapshot stay in the file until
