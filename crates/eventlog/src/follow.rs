@@ -50,7 +50,7 @@ pub fn fold_until<P: Projection + ?Sized>(
     let records = log.read_from(from);
     let (_, head) = records.range();
     let until = until.min(head);
-    if until.saturating_sub(from) < READ_AHEAD_MIN {
+    if (until + 1).saturating_sub(from) < READ_AHEAD_MIN {
         return fold_records(records, projection, until);
     }
     // One more decoder than cores: while one waits (for a chunk, or for room to
@@ -79,7 +79,7 @@ pub fn fold_until<P: Projection + ?Sized>(
     })
 }
 
-/// Below this many records, a fold reads on its own thread.
+/// A fold of fewer records than this reads on the caller's thread alone.
 pub const READ_AHEAD_MIN: u64 = 20_000;
 /// Decoding threads at most.
 const MAX_DECODERS: usize = 5;
@@ -131,6 +131,8 @@ fn read_ahead<'scope>(
         .spawn_scoped(scope, move || {
             for i in 0.. {
                 let chunk = match records.next_chunk() {
+                    // Nothing past the fold's end is read.
+                    Ok(Some(chunk)) if chunk.first() > until => return,
                     Ok(Some(chunk)) => Ok(chunk),
                     Ok(None) => return,
                     Err(e) => Err(e),
@@ -189,6 +191,11 @@ fn fold_records<P: Projection + ?Sized>(
         }
         projection.apply(&record);
         folded += 1;
+        // Nothing past the end is read (a damaged record there is not this
+        // fold's concern).
+        if record.position == until {
+            break;
+        }
     }
     Ok(folded)
 }

@@ -90,6 +90,11 @@ pub(crate) struct RawChunk {
 }
 
 impl RawChunk {
+    /// The position of its first record.
+    pub(crate) fn first(&self) -> Position {
+        self.first
+    }
+
     /// Its records in `from..=until`, each checked against its hash and decoded.
     pub(crate) fn decode(&self, from: Position, until: Position) -> Result<Vec<Record>> {
         let key_pos = self.first;

@@ -53,13 +53,13 @@ enum Blob {
 }
 
 impl Blob {
-    /// The blob's bytes.
-    fn bytes(&self) -> Result<Arc<[u8]>, String> {
+    /// `f` of the blob's bytes.
+    fn with_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> Result<R, String> {
         match self {
-            Blob::Bytes(b) => Ok(b.clone()),
+            Blob::Bytes(b) => Ok(f(b)),
             Blob::Snapshot(tail) => {
                 let read = tail.read()?;
-                Ok(read.get(8..).unwrap_or_default().into())
+                Ok(f(read.get(8..).unwrap_or_default()))
             }
         }
     }
@@ -83,8 +83,8 @@ impl GrantChanges {
             // Checked when read (`check_entries`), so it decodes.
             Some(raw) => raw
                 .blob
-                .bytes()
-                .and_then(|bytes| decode_entries(&bytes))
+                .with_bytes(decode_entries)
+                .and_then(|decoded| decoded)
                 .unwrap_or_else(|e| panic!("grant changes checked at load: {e}")),
             None => BTreeMap::new(),
         })
@@ -194,10 +194,10 @@ impl fmt::Debug for GrantChanges {
 impl Serialize for GrantChanges {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match (&self.raw, self.map.get()) {
-            (Some(raw), _) => {
-                let bytes = raw.blob.bytes().map_err(serde::ser::Error::custom)?;
-                s.serialize_bytes(&bytes)
-            }
+            (Some(raw), _) => raw
+                .blob
+                .with_bytes(|bytes| s.serialize_bytes(bytes))
+                .map_err(serde::ser::Error::custom)?,
             (None, map) => {
                 let empty = BTreeMap::new();
                 let bytes = bincode::serialize(map.unwrap_or(&empty))
@@ -257,14 +257,21 @@ fn check_entries(bytes: &[u8]) -> Result<usize, String> {
     walk_entries(&mut Walk::new(bytes, bytes.len() as u64))
 }
 
-/// The same check over a state snapshot's tail as a stream: the blob's length,
-/// then the blob, then nothing. Allocates nothing the size of the blob.
-pub(crate) fn check_tail(tail: &mut dyn Read) -> Result<usize, String> {
+/// The same check over a state snapshot's tail as a stream of `tail_len`
+/// bytes: the blob's length (which must be the rest of the tail), then the
+/// blob. Allocates nothing the size of the blob.
+pub(crate) fn check_tail(tail: &mut dyn Read, tail_len: u64) -> Result<usize, String> {
     let mut r = BufReader::with_capacity(64 * 1024, tail);
     let mut len = [0u8; 8];
     r.read_exact(&mut len)
         .map_err(|_| "grant changes: no length".to_owned())?;
-    walk_entries(&mut Walk::new(r, u64::from_le_bytes(len)))
+    let len = u64::from_le_bytes(len);
+    if Some(len) != tail_len.checked_sub(8) {
+        return Err(format!(
+            "grant changes: a blob of {len} bytes in a tail of {tail_len}"
+        ));
+    }
+    walk_entries(&mut Walk::new(r, len))
 }
 
 fn walk_entries<R: Read>(r: &mut Walk<R>) -> Result<usize, String> {
@@ -320,8 +327,10 @@ impl<R: Read> Walk<R> {
             .checked_add(n)
             .filter(|e| *e <= self.end)
             .ok_or_else(cut)?;
-        // Bounded by `end`, which is at most what is left to read.
-        self.scratch.resize(n as usize, 0);
+        // Bounded by `end`, the bytes there are to read (a slice's length, or a
+        // tail's, checked against the file).
+        let n = usize::try_from(n).map_err(|_| cut())?;
+        self.scratch.resize(n, 0);
         if self.r.read_exact(&mut self.scratch).is_err() {
             return Err(cut());
         }
@@ -470,24 +479,33 @@ mod tests {
         // A tail is the blob as serde bytes: its length, then the blob.
         let changes = GrantChanges::from(sample());
         let tail = bincode::serialize(&changes).unwrap();
-        assert_eq!(check_tail(&mut &tail[..]), Ok(4));
+        let check = |b: &[u8]| check_tail(&mut &b[..], b.len() as u64);
+        assert_eq!(check(&tail), Ok(4));
         let empty = bincode::serialize(&GrantChanges::new()).unwrap();
-        assert_eq!(check_tail(&mut &empty[..]), Ok(0));
-        // Cut short, a byte past the blob, damage inside it.
-        assert!(check_tail(&mut &tail[..tail.len() - 1])
+        assert_eq!(check(&empty), Ok(0));
+        // A blob length that is not the tail's, cut short, a byte past the
+        // blob, damage inside it.
+        assert!(check(&tail[..tail.len() - 1])
+            .unwrap_err()
+            .contains("in a tail of"));
+        assert!(check_tail(&mut &tail[..tail.len() - 1], tail.len() as u64)
             .unwrap_err()
             .contains("cut short"));
         let mut extra = tail.clone();
         extra.push(0);
-        assert!(check_tail(&mut &extra[..])
+        assert!(check(&extra).unwrap_err().contains("in a tail of"));
+        assert!(check_tail(&mut &extra[..], tail.len() as u64)
             .unwrap_err()
             .contains("1 bytes after the last entry"));
         let mut bad = tail.clone();
         bad[8 + 8] = 7;
-        assert!(check_tail(&mut &bad[..])
-            .unwrap_err()
-            .contains("principal variant 7"));
-        assert!(check_tail(&mut &tail[..5]).is_err(), "no length");
+        assert!(check(&bad).unwrap_err().contains("principal variant 7"));
+        // A string's length past the blob's end is refused before anything is
+        // allocated for it (the first entry's account id length).
+        let mut long = tail.clone();
+        long[8 + 8 + 4..8 + 8 + 4 + 8].copy_from_slice(&u64::MAX.to_le_bytes());
+        assert!(check(&long).unwrap_err().contains("cut short"));
+        assert!(check(&tail[..5]).is_err(), "no length");
     }
 
     #[test]

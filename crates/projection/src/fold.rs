@@ -10,7 +10,7 @@
 //! place. Used by [`crate::Queries::state_at`] for long replays (ADR 0021).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
 
 use grantledger_eventlog::{Position, Projection, Record};
 use grantledger_model::*;
@@ -35,6 +35,9 @@ struct Numbers<T> {
     ends: Vec<usize>,
     by_hash: HashMap<u64, u32, BuildHasherDefault<Prehashed>>,
     collided: HashMap<Vec<u8>, u32>,
+    /// The texts' hash, seeded per table: ids are chosen by the Jira site, which
+    /// must not be able to pick ones that crowd one bucket.
+    seed: foldhash::fast::RandomState,
 }
 
 impl<T> Default for Numbers<T> {
@@ -45,13 +48,14 @@ impl<T> Default for Numbers<T> {
             ends: Vec::new(),
             by_hash: HashMap::default(),
             collided: HashMap::new(),
+            seed: foldhash::fast::RandomState::default(),
         }
     }
 }
 
 /// The hash of a text in parts.
-fn text_hash(parts: &[&str]) -> u64 {
-    let mut h = rustc_hash::FxHasher::default();
+fn text_hash(seed: &foldhash::fast::RandomState, parts: &[&str]) -> u64 {
+    let mut h = seed.build_hasher();
     for p in parts {
         h.write(p.as_bytes());
         h.write_u8(0xff);
@@ -75,7 +79,7 @@ impl<T> Numbers<T> {
     /// The number of the value whose text is `parts`, given it (made by `value`)
     /// when first met.
     fn id(&mut self, parts: &[&str], value: impl FnOnce() -> T) -> u32 {
-        self.id_hashed(text_hash(parts), parts, value)
+        self.id_hashed(text_hash(&self.seed, parts), parts, value)
     }
 
     /// [`Self::id`], given the text's hash.
@@ -101,7 +105,7 @@ impl<T> Numbers<T> {
 
     /// The number of the value whose text is `parts`, if it was met.
     fn get(&self, parts: &[&str]) -> Option<u32> {
-        self.get_hashed(text_hash(parts), parts)
+        self.get_hashed(text_hash(&self.seed, parts), parts)
     }
 
     /// [`Self::get`], given the text's hash.
@@ -167,7 +171,8 @@ impl Hasher for Prehashed {
     }
 }
 
-/// Hash maps and sets keyed by our own numbers.
+/// Hash maps and sets keyed by our own numbers (dense, chosen by us: an
+/// unseeded hash is safe on them).
 type NumberMap<K, V> = HashMap<K, V, rustc_hash::FxBuildHasher>;
 type NumberSet<K> = HashSet<K, rustc_hash::FxBuildHasher>;
 

@@ -189,7 +189,7 @@ impl SnapshotStore {
         format: u32,
         site: &str,
         at: Position,
-        check: impl Fn(&mut dyn Read) -> Result<C, String>,
+        check: impl Fn(&mut dyn Read, u64) -> Result<C, String>,
     ) -> Result<Option<(Position, T, Tail, C)>, QueryError> {
         for file in self.list(kind, site)?.into_iter().rev() {
             if file.position > at {
@@ -240,7 +240,7 @@ impl SnapshotStore {
             kind,
             format,
             site,
-            None::<fn(&mut dyn Read) -> Result<(), String>>,
+            None::<fn(&mut dyn Read, u64) -> Result<(), String>>,
         )
         .map(|(hash, value, _)| (hash, value))
     }
@@ -248,15 +248,17 @@ impl SnapshotStore {
     /// As [`Self::read_unchecked`], for a value whose encoding is followed in the
     /// payload by a tail that is checked now and read again only when used:
     /// `check` is handed the tail as a stream (the bytes after the value, to the
-    /// payload's end) and must read all of it; what it returns comes back with a
-    /// [`Tail`] that reads those bytes again later, from the same open file.
+    /// payload's end) and its length, and must read all of it; what it returns
+    /// comes back with a [`Tail`] that reads those bytes again later, from the
+    /// same open file (which POSIX keeps readable, and its space in use, while a
+    /// `Tail` holds it, even once it is removed or replaced).
     pub(crate) fn read_with_tail<T: DeserializeOwned, C>(
         &self,
         file: &SnapshotFile,
         kind: &str,
         format: u32,
         site: &str,
-        check: impl FnOnce(&mut dyn Read) -> Result<C, String>,
+        check: impl FnOnce(&mut dyn Read, u64) -> Result<C, String>,
     ) -> Result<(Hash, T, Tail, C), String> {
         let (hash, value, tail) = self.read_parts(file, kind, format, site, Some(check))?;
         let (tail, checked) = tail.ok_or("no tail was read")?;
@@ -269,7 +271,7 @@ impl SnapshotStore {
         kind: &str,
         format: u32,
         site: &str,
-        check_tail: Option<impl FnOnce(&mut dyn Read) -> Result<C, String>>,
+        check_tail: Option<impl FnOnce(&mut dyn Read, u64) -> Result<C, String>>,
     ) -> Result<Parts<T, C>, String> {
         use bincode::Options as _;
         let f = fs::File::open(&file.path).map_err(|e| e.to_string())?;
@@ -337,7 +339,7 @@ impl SnapshotStore {
                 inner: &mut payload,
                 crc: crc32fast::Hasher::new(),
             };
-            let checked = check(&mut part).map_err(|e| format!("payload: {e}"));
+            let checked = check(&mut part, tail_len).map_err(|e| format!("payload: {e}"));
             let tail_crc32 = part.crc.finalize();
             let left = payload.inner.limit();
             if checked.is_ok() && left != 0 {

@@ -14,10 +14,14 @@ use grantledger_model::StreamId;
 const RECORDS: u64 = READ_AHEAD_MIN + 5_000;
 
 fn build(log: &EventLog) {
+    build_n(log, RECORDS);
+}
+
+fn build_n(log: &EventLog, records: u64) {
     let streams = [StreamId::jira_site("acme"), StreamId::jira_site("other")];
     let mut n = 0;
-    while n < RECORDS {
-        let batch = (RECORDS - n).min(997);
+    while n < records {
+        let batch = (records - n).min(997);
         let events = (n..n + batch)
             .map(|i| if i % 3 == 0 { user(i) } else { grant(i) })
             .collect();
@@ -29,7 +33,7 @@ fn build(log: &EventLog) {
         .unwrap();
         n += batch;
     }
-    assert_eq!(log.head().position, RECORDS);
+    assert_eq!(log.head().position, records);
 }
 
 /// Checks that records come once each, in order, each linked to the one before.
@@ -85,15 +89,20 @@ fn a_long_fold_reads_ahead_in_order_and_stops_where_told() {
     assert_eq!(part.last, head.hash);
 }
 
+/// The most chunks the read-ahead holds at once: five decoders at most, each
+/// with 16 chunks queued in and 16 decoded out.
+const QUEUED_AT_MOST: usize = 5 * 2 * 16;
+
 #[test]
 fn a_damaged_record_ends_a_long_fold_with_its_position() {
     let dir = tempfile::tempdir().unwrap();
     {
         let log = EventLog::open(dir.path()).unwrap();
-        build(&log);
+        build_n(&log, 70_000);
     }
-    // Flip a byte of the record at `bad`, as someone with the files could.
-    let bad = READ_AHEAD_MIN - 3_000;
+    // Flip a byte of the record at `bad`, as someone with the files could;
+    // enough chunks follow it that every queue is full when the fold stops.
+    let bad = 5_000;
     let first_of_chunk;
     {
         let db = sled::Config::new()
@@ -109,6 +118,12 @@ fn a_damaged_record_ends_a_long_fold_with_its_position() {
             .last()
             .unwrap();
         first_of_chunk = u64::from_be_bytes(key[1..9].try_into().unwrap());
+        let after = db
+            .scan_prefix(b"r")
+            .map(Result::unwrap)
+            .filter(|(k, _)| u64::from_be_bytes(k[1..9].try_into().unwrap()) > bad)
+            .count();
+        assert!(after > QUEUED_AT_MOST, "{after} chunks after the damage");
         // Walk the chunk's records (u32 count after a format byte, then each
         // record's u32 length and bytes) to the one at `bad`.
         let mut at = 5;
