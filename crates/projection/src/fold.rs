@@ -15,6 +15,7 @@ use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
 use grantledger_eventlog::{Position, Projection, Record};
 use grantledger_model::*;
 
+use crate::changes::GrantChanges;
 use crate::state::{Site, SiteState};
 
 /// Values numbered in the order they were first met, looked up by their text
@@ -365,30 +366,55 @@ impl NumberedSite {
         site
     }
 
+    /// Builds the state's memberships, role actors and grant changes from the
+    /// numbered storage: three independent builds, run side by side (each on a
+    /// thread of its own when one can be had).
     fn fill(&self, state: &mut SiteState) {
-        let account = |u: u32| self.accounts.value(u).clone();
-        let principal = |p: P| match p {
-            P::User(u) => Principal::User(account(u)),
+        std::thread::scope(|scope| {
+            let members = Beside::start(scope, || self.members_map());
+            let actors = Beside::start(scope, || self.actors_map());
+            state.grant_changes = self.changes_map();
+            state.members = members.join();
+            state.role_actors = actors.join();
+        });
+    }
+
+    fn account_of(&self, u: u32) -> AccountId {
+        self.accounts.value(u).clone()
+    }
+
+    fn principal_of(&self, p: P) -> Principal {
+        match p {
+            P::User(u) => Principal::User(self.account_of(u)),
             P::Group(g) => Principal::Group(self.groups.value(g).clone()),
-        };
-        state.members = self
-            .members
+        }
+    }
+
+    fn members_map(&self) -> BTreeMap<GroupId, BTreeSet<AccountId>> {
+        self.members
             .iter()
             .filter(|(_, set)| !set.is_empty())
             .map(|(g, set)| {
-                let users: BTreeSet<AccountId> = set.iter().map(|u| account(*u)).collect();
+                let users: BTreeSet<AccountId> = set.iter().map(|u| self.account_of(*u)).collect();
                 (self.groups.value(*g).clone(), users)
             })
-            .collect();
-        state.role_actors = self
-            .actors
+            .collect()
+    }
+
+    fn actors_map(&self) -> BTreeMap<(ProjectId, RoleId), BTreeSet<Principal>> {
+        self.actors
             .iter()
             .filter(|(_, set)| !set.is_empty())
             .map(|(r, set)| {
-                let actors: BTreeSet<Principal> = set.iter().map(|p| principal(*p)).collect();
+                let actors: BTreeSet<Principal> =
+                    set.iter().map(|p| self.principal_of(*p)).collect();
                 (self.roles.value(*r).clone(), actors)
             })
-            .collect();
+            .collect()
+    }
+
+    fn changes_map(&self) -> GrantChanges {
+        let principal = |p: P| self.principal_of(p);
         let entitlement = |e: E| match e {
             E::Member(g) => Entitlement::GroupMembership {
                 group: self.groups.value(g).clone(),
@@ -426,7 +452,7 @@ impl NumberedSite {
             .map(|((p, e), position)| (principals[p].0, entitlements[e].0, *p, *e, *position))
             .collect();
         changes.sort_unstable_by_key(|c| (c.0, c.1));
-        state.grant_changes = changes
+        changes
             .into_iter()
             .map(|(_, _, p, e, position)| {
                 (
@@ -438,7 +464,36 @@ impl NumberedSite {
                 )
             })
             .collect::<BTreeMap<Grant, Position>>()
-            .into();
+            .into()
+    }
+}
+
+/// A build run on a thread of its own beside the caller's, or on the caller's
+/// when no thread can be started.
+enum Beside<'scope, T> {
+    Thread(std::thread::ScopedJoinHandle<'scope, T>),
+    Done(T),
+}
+
+impl<'scope, T: Send + 'scope> Beside<'scope, T> {
+    fn start<'env, F: Fn() -> T + Send + Sync + 'scope>(
+        scope: &'scope std::thread::Scope<'scope, 'env>,
+        build: F,
+    ) -> Self {
+        let build = std::sync::Arc::new(build);
+        let on_thread = build.clone();
+        match std::thread::Builder::new().spawn_scoped(scope, move || on_thread()) {
+            Ok(handle) => Beside::Thread(handle),
+            Err(_) => Beside::Done(build()),
+        }
+    }
+
+    fn join(self) -> T {
+        match self {
+            // A panic in the build is the caller's, as if it had run here.
+            Beside::Thread(h) => h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)),
+            Beside::Done(v) => v,
+        }
     }
 }
 
