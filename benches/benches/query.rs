@@ -67,6 +67,10 @@ fn ms(d: Duration) -> f64 {
 }
 
 fn main() {
+    if let Some(data) = std::env::var_os(STATE_CHILD) {
+        state_in_a_fresh_process(Path::new(&data));
+        return;
+    }
     let target = env_u64("GL_BENCH_EVENTS", 5_000_000);
     let preset = Preset::from_str(&std::env::var("GL_BENCH_PRESET").unwrap_or("large".into()))
         .expect("GL_BENCH_PRESET is small, medium or large");
@@ -152,6 +156,9 @@ fn main() {
     drop(log);
     drop(cached);
     drop(index);
+    if part("memory") {
+        state_memory(&data);
+    }
 
     // ----- the whole CLI ---------------------------------------------------------
     if part("cli") {
@@ -206,7 +213,7 @@ fn memory(log: &EventLog, cached: &Queries, store: &SnapshotStore, state: &SiteS
     let files = store.list(STATE_KIND, SITE).expect("the snapshots");
     let last = files.last().expect("at least one snapshot");
     println!(
-        "memory: current state of {} users, {} groups, {} memberships, {} role grants: +{:.0} MiB resident when built (encoded {:.1} MiB)",
+        "memory: current state of {} users, {} groups, {} memberships, {} role grants: +{:.0} MiB resident while rebuilt from nothing, the fold's threads' and allocator's included (encoded {:.1} MiB)",
         state.users.len(),
         state.groups.len(),
         state.membership_count(),
@@ -222,6 +229,46 @@ fn memory(log: &EventLog, cached: &Queries, store: &SnapshotStore, state: &SiteS
         mib(last.bytes),
         last.bytes as f64 / encoded as f64
     );
+}
+
+/// Set (to the data directory) in the child process that measures the state.
+const STATE_CHILD: &str = "GL_BENCH_STATE_CHILD";
+
+/// The current state's memory, measured in a fresh process (this bench run
+/// again) so that nothing freed earlier is counted or reused: its resident set
+/// before and after loading the state from its snapshot with every part of it
+/// decoded.
+fn state_memory(data: &Path) {
+    let exe = std::env::current_exe().expect("this bench's path");
+    let out = Command::new(exe)
+        .env(STATE_CHILD, data)
+        .output()
+        .expect("the bench runs again");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    print!("{}", String::from_utf8_lossy(&out.stdout));
+}
+
+fn state_in_a_fresh_process(data: &Path) {
+    let before = proc_status_bytes("VmRSS").unwrap_or(0);
+    let log = EventLog::open(data.join("log")).expect("the log");
+    let opened = proc_status_bytes("VmRSS").unwrap_or(0);
+    let queries = Queries::new(log.clone(), SITE).with_snapshots(
+        SnapshotStore::new(data.join("snapshots")),
+        DEFAULT_SNAPSHOT_EVERY,
+    );
+    let state = queries.current().expect("the state");
+    let grants = state.grant_changes.map().len();
+    let loaded = proc_status_bytes("VmRSS").unwrap_or(0);
+    println!(
+        "memory: the current state loaded from its snapshot in a fresh process, grant changes ({grants}) decoded: +{:.0} MiB resident (the log's handle: +{:.0} MiB more)",
+        mib(loaded.saturating_sub(opened)),
+        mib(opened.saturating_sub(before)),
+    );
+    drop(state);
 }
 
 /// One entitlement, and the whole state, as of random past positions.
