@@ -382,14 +382,7 @@ impl Browser {
                 vec![json!(selector)],
             )
             .await?;
-        match v {
-            Value::Null => Ok(None),
-            Value::String(s) => Ok(Some(s)),
-            other => Err(BrowserError::Unexpected {
-                doing: "reading an element's text",
-                answer: other.to_string(),
-            }),
-        }
+        element_text(v)
     }
 
     /// Scrolls the element `selector` matches first to the top of the
@@ -431,14 +424,7 @@ impl Browser {
                 doing: "scroll to an element and read its text",
                 source,
             })?;
-        match v {
-            Value::Null => Ok(None),
-            Value::String(s) => Ok(Some(s)),
-            other => Err(BrowserError::Unexpected {
-                doing: "reading an element's text",
-                answer: other.to_string(),
-            }),
-        }
+        element_text(v)
     }
 
     /// Runs a Chrome DevTools Protocol command through chromedriver
@@ -678,6 +664,19 @@ impl WebDriverCompatibleCommand for Cdp {
             http::Method::POST,
             Some(json!({ "cmd": self.cmd, "params": self.params }).to_string()),
         )
+    }
+}
+
+/// An element's text as a script returned it: a string, or null when no
+/// element matched.
+fn element_text(v: Value) -> Result<Option<String>, BrowserError> {
+    match v {
+        Value::Null => Ok(None),
+        Value::String(s) => Ok(Some(s)),
+        other => Err(BrowserError::Unexpected {
+            doing: "reading an element's text",
+            answer: other.to_string(),
+        }),
     }
 }
 

@@ -167,11 +167,25 @@ impl SnapshotStore {
         site: &str,
         at: Position,
     ) -> Result<Option<(Position, T)>, QueryError> {
+        self.newest_usable(kind, site, at, |file| {
+            self.check(log, file, kind, format, site)
+        })
+    }
+
+    /// What `read` makes of the newest snapshot file of `kind` for `site` at or
+    /// before `at` that it can read; those it cannot are removed on the way.
+    fn newest_usable<V>(
+        &self,
+        kind: &str,
+        site: &str,
+        at: Position,
+        read: impl Fn(&SnapshotFile) -> Result<V, String>,
+    ) -> Result<Option<(Position, V)>, QueryError> {
         for file in self.list(kind, site)?.into_iter().rev() {
             if file.position > at {
                 continue;
             }
-            match self.check(log, &file, kind, format, site) {
+            match read(&file) {
                 Ok(value) => return Ok(Some((file.position, value))),
                 Err(why) => self.discard(&file, &why),
             }
@@ -191,24 +205,13 @@ impl SnapshotStore {
         at: Position,
         check: impl Fn(&mut dyn Read, u64) -> Result<C, String>,
     ) -> Result<Option<(Position, T, Tail, C)>, QueryError> {
-        for file in self.list(kind, site)?.into_iter().rev() {
-            if file.position > at {
-                continue;
-            }
-            let read = self
-                .read_with_tail(&file, kind, format, site, &check)
-                .and_then(|(hash, value, tail, checked)| {
-                    check_hash(log, file.position, hash)?;
-                    Ok((value, tail, checked))
-                });
-            match read {
-                Ok((value, tail, checked)) => {
-                    return Ok(Some((file.position, value, tail, checked)))
-                }
-                Err(why) => self.discard(&file, &why),
-            }
-        }
-        Ok(None)
+        let found = self.newest_usable(kind, site, at, |file| {
+            let (hash, value, tail, checked) =
+                self.read_with_tail(file, kind, format, site, &check)?;
+            check_hash(log, file.position, hash)?;
+            Ok((value, tail, checked))
+        })?;
+        Ok(found.map(|(position, (value, tail, checked))| (position, value, tail, checked)))
     }
 
     fn check<T: DeserializeOwned>(
