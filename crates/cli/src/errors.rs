@@ -60,7 +60,7 @@ pub fn explain(err: &anyhow::Error, data_dir: Option<&Path>) -> Option<String> {
                     .as_ref()
                     .map_or_else(|| "another process".to_owned(), |h| safe(&h.to_string()));
                 return Some(format!(
-                    "the event log in {where_} is in use by {who}: nothing was changed; wait for it to finish (or stop it) and run this again (`grantledger log verify` and `log export` work meanwhile)"
+                    "the event log in {where_} is in use by {who}: nothing was changed; wait for it to finish (or stop it) and run this again (commands that only read — `log verify`, `log export`, `access`, `history`, `diff`, `request list` — work meanwhile)"
                 ));
             }
             LogError::Busy { .. } => {

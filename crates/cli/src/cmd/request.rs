@@ -18,6 +18,7 @@ use grantledger_projection::rfc3339;
 use grantledger_projection::text::escape;
 use serde::Serialize;
 
+use crate::datadir::ReadLog;
 use crate::Globals;
 
 /// Output formats.
@@ -201,6 +202,20 @@ pub fn open(globals: &Globals, common: &Common, clock: Arc<dyn Clock>) -> Result
     let log: EventLog = globals.data_dir()?.open_log()?;
     let site = crate::cmd::query::pick_site(&log, common.site.as_deref())?;
     Ok(Jit::new(log, site, policies, clock))
+}
+
+/// Opens the log for reading (a private copy while another process, such as
+/// `jit run`, holds it) and the request service on it, for `show` and `list`.
+/// The copy, if one was made, lives as long as the returned [`ReadLog`].
+fn open_reading(
+    globals: &Globals,
+    common: &Common,
+    clock: Arc<dyn Clock>,
+) -> Result<(Jit, ReadLog)> {
+    let policies = load_policies(globals, common.config.as_ref())?;
+    let read = globals.data_dir()?.open_for_reading(globals.verbose)?;
+    let site = crate::cmd::query::pick_site(&read.log, common.site.as_deref())?;
+    Ok((Jit::new(read.log.clone(), site, policies, clock), read))
 }
 
 /// A request as shown (JSON and table; `schemas/request.schema.json`, a list of
@@ -459,7 +474,7 @@ pub fn run(command: RequestCommand, globals: &Globals) -> Result<ExitCode> {
             print_one(&jit, &r, common.format)?;
         }
         RequestCommand::Show { id, common } => {
-            let jit = open(globals, &common, clock)?;
+            let (jit, _read) = open_reading(globals, &common, clock)?;
             let r = jit.load(&id)?;
             print_one(&jit, &r, common.format)?;
         }
@@ -469,7 +484,7 @@ pub fn run(command: RequestCommand, globals: &Globals) -> Result<ExitCode> {
             involving,
             common,
         } => {
-            let jit = open(globals, &common, clock)?;
+            let (jit, _read) = open_reading(globals, &common, clock)?;
             let involving = match involving {
                 Some(who) => Some(jit.resolve_user(&jit.site_state()?, &who)?),
                 None => None,

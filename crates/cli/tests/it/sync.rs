@@ -366,7 +366,8 @@ fn export_json(dir: &Path) -> Vec<serde_json::Value> {
 }
 
 /// A sync holds the log in a child process: readers still work (through a
-/// copy), a second writer is told who holds it; then Ctrl-C stops the sync,
+/// copy; `log verify`, `log export`, `request list`), a second writer is told
+/// who holds it; then Ctrl-C stops the sync,
 /// which records what it finished, closes the run as interrupted and exits 130.
 #[cfg(unix)]
 #[test]
@@ -401,6 +402,13 @@ fn a_held_log_is_readable_names_its_holder_and_ctrl_c_closes_the_run() {
     assert!(std::fs::read_to_string(&out)
         .unwrap()
         .contains("SyncStarted"));
+    // Requests are listed too (as while `jit run` holds the log).
+    let requests = grantledger(dir.path())
+        .args(["request", "list", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(requests.status.code(), Some(0), "{:?}", text(&requests));
+    assert_eq!(text(&requests).0.trim(), "[]", "{:?}", text(&requests));
 
     let second = sync_cmd(dir.path(), &sim, Credential::DEFAULT_TOKEN)
         .output()
