@@ -4,10 +4,14 @@
 use std::borrow::Cow;
 
 use grantledger_eventlog::Head;
+use grantledger_projection::text::moves_the_terminal;
 
 /// Text from outside (a Jira site's names, an org file, a holder file) with its
-/// control characters escaped (`\u{1b}`), so that it cannot move the cursor, set
-/// the terminal's title or clear the screen.
+/// control characters and bidirectional overrides escaped (`\u{1b}`,
+/// `\u{202e}`; [`moves_the_terminal`]), so that it cannot move the cursor, set
+/// the terminal's title, clear the screen or reorder what is shown. Unlike
+/// [`grantledger_projection::text::escape`] it leaves backslashes alone, so that
+/// text escaped once can pass through it unchanged.
 pub fn safe(text: &str) -> String {
     escape(text).into_owned()
 }
@@ -20,12 +24,12 @@ pub fn safe_lines(text: &str) -> String {
 }
 
 fn escape(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(char::is_control) {
+    if !text.chars().any(moves_the_terminal) {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 8);
     for c in text.chars() {
-        if c.is_control() {
+        if moves_the_terminal(c) {
             out.extend(c.escape_unicode());
         } else {
             out.push(c);
@@ -92,6 +96,12 @@ mod tests {
     fn control_characters_are_escaped() {
         assert_eq!(safe("acme"), "acme");
         assert_eq!(safe("a\u{1b}]0;pwned\u{7}b"), "a\\u{1b}]0;pwned\\u{7}b");
+        assert_eq!(safe("evil\u{202e}gnp.exe"), "evil\\u{202e}gnp.exe");
+        assert_eq!(
+            safe("C:\\x \\u{1b}"),
+            "C:\\x \\u{1b}",
+            "escaped text passes unchanged"
+        );
         assert_eq!(safe("x\ny\u{9b}"), "x\\u{a}y\\u{9b}");
         assert_eq!(safe("Zoë 李"), "Zoë 李");
     }

@@ -21,8 +21,14 @@ pub fn escape(raw: &str) -> String {
 }
 
 fn needs_escape(c: char) -> bool {
-    c == '\\'
-        || c.is_control()
+    c == '\\' || moves_the_terminal(c)
+}
+
+/// Whether `c` changes what a terminal shows rather than being shown: a control
+/// character, or a Unicode bidirectional mark or override (which reorders the
+/// text around it). The one rule for untrusted text in a terminal.
+pub fn moves_the_terminal(c: char) -> bool {
+    c.is_control()
         || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
