@@ -30,7 +30,7 @@ use std::process::Command;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-use grantledger_benches::{dir_size, env_u64, mib, proc_status_bytes, rate};
+use grantledger_benches::{dir_size, env_u64, mib, output_of, proc_status_bytes, rate};
 use grantledger_eventlog::{EventLog, ExpectedVersion, NewEvent};
 use grantledger_jira_sim::{Org, Preset};
 use grantledger_model::*;
@@ -240,14 +240,9 @@ const STATE_CHILD: &str = "GL_BENCH_STATE_CHILD";
 /// decoded.
 fn state_memory(data: &Path) {
     let exe = std::env::current_exe().expect("this bench's path");
-    let out = Command::new(exe)
-        .env(STATE_CHILD, data)
-        .output()
-        .expect("the bench runs again");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = output_of(
+        Command::new(exe).env(STATE_CHILD, data),
+        "the bench, run again",
     );
     print!("{}", String::from_utf8_lossy(&out.stdout));
 }
@@ -619,16 +614,13 @@ fn cli(data: &Path) {
             let _ = std::fs::remove_file(&closed);
         }
         let t = Instant::now();
-        let out = Command::new(&bin)
-            .arg("--data-dir")
-            .arg(data)
-            .args(["access", "who", "jira-administrators"])
-            .output()
-            .expect("the CLI runs");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        let out = output_of(
+            Command::new(&bin).arg("--data-dir").arg(data).args([
+                "access",
+                "who",
+                "jira-administrators",
+            ]),
+            "the CLI",
         );
         (t.elapsed(), out.stdout)
     };

@@ -15,7 +15,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use grantledger_benches::{env_u64, mib, proc_status_bytes};
+use grantledger_benches::{env_u64, mib, output_of, proc_status_bytes};
 use grantledger_clock::{Clock, SystemClock};
 use grantledger_eventlog::EventLog;
 use grantledger_jira_sim::{Org, Preset};
@@ -69,15 +69,11 @@ fn child(phase: &str, dir: &Path) {
 
 /// Runs a phase in a child process: (seconds, peak bytes).
 fn phase(name: &str, dir: &Path) -> (f64, u64) {
-    let out = Command::new(std::env::current_exe().expect("this binary"))
-        .env(CHILD, name)
-        .env("GL_BENCH_REVIEW_DIR", dir)
-        .output()
-        .expect("the child runs");
-    assert!(
-        out.status.success(),
-        "{name}: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = output_of(
+        Command::new(std::env::current_exe().expect("this binary"))
+            .env(CHILD, name)
+            .env("GL_BENCH_REVIEW_DIR", dir),
+        name,
     );
     let text = String::from_utf8_lossy(&out.stdout);
     let mut it = text.split_whitespace();

@@ -58,6 +58,20 @@ pub fn proc_status_bytes(field: &str) -> Option<u64> {
     })
 }
 
+/// Runs `cmd` to its end and returns what it printed; panics, with its standard
+/// error, naming `what`, when it fails.
+pub fn output_of(cmd: &mut std::process::Command, what: &str) -> std::process::Output {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{what} does not start: {e}"));
+    assert!(
+        out.status.success(),
+        "{what} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// Bytes as mebibytes.
 pub fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)

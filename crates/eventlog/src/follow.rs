@@ -48,8 +48,7 @@ pub fn fold_until<P: Projection + ?Sized>(
         return Ok(0);
     }
     let records = log.read_from(from);
-    let (_, head) = records.range();
-    let until = until.min(head);
+    let until = until.min(records.until());
     if (until + 1).saturating_sub(from) < READ_AHEAD_MIN {
         return fold_records(records, projection, until);
     }
@@ -185,15 +184,11 @@ fn fold_records<P: Projection + ?Sized>(
 ) -> Result<u64> {
     let mut folded = 0;
     for record in records {
-        let record = record?;
-        if record.position > until {
-            break;
-        }
-        projection.apply(&record);
-        folded += 1;
+        let (n, done) = fold_batch(std::slice::from_ref(&record?), projection, until);
+        folded += n;
         // Nothing past the end is read (a damaged record there is not this
         // fold's concern).
-        if record.position == until {
+        if done {
             break;
         }
     }

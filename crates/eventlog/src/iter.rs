@@ -68,11 +68,6 @@ impl RecordIter {
         Ok(Some(RawChunk { first, bytes }))
     }
 
-    /// The positions this iteration reads: `from..=until`.
-    pub(crate) fn range(&self) -> (Position, Position) {
-        (self.from, self.until)
-    }
-
     fn fill(&mut self) -> Result<bool> {
         let Some(chunk) = self.next_chunk()? else {
             return Ok(false);

@@ -205,6 +205,16 @@ fn classify(e: &JiraError) -> Class {
     }
 }
 
+/// A command's `CommandStarted`: Jira was read without the change and the
+/// change is about to be sent (one id per command, so it is recorded once).
+fn started_event(id: &CommandId) -> NewEvent {
+    NewEvent::new(CommandStarted {
+        command: id.clone(),
+    })
+    .with_id(event_id(id, "started"))
+    .caused_by(Causation::Command(id.clone()))
+}
+
 fn event_id(command: &CommandId, what: &str) -> EventId {
     EventId::new(format!("command:{command}/{what}"))
 }
@@ -405,9 +415,19 @@ impl Executor {
     /// (ADR 0024).
     pub async fn issue_async(&self, spec: CommandSpec) -> Result<CommandId> {
         let (id, stream, event) = self.intent(spec)?;
+        self.append_intent(id, &stream, event).await
+    }
+
+    /// Appends a command's intent alone, as the first record of its stream.
+    async fn append_intent(
+        &self,
+        id: CommandId,
+        stream: &StreamId,
+        event: NewEvent,
+    ) -> Result<CommandId> {
         let appended = self
             .log
-            .append_async(&stream, ExpectedVersion::NoStream, vec![event])
+            .append_async(stream, ExpectedVersion::NoStream, vec![event])
             .await;
         self.issued(id, appended)
     }
@@ -587,7 +607,7 @@ impl Executor {
         issued: NewEvent,
         jira: &tokio::sync::Semaphore,
     ) -> Result<Outcome> {
-        if let Some(started) = self.started_event(id, &issued)? {
+        if let Some(started) = self.start_with_intent(id, &issued)? {
             let appended = self
                 .log
                 .append_async(
@@ -614,18 +634,14 @@ impl Executor {
                 Err(e) => return Err(e.into()),
             }
         }
-        let appended = self
-            .log
-            .append_async(stream, ExpectedVersion::NoStream, vec![issued])
-            .await;
-        self.issued(id.clone(), appended)?;
+        self.append_intent(id.clone(), stream, issued).await?;
         self.drive_alone(id, false, Some(jira)).await
     }
 
-    /// The `CommandStarted` to append with a new command's intent, or `None`
+    /// The `CommandStarted` to append with a new command's intent ([`started_event`]), or `None`
     /// when the drive would not start it (no client for its site, an inactive
     /// beneficiary: the drive records why).
-    fn started_event(&self, id: &CommandId, issued: &NewEvent) -> Result<Option<NewEvent>> {
+    fn start_with_intent(&self, id: &CommandId, issued: &NewEvent) -> Result<Option<NewEvent>> {
         let Event::CommandIssued(intent) = &issued.event else {
             return Ok(None);
         };
@@ -633,13 +649,7 @@ impl Executor {
         {
             return Ok(None);
         }
-        Ok(Some(
-            NewEvent::new(CommandStarted {
-                command: id.clone(),
-            })
-            .with_id(event_id(id, "started"))
-            .caused_by(Causation::Command(id.clone())),
-        ))
+        Ok(Some(started_event(id)))
     }
 
     /// The lock that serializes the drives of command `id`.
@@ -841,14 +851,13 @@ impl Executor {
         // below and the write.
         if !*started {
             let stream = StreamId::command(id);
-            let event = NewEvent::new(CommandStarted {
-                command: id.clone(),
-            })
-            .with_id(event_id(id, "started"))
-            .caused_by(Causation::Command(id.clone()));
             let appended = self
                 .log
-                .append_async(&stream, ExpectedVersion::Exact(*version), vec![event])
+                .append_async(
+                    &stream,
+                    ExpectedVersion::Exact(*version),
+                    vec![started_event(id)],
+                )
                 .await?;
             *version = appended.stream_version;
             *started = true;

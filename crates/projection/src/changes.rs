@@ -19,9 +19,10 @@ use std::sync::{Arc, OnceLock};
 
 use grantledger_eventlog::Position;
 use grantledger_model::Grant;
-use serde::de::{self, Deserializer, Visitor};
+use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize, Serializer};
 
+use crate::index_wire::Bytes;
 use crate::snapshot::Tail;
 
 /// Where each grant last changed: a map from grant to position, decoded lazily
@@ -210,23 +211,7 @@ impl Serialize for GrantChanges {
 
 impl<'de> Deserialize<'de> for GrantChanges {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Bytes;
-        impl<'de> Visitor<'de> for Bytes {
-            type Value = Vec<u8>;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("the encoded grant changes")
-            }
-
-            fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Vec<u8>, E> {
-                Ok(v.to_vec())
-            }
-
-            fn visit_byte_buf<E: de::Error>(self, v: Vec<u8>) -> Result<Vec<u8>, E> {
-                Ok(v)
-            }
-        }
-        let bytes = d.deserialize_byte_buf(Bytes)?;
+        let Bytes(bytes) = Bytes::deserialize(d)?;
         let len = check_entries(&bytes).map_err(de::Error::custom)?;
         Ok(Self {
             map: OnceLock::new(),
@@ -470,7 +455,7 @@ mod tests {
         // And a damaged blob is refused when the state is read, not at first use.
         let mut bad = inner.clone();
         bad[8] = 7;
-        let blob = bincode::serialize(&serde_bytes_of(&bad)).unwrap();
+        let blob = bincode::serialize(&Bytes(bad.clone())).unwrap();
         assert!(bincode::deserialize::<GrantChanges>(&blob).is_err());
     }
 
@@ -516,18 +501,5 @@ mod tests {
             bincode::deserialize(&bincode::serialize(&empty).unwrap()).unwrap();
         assert!(read.is_empty());
         assert_eq!(read, empty);
-    }
-
-    /// Bytes serialized as serde bytes (a length and the bytes).
-    fn serde_bytes_of(b: &[u8]) -> Bytes<'_> {
-        Bytes(b)
-    }
-
-    struct Bytes<'a>(&'a [u8]);
-
-    impl Serialize for Bytes<'_> {
-        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            s.serialize_bytes(self.0)
-        }
     }
 }
